@@ -1,0 +1,5 @@
+"""``python -m derive``: the initref command line."""
+
+from derive.cli import main
+
+raise SystemExit(main())

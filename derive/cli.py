@@ -1,0 +1,172 @@
+"""Command line: ``python -m derive {generate,truncnorm,he} ...``.
+
+Bad input prints one line ``initref: error: ...`` on stderr and exits with status 2.
+Numeric commands import mpmath only; SymPy is imported by the commands that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from derive import __version__
+from derive.errors import InputError
+
+EXIT_STALE = 1
+EXIT_USAGE = 2
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"initref: error: {self.prog.split()[-1]}: {message}\n")
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"initref: error: {message}\n")
+    raise SystemExit(EXIT_USAGE)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from derive.render import render
+    from derive.spec import load_spec
+    from derive.tables import build_model
+    from derive.writer import stale_files, write_files
+
+    spec = load_spec(Path(args.spec))
+    files = render(build_model(spec), spec.outputs)
+    out = Path(args.out)
+    if args.check:
+        stale = stale_files(files, out)
+        if stale:
+            sys.stderr.write(
+                f"initref: stale in {out}/: {', '.join(stale)} (run `make generate`)\n"
+            )
+            return EXIT_STALE
+        print(f"{out}/ is current ({len(files)} files)")
+        return 0
+    changed = write_files(files, out)
+    print(f"wrote {len(changed)} of {len(files)} files in {out}/" + (": " + ", ".join(changed) if changed else ""))
+    return 0
+
+
+def cmd_truncnorm(args: argparse.Namespace) -> int:
+    from derive.numbers import bound_text, format_sig
+    from derive.truncnorm import truncnorm_moments
+
+    m = truncnorm_moments(args.lower, args.upper, args.digits)
+    values = {k: format_sig(v, m.digits) for k, v in m.as_dict().items()}
+    record = {
+        "lower": bound_text(m.lower),
+        "upper": bound_text(m.upper),
+        "digits": m.digits,
+        **values,
+    }
+    if args.json:
+        print(json.dumps(record))
+    else:
+        width = max(len(k) for k in record)
+        for key, value in record.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_he(args: argparse.Namespace) -> int:
+    from derive.he_rule import variance_rule
+
+    try:
+        rule = variance_rule(args.slope, args.mode)
+    except (ValueError, TypeError) as exc:
+        raise InputError(str(exc)) from None
+    if args.latex:
+        for name, text in rule.latex().items():
+            print(f"{name}: {text}")
+    else:
+        print(f"Var[w]   = {rule.variance}")
+        print(f"std      = {rule.std}")
+        print(f"uniform  = U(-L, L) with L = {rule.uniform_limit}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m derive",
+        description="initref: derive variance-scaling initialization and its reference values.",
+    )
+    parser.add_argument("--version", action="version", version=f"initref {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    g = sub.add_parser(
+        "generate",
+        help="regenerate generated/ from the spec",
+        description="Render every output of the spec; --check compares instead of writing.",
+        epilog="example: python -m derive generate --check",
+    )
+    g.add_argument("--out", default=str(ROOT / "generated"), help="output directory")
+    g.add_argument("--spec", default=str(ROOT / "pyproject.toml"), help="spec TOML file")
+    g.add_argument("--check", action="store_true", help="exit 1 naming stale files, write nothing")
+    g.set_defaults(func=cmd_generate)
+
+    t = sub.add_parser(
+        "truncnorm",
+        help="moments of N(0,1) truncated to [A, B]",
+        description="Mass, mean, variance, std, correction (1/std) and excess kurtosis of the "
+        "standard normal truncated to [A, B] (cutoffs in units of its std; -inf/inf allowed).",
+        epilog="example: python -m derive truncnorm -2 2 --digits 40 --json",
+    )
+    t.add_argument("lower", metavar="A")
+    t.add_argument("upper", metavar="B")
+    t.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.set_defaults(func=cmd_truncnorm)
+
+    h = sub.add_parser(
+        "he",
+        help="the derived variance rule",
+        description="Var[w] derived from the layer recursion for a leaky-ReLU slope and fan mode.",
+        epilog="example: python -m derive he --slope 0.01 --mode fan_out --latex",
+    )
+    h.add_argument("--slope", default="0", help="leaky ReLU / PReLU slope a >= 0 (default 0)")
+    h.add_argument("--mode", default="fan_in", choices=["fan_in", "fan_out", "fan_avg"])
+    h.add_argument("--latex", action="store_true", help="print LaTeX")
+    h.set_defaults(func=cmd_he)
+    return parser
+
+
+def _allow_negative_positionals(argv: list[str]) -> list[str]:
+    """Let ``truncnorm -2 2`` and ``truncnorm -inf 0`` through argparse as positionals."""
+    if argv and argv[0] == "truncnorm":
+        out = [argv[0]]
+        positional = [a for a in argv[1:] if _looks_negative_number(a)]
+        rest = [a for a in argv[1:] if not _looks_negative_number(a)]
+        if positional:
+            return [*out, *rest, "--", *positional] if len(positional) == 2 else [*out, *argv[1:]]
+        return argv
+    return argv
+
+
+def _looks_negative_number(arg: str) -> bool:
+    if not arg.startswith("-") or arg.startswith("--"):
+        return False
+    body = arg[1:].lower()
+    return body in ("inf", "infinity", "nan") or body[:1].isdigit() or body[:1] == "."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(_allow_negative_positionals(args_list))
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        _fail(str(exc))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Templates -> file texts, in memory: ``render(model, outputs) -> {path: text}``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from derive.tables import json_string
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES: dict[str, str] = {
+    "constants.json": "constants.json.j2",
+    "constants.md": "constants.md.j2",
+    "constants.py": "constants.py.j2",
+    "numpy_init.py": "numpy_init.py.j2",
+    "tf_init.py": "tf_init.py.j2",
+    "torch_init.py": "torch_init.py.j2",
+}
+
+
+def environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["json"] = json_string
+    return env
+
+
+def render(
+    model: dict[str, Any], outputs: tuple[str, ...], template_dir: Path = TEMPLATE_DIR
+) -> dict[str, str]:
+    """Render every requested output; raises before anything is written if one fails."""
+    env = environment(template_dir)
+    files: dict[str, str] = {}
+    for name in sorted(outputs):
+        text = env.get_template(TEMPLATES[name]).render(model=model, output=name)
+        files[name] = text
+    return files

@@ -1,0 +1,109 @@
+"""Derivations -> plain data: every number already formatted as the strings templates print.
+
+Nothing downstream of this module does arithmetic; the templates only lay strings out.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib.metadata
+import json
+from dataclasses import asdict
+from typing import Any
+
+from derive import GENERATOR, __version__
+from derive.numbers import bound_text, float_views, format_sig
+from derive.spec import Spec
+from derive.truncnorm import Moments, truncnorm_moments
+
+QUANTITIES: tuple[str, ...] = ("mass", "mean", "variance", "std", "correction", "excess_kurtosis")
+QUANTITY_DOC = {
+    "mass": "Z = Phi(b) - Phi(a), the probability the normal lands in [a, b]",
+    "mean": "E[x] of the truncated law",
+    "variance": "Var[x] of the truncated law",
+    "std": "sqrt(Var[x]): the std after truncation, in units of the underlying normal's std",
+    "correction": "1/std: divide the wanted post-truncation std by std to get the normal's",
+    "excess_kurtosis": "mu_4/Var^2 - 3 (sets the standard error of a sample variance)",
+}
+TF_LITERAL = "0.87962566103423978"
+COMMAND = "make generate  (python -m derive generate)"
+LIBRARIES = ("jinja2", "mpmath", "numpy", "sympy")
+SHORT_DIGITS = 20
+
+
+def _version(dist: str) -> str:
+    return importlib.metadata.version(dist)
+
+
+def provenance(spec: Spec) -> dict[str, str]:
+    return {
+        "generator": f"{GENERATOR} {__version__}",
+        "libraries": ", ".join(f"{lib} {_version(lib)}" for lib in LIBRARIES),
+        "precision": f"{spec.digits} significant digits",
+        "spec_hash": spec.hash,
+        "command": COMMAND,
+    }
+
+
+def _kind(a: decimal.Decimal, b: decimal.Decimal) -> str:
+    if a.is_infinite() or b.is_infinite():
+        return "one_sided"
+    return "symmetric" if a == -b else "asymmetric"
+
+
+def interval_key(a: decimal.Decimal, b: decimal.Decimal) -> str:
+    return f"[{bound_text(a)}, {bound_text(b)}]"
+
+
+def _python_float(a: decimal.Decimal) -> str:
+    """A bound as Python float source: ``-2.0``, ``float('inf')``."""
+    if a.is_infinite():
+        return 'float("inf")' if a > 0 else 'float("-inf")'
+    return repr(float(a))
+
+
+def interval_row(m: Moments, digits: int) -> dict[str, Any]:
+    values = {}
+    for name in QUANTITIES:
+        view = asdict(float_views(m.as_dict()[name], digits))
+        view.pop("float64")
+        view["short"] = format_sig(m.as_dict()[name], min(SHORT_DIGITS, digits))
+        values[name] = view
+    return {
+        "key": interval_key(m.lower, m.upper),
+        "lower": bound_text(m.lower),
+        "upper": bound_text(m.upper),
+        "lower_py": _python_float(m.lower),
+        "upper_py": _python_float(m.upper),
+        "kind": _kind(m.lower, m.upper),
+        "values": values,
+    }
+
+
+def truncnorm_rows(spec: Spec) -> list[dict[str, Any]]:
+    return [interval_row(truncnorm_moments(a, b, spec.digits), spec.digits) for a, b in spec.intervals]
+
+
+def build_model(spec: Spec) -> dict[str, Any]:
+    """The whole model every template reads: provenance, quantities, interval rows."""
+    rows = truncnorm_rows(spec)
+    by_key = {row["key"]: row for row in rows}
+    tf_row = by_key.get("[-2, 2]")
+    return {
+        "generator": GENERATOR,
+        "provenance": provenance(spec),
+        "digits": str(spec.digits),
+        "quantities": [{"name": q, "doc": QUANTITY_DOC[q]} for q in QUANTITIES],
+        "intervals": rows,
+        "symmetric": [by_key[interval_key(-k, k)] for k in spec.symmetric_cutoffs],
+        "reference": {
+            "tf_literal": TF_LITERAL,
+            "tf_literal_float64_repr": repr(float(TF_LITERAL)),
+            "s2_float64_repr": tf_row["values"]["std"]["float64_repr"] if tf_row else "",
+        },
+    }
+
+
+def json_string(text: str) -> str:
+    """Quote a finished string for a JSON template."""
+    return json.dumps(text, ensure_ascii=True)

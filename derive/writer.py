@@ -1,0 +1,49 @@
+"""The only code that writes files: all-or-nothing replacement of ``generated/``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def stale_files(files: dict[str, str], out_dir: Path) -> list[str]:
+    """Names whose bytes on disk differ from ``files`` (missing files count as stale)."""
+    stale = []
+    for name in sorted(files):
+        path = out_dir / name
+        try:
+            on_disk = path.read_bytes()
+        except FileNotFoundError:
+            stale.append(name)
+            continue
+        if on_disk != files[name].encode("utf-8"):
+            stale.append(name)
+    return stale
+
+
+def write_files(files: dict[str, str], out_dir: Path) -> list[str]:
+    """Write ``files`` into ``out_dir``, replacing only files whose bytes change.
+
+    Every new text is first written to a temporary file inside ``out_dir`` (same
+    filesystem); only when all temporaries exist are they moved into place with
+    ``os.replace``.  Any failure before that removes the temporaries and leaves
+    ``out_dir`` byte-identical.  Returns the names that changed.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    changed = stale_files(files, out_dir)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name in changed:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            staged.append((Path(tmp), out_dir / name))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(files[name].encode("utf-8"))
+            os.chmod(tmp, 0o644)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in staged:
+        os.replace(tmp, final)
+    return changed
