@@ -105,7 +105,9 @@ def to_mpf(d: decimal.Decimal) -> mpmath.mpf:
     """Exact-as-possible conversion at the current mpmath precision."""
     if d.is_infinite():
         return mpmath.inf if d > 0 else -mpmath.inf
-    return mpmath.mpf(str(d))
+    # through the exact ratio: one correctly rounded, sign-symmetric division
+    p, q = d.as_integer_ratio()
+    return mpmath.mpf(p) / q if q != 1 else mpmath.mpf(p)
 
 
 def format_sig(x: mpmath.mpf, digits: int) -> str:

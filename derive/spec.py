@@ -28,6 +28,8 @@ KNOWN_OUTPUTS: tuple[str, ...] = (
 _KEYS = ("digits", "intervals", "outputs", "symmetric")
 _SYMMETRIC_KEYS = ("start", "step", "stop")
 MAX_INTERVALS = 100_000
+# exact decimal arithmetic for the symmetric range (the default context rounds to 28 digits)
+EXACT = decimal.Context(prec=10_000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 Interval = tuple[decimal.Decimal, decimal.Decimal]
 
@@ -87,10 +89,12 @@ def _symmetric_range(table: object) -> tuple[decimal.Decimal, ...]:
             raise InputError(f"spec: symmetric.{name} = {v} is out of range (accepted: finite > 0)")
     if stop < start:
         raise InputError(f"spec: symmetric.stop = {stop} is below start = {start} (accepted: >= start)")
-    count = int((stop - start) / step) + 1
+    with decimal.localcontext(EXACT):
+        count = int((stop - start) / step) + 1
     if count > MAX_INTERVALS:
         raise InputError(f"spec: symmetric range has {count} cutoffs (accepted: <= {MAX_INTERVALS})")
-    return tuple(start + i * step for i in range(count))
+    with decimal.localcontext(EXACT):
+        return tuple(start + i * step for i in range(count))
 
 
 def parse_spec(table: object) -> Spec:
@@ -110,7 +114,7 @@ def parse_spec(table: object) -> Spec:
         if o not in KNOWN_OUTPUTS:
             raise InputError(f"spec: unknown output {o!r} (accepted: {', '.join(KNOWN_OUTPUTS)})")
     symmetric = _symmetric_range(t["symmetric"]) if "symmetric" in t else ()
-    intervals: set[Interval] = {(-k, k) for k in symmetric}
+    intervals: set[Interval] = {(k.copy_negate(), k) for k in symmetric}
     raw_intervals = t.get("intervals", [])
     if not isinstance(raw_intervals, list):
         raise InputError(f"spec: intervals = {raw_intervals!r} (accepted: a list of [lower, upper])")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import decimal
 import importlib.metadata
+import importlib.resources
 import json
 from dataclasses import asdict
 from typing import Any
@@ -48,7 +49,7 @@ def provenance(spec: Spec) -> dict[str, str]:
 def _kind(a: decimal.Decimal, b: decimal.Decimal) -> str:
     if a.is_infinite() or b.is_infinite():
         return "one_sided"
-    return "symmetric" if a == -b else "asymmetric"
+    return "symmetric" if a == b.copy_negate() else "asymmetric"
 
 
 def interval_key(a: decimal.Decimal, b: decimal.Decimal) -> str:
@@ -84,6 +85,19 @@ def truncnorm_rows(spec: Spec) -> list[dict[str, Any]]:
     return [interval_row(truncnorm_moments(a, b, spec.digits), spec.digits) for a, b in spec.intervals]
 
 
+SNIPPET_MARK = "# --- snippet ---\n"
+SNIPPETS = ("truncnorm64",)
+
+
+def snippet_source(name: str) -> str:
+    """The tested stdlib source below ``# --- snippet ---`` in ``derive/snippets/<name>.py``."""
+    text = importlib.resources.files("derive.snippets").joinpath(f"{name}.py").read_text("utf-8")
+    head, mark, body = text.partition(SNIPPET_MARK)
+    if not mark:  # pragma: no cover - a broken snippet file
+        raise ValueError(f"derive/snippets/{name}.py has no snippet mark")
+    return body.strip("\n")
+
+
 def build_model(spec: Spec) -> dict[str, Any]:
     """The whole model every template reads: provenance, quantities, interval rows."""
     rows = truncnorm_rows(spec)
@@ -95,7 +109,8 @@ def build_model(spec: Spec) -> dict[str, Any]:
         "digits": str(spec.digits),
         "quantities": [{"name": q, "doc": QUANTITY_DOC[q]} for q in QUANTITIES],
         "intervals": rows,
-        "symmetric": [by_key[interval_key(-k, k)] for k in spec.symmetric_cutoffs],
+        "symmetric": [by_key[interval_key(k.copy_negate(), k)] for k in spec.symmetric_cutoffs],
+        "snippets": {name: snippet_source(name) for name in SNIPPETS},
         "reference": {
             "tf_literal": TF_LITERAL,
             "tf_literal_float64_repr": repr(float(TF_LITERAL)),

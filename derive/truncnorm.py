@@ -156,7 +156,7 @@ def truncnorm_moments(lower: Bound, upper: Bound, digits: int = 50) -> Moments:
     """
     digits = parse_digits(digits)
     a, b = parse_interval(lower, upper)
-    symmetric = a == -b
+    symmetric = a == b.copy_negate()
     values, dps = _adaptive(a, b, digits, lambda x, y: _moments_at(x, y, symmetric))
     z, mean, var, mu4 = values
     with mpmath.workdps(dps):
@@ -178,7 +178,7 @@ def truncnorm_moments(lower: Bound, upper: Bound, digits: int = 50) -> Moments:
 def symmetric_std(k: Bound, digits: int = 50) -> mpmath.mpf:
     """s(k): the std of N(0, 1) truncated to [-k, k] (k > 0; k = inf gives 1)."""
     kd = _positive_cutoff(k)
-    return truncnorm_moments(-kd, kd, digits).std
+    return truncnorm_moments(kd.copy_negate(), kd, digits).std
 
 
 def _positive_cutoff(k: Bound) -> decimal.Decimal:
