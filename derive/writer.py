@@ -35,11 +35,11 @@ def write_files(files: dict[str, str], out_dir: Path) -> list[str]:
     staged: list[tuple[Path, Path]] = []
     try:
         for name in changed:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            staged.append((Path(tmp), out_dir / name))
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            staged.append((Path(tmp_name), out_dir / name))
             with os.fdopen(fd, "wb") as fh:
                 fh.write(files[name].encode("utf-8"))
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp_name, 0o644)
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
