@@ -7,6 +7,7 @@ Numeric commands import mpmath only; SymPy is imported by the commands that need
 from __future__ import annotations
 
 import argparse
+import decimal
 import json
 import sys
 from collections.abc import Sequence
@@ -37,12 +38,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from derive.render import render
     from derive.spec import load_spec
     from derive.tables import build_model
-    from derive.writer import stale_files, write_files
 
     spec = load_spec(Path(args.spec))
     files = render(build_model(spec), spec.outputs)
     out = Path(args.out)
-    if args.check:
+    try:
+        return _check_or_write(files, out, check=args.check)
+    except OSError as exc:  # an --out that is a file, unwritable, on a full disk, ...
+        raise InputError(
+            f"--out: cannot write {str(out)!r}: {exc.strerror or exc} "
+            "(accepted: a writable directory)"
+        ) from None
+
+
+def _check_or_write(files: dict[str, str], out: Path, *, check: bool) -> int:
+    from derive.writer import stale_files, write_files
+
+    if check:
         stale = stale_files(files, out)
         if stale:
             sys.stderr.write(
@@ -52,7 +64,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"{out}/ is current ({len(files)} files)")
         return 0
     changed = write_files(files, out)
-    print(f"wrote {len(changed)} of {len(files)} files in {out}/" + (": " + ", ".join(changed) if changed else ""))
+    print(
+        f"wrote {len(changed)} of {len(files)} files in {out}/"
+        + (": " + ", ".join(changed) if changed else "")
+    )
     return 0
 
 
@@ -91,6 +106,71 @@ def cmd_he(args: argparse.Namespace) -> int:
         print(f"Var[w]   = {rule.variance}")
         print(f"std      = {rule.std}")
         print(f"uniform  = U(-L, L) with L = {rule.uniform_limit}")
+    return 0
+
+
+def _print_record(record: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record))
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        print(f"{key:<{width}}  {value}")
+
+
+def cmd_gain(args: argparse.Namespace) -> int:
+    from derive.gains import QUANTITIES, gains, torch_gain
+    from derive.numbers import format_sig, parse_digits
+
+    digits = parse_digits(args.digits)
+    g = gains(args.activation, args.param, digits, method=args.method)
+    record: dict[str, object] = {"activation": g.label, "digits": digits, "method": g.method}
+    record.update({q: format_sig(v, digits) for q, v in g.as_dict().items() if q in QUANTITIES})
+    torch = torch_gain(args.activation, _param(args.param), digits + 5)
+    record["torch_calculate_gain"] = None if torch is None else format_sig(torch, digits)
+    if g.closed_forms and not args.json:
+        record.update({f"{k} (closed form)": v for k, v in g.closed_forms.items()})
+    _print_record(record, args.json)
+    return 0
+
+
+def _param(text: str | None) -> decimal.Decimal | None:
+    from derive.numbers import parse_bound
+
+    return None if text is None else parse_bound(text, "param")
+
+
+def cmd_depth(args: argparse.Namespace) -> int:
+    from derive.depth import depth_table
+    from derive.numbers import format_sig, parse_digits
+
+    digits = parse_digits(args.digits)
+    cutoffs = tuple(args.cutoff or ["2"])
+    rows = depth_table(args.layers, args.activation, args.param, cutoffs, digits)
+    records = [
+        {
+            "case": row.key,
+            "weight_variance": row.weight_variance,
+            "r": format_sig(row.r, digits),
+            "r^L": format_sig(row.r_layers, digits),
+            "log10_r^L": format_sig(row.log10_r_layers, min(digits, 6)),
+        }
+        for row in rows
+    ]
+    if args.json:
+        print(
+            json.dumps({"layers": int(args.layers), "activation": args.activation, "rows": records})
+        )
+        return 0
+    print(
+        f"plain {args.layers}-layer {args.activation} network, no biases; r = per-layer "
+        "second-moment factor relative to the variance-preserving init"
+    )
+    for rec in records:
+        print(
+            f"{rec['case']:<36} Var[w]={rec['weight_variance']:<12} r={rec['r']:<24} "
+            f"r^L={rec['r^L']}"
+        )
     return 0
 
 
@@ -136,6 +216,39 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--mode", default="fan_in", choices=["fan_in", "fan_out", "fan_avg"])
     h.add_argument("--latex", action="store_true", help="print LaTeX")
     h.set_defaults(func=cmd_he)
+
+    gn = sub.add_parser(
+        "gain",
+        help="Gaussian moments and variance-preserving gains of an activation",
+        description="E[f(z)], E[f(z)^2], Var[f(z)], E[f'(z)^2] for z ~ N(0, 1); forward gain "
+        "E[f^2]^(-1/2), backward gain E[f'^2]^(-1/2), and 1/sqrt(Var) (wrong when E[f] != 0). "
+        "NAME is a built-in (linear, relu, leaky_relu, elu, selu, gelu, gelu_tanh, silu, mish, "
+        "softplus, tanh, sigmoid) or an expression in one variable, e.g. 'x*erf(x)'.",
+        epilog="example: python -m derive gain leaky_relu --param 0.01 --digits 30 --json",
+    )
+    gn.add_argument("activation", metavar="NAME")
+    gn.add_argument("--param", default=None, help="leaky_relu slope a / elu alpha")
+    gn.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
+    gn.add_argument("--method", default="auto", choices=["auto", "closed", "quadrature"])
+    gn.add_argument("--json", action="store_true", help="print one JSON object")
+    gn.set_defaults(func=cmd_gain)
+
+    dp = sub.add_parser(
+        "depth",
+        help="second-moment factor r per layer and r^L for each framework's init",
+        description="For a plain L-layer network without biases and a ReLU-family activation: "
+        "r = (actual Var[w]) / (variance-preserving Var[w]) and r^L, for TF's corrected "
+        "he_normal, truncated_normal(stddev=sqrt(2/n)) at each --cutoff, PyTorch's default "
+        "nn.Linear init, Xavier and LeCun.",
+        epilog="example: python -m derive depth --layers 24 --cutoff 2 --cutoff 3",
+    )
+    dp.add_argument("--layers", default="24", help="number of layers L (default 24)")
+    dp.add_argument("--cutoff", action="append", help="truncation k in std units (repeatable)")
+    dp.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "linear"])
+    dp.add_argument("--param", default=None, help="leaky_relu slope a")
+    dp.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
+    dp.add_argument("--json", action="store_true", help="print one JSON object")
+    dp.set_defaults(func=cmd_depth)
     return parser
 
 

@@ -13,11 +13,18 @@ variance L^2/3 (integrated here too), so the equivalent limit is L = sqrt(3 Var[
 
 from __future__ import annotations
 
+import decimal
+import fractions
+import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
 import sympy as sp
+
+from derive.errors import InputError
+from derive.numbers import parse_bound
 
 Mode = Literal["fan_in", "fan_out", "fan_avg"]
 MODES: tuple[Mode, ...] = ("fan_in", "fan_out", "fan_avg")
@@ -110,10 +117,47 @@ def general_rule(mode: Mode = "fan_in") -> sp.Expr:
     raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
 
 
+_FRACTION = re.compile(r"\s*(\d{1,100})\s*/\s*(\d{1,100})\s*")
+
+
+def _slope_value(value: object) -> sp.Expr:
+    """An exact SymPy number from a slope; text is parsed as a decimal or ``p/q``, never
+    evaluated (``sp.nsimplify`` of a string runs ``eval``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"slope: {value!r} must be a real number >= 0")
+    if isinstance(value, str):
+        fraction = _FRACTION.fullmatch(value)
+        if fraction:
+            if int(fraction[2]) == 0:
+                raise ValueError(f"slope: {value!r} divides by zero (accepted: a real number >= 0)")
+            return sp.Rational(int(fraction[1]), int(fraction[2]))
+        try:
+            d: decimal.Decimal | None = parse_bound(value, "slope")
+        except InputError:
+            d = None
+        if d is None or not d.is_finite() or d < 0:
+            raise ValueError(
+                f"slope: {value!r} is not a number >= 0 "
+                "(accepted: a decimal or p/q, 0 or between 1e-100 and 1e100)"
+            )
+        return sp.Rational(*d.as_integer_ratio())
+    if isinstance(value, sp.Basic):
+        if value.free_symbols:
+            raise ValueError(f"slope: {value!r} must be a number, not an expression in symbols")
+        return value
+    if not isinstance(value, int | float | decimal.Decimal | fractions.Fraction):
+        raise TypeError(
+            f"slope: {value!r} has type {type(value).__name__} (accepted: a real number >= 0)"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"slope: {value!r} must be a real number >= 0")
+    return sp.nsimplify(value)
+
+
 def variance_rule(leaky_slope: object = 0, mode: Mode = "fan_in") -> VarianceRule:
     """The derived rule for a given slope (0: ReLU/He, 1: linear/LeCun) and fan mode."""
-    a_value = sp.nsimplify(leaky_slope)
-    if not a_value.is_real or a_value.is_negative:
+    a_value = _slope_value(leaky_slope)
+    if not a_value.is_real or a_value.is_negative or not a_value.is_finite:
         raise ValueError(f"slope: {leaky_slope!r} must be a real number >= 0")
     variance = sp.simplify(general_rule(mode).subs(slope, a_value))
     (lim,) = sp.solve(sp.Eq(uniform_variance(), variance), limit)

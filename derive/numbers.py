@@ -16,12 +16,16 @@ from derive.errors import InputError
 
 MIN_DIGITS = 1
 MAX_DIGITS = 10000
+MIN_MAGNITUDE = decimal.Decimal("1e-100")  # smallest nonzero |bound| accepted
+MAX_MAGNITUDE = decimal.Decimal("1e100")  # largest finite |bound| accepted
 
 
 def parse_bound(value: object, name: str) -> decimal.Decimal:
     """Return a cutoff as an exact Decimal; ``inf``/``-inf`` allowed, NaN and non-numbers not."""
     if isinstance(value, bool):
-        raise InputError(f"{name}: {value!r} is not a number (accepted: a real number, inf or -inf)")
+        raise InputError(
+            f"{name}: {value!r} is not a number (accepted: a real number, inf or -inf)"
+        )
     if isinstance(value, decimal.Decimal):
         d = value
     elif isinstance(value, mpmath.mpf):
@@ -47,6 +51,11 @@ def parse_bound(value: object, name: str) -> decimal.Decimal:
         )
     if d.is_nan():
         raise InputError(f"{name}: {value!r} is NaN (accepted: a real number, inf or -inf)")
+    if d.is_finite() and d != 0 and not MIN_MAGNITUDE <= d.copy_abs() <= MAX_MAGNITUDE:
+        # exact conversion of e.g. 1e999999999 would build a billion-digit integer
+        raise InputError(
+            f"{name}: {value!r} is out of range (accepted: 0, 1e-100 <= |x| <= 1e100, inf or -inf)"
+        )
     return d
 
 
@@ -97,7 +106,11 @@ def bound_text(d: decimal.Decimal) -> str:
         return "inf" if d > 0 else "-inf"
     if d == d.to_integral_value():
         return str(int(d))
-    d = d.normalize()
+    # normalize() rounds to the context precision (28 digits by default): give it all digits
+    exact = decimal.Context(
+        prec=len(d.as_tuple().digits), Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN
+    )
+    d = d.normalize(exact)
     return format(d, "f") if d.adjusted() >= -20 else str(d)
 
 
@@ -118,9 +131,7 @@ def format_sig(x: mpmath.mpf, digits: int) -> str:
     if x == 0:
         return "0"
     with mpmath.workdps(digits + 10):
-        return str(
-            mpmath.nstr(x, digits, strip_zeros=False, min_fixed=-5, max_fixed=digits)
-        )
+        return str(mpmath.nstr(x, digits, strip_zeros=False, min_fixed=-5, max_fixed=digits))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ TEMPLATES: dict[str, str] = {
     "constants.md": "constants.md.j2",
     "constants.py": "constants.py.j2",
     "numpy_init.py": "numpy_init.py.j2",
+    "report.md": "report.md.j2",
     "tf_init.py": "tf_init.py.j2",
     "torch_init.py": "torch_init.py.j2",
 }
@@ -42,4 +43,11 @@ def render(
     for name in sorted(outputs):
         text = env.get_template(TEMPLATES[name]).render(model=model, output=name)
         files[name] = text
+    if "report.md" in outputs:  # its figures, "figures/<name>.svg", drawn with numpy_init.py
+        from derive.figures import build_figures
+
+        sampler = files.get("numpy_init.py") or env.get_template(TEMPLATES["numpy_init.py"]).render(
+            model=model, output="numpy_init.py"
+        )
+        files.update(build_figures(model["report"], sampler))
     return files

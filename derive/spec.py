@@ -22,6 +22,7 @@ KNOWN_OUTPUTS: tuple[str, ...] = (
     "constants.md",
     "constants.py",
     "numpy_init.py",
+    "report.md",
     "tf_init.py",
     "torch_init.py",
 )
@@ -80,7 +81,9 @@ def _symmetric_range(table: object) -> tuple[decimal.Decimal, ...]:
     t = _require(table, "[tool.initref.symmetric]", _SYMMETRIC_KEYS)
     missing = [k for k in _SYMMETRIC_KEYS if k not in t]
     if missing:
-        raise InputError(f"spec: symmetric.{missing[0]} is missing (accepted keys: start, step, stop)")
+        raise InputError(
+            f"spec: symmetric.{missing[0]} is missing (accepted keys: start, step, stop)"
+        )
     start = _decimal_field(t["start"], "symmetric.start")
     stop = _decimal_field(t["stop"], "symmetric.stop")
     step = _decimal_field(t["step"], "symmetric.step")
@@ -88,11 +91,15 @@ def _symmetric_range(table: object) -> tuple[decimal.Decimal, ...]:
         if v.is_infinite() or not v > 0:
             raise InputError(f"spec: symmetric.{name} = {v} is out of range (accepted: finite > 0)")
     if stop < start:
-        raise InputError(f"spec: symmetric.stop = {stop} is below start = {start} (accepted: >= start)")
+        raise InputError(
+            f"spec: symmetric.stop = {stop} is below start = {start} (accepted: >= start)"
+        )
     with decimal.localcontext(EXACT):
         count = int((stop - start) / step) + 1
     if count > MAX_INTERVALS:
-        raise InputError(f"spec: symmetric range has {count} cutoffs (accepted: <= {MAX_INTERVALS})")
+        raise InputError(
+            f"spec: symmetric range has {count} cutoffs (accepted: <= {MAX_INTERVALS})"
+        )
     with decimal.localcontext(EXACT):
         return tuple(start + i * step for i in range(count))
 
@@ -117,7 +124,9 @@ def parse_spec(table: object) -> Spec:
     intervals: set[Interval] = {(k.copy_negate(), k) for k in symmetric}
     raw_intervals = t.get("intervals", [])
     if not isinstance(raw_intervals, list):
-        raise InputError(f"spec: intervals = {raw_intervals!r} (accepted: a list of [lower, upper])")
+        raise InputError(
+            f"spec: intervals = {raw_intervals!r} (accepted: a list of [lower, upper])"
+        )
     for i, pair in enumerate(raw_intervals):
         if not isinstance(pair, list) or len(pair) != 2:
             raise InputError(f"spec: intervals[{i}] = {pair!r} (accepted: a pair [lower, upper])")

@@ -82,7 +82,9 @@ def interval_row(m: Moments, digits: int) -> dict[str, Any]:
 
 
 def truncnorm_rows(spec: Spec) -> list[dict[str, Any]]:
-    return [interval_row(truncnorm_moments(a, b, spec.digits), spec.digits) for a, b in spec.intervals]
+    return [
+        interval_row(truncnorm_moments(a, b, spec.digits), spec.digits) for a, b in spec.intervals
+    ]
 
 
 SNIPPET_MARK = "# --- snippet ---\n"
@@ -92,10 +94,76 @@ SNIPPETS = ("truncnorm64",)
 def snippet_source(name: str) -> str:
     """The tested stdlib source below ``# --- snippet ---`` in ``derive/snippets/<name>.py``."""
     text = importlib.resources.files("derive.snippets").joinpath(f"{name}.py").read_text("utf-8")
-    head, mark, body = text.partition(SNIPPET_MARK)
+    _, mark, body = text.partition(SNIPPET_MARK)
     if not mark:  # pragma: no cover - a broken snippet file
         raise ValueError(f"derive/snippets/{name}.py has no snippet mark")
     return body.strip("\n")
+
+
+GAIN_QUANTITIES: tuple[str, ...] = (
+    "mean",
+    "second_moment",
+    "variance",
+    "derivative_second_moment",
+    "forward_gain",
+    "backward_gain",
+    "variance_gain",
+)
+
+
+def _view(x: Any, digits: int) -> dict[str, Any]:
+    view = asdict(float_views(x, digits))
+    view.pop("float64")
+    view["short"] = format_sig(x, min(SHORT_DIGITS, digits))
+    return view
+
+
+def gain_rows(digits: int) -> list[dict[str, Any]]:
+    """Every built-in activation (default parameters): Gaussian moments, derived gains and
+    PyTorch's calculate_gain beside them (derive.gains)."""
+    from derive.activations import BUILTINS
+    from derive.gains import TORCH_GAIN_TEXT, gains, torch_gain
+
+    rows = []
+    for spec in BUILTINS:
+        g = gains(spec.name, None, digits)
+        param = spec.param
+        torch = torch_gain(spec.name, None, digits + 10)
+        rows.append(
+            {
+                "name": spec.name,
+                "label": g.label,
+                "definition": spec.doc,
+                "param_name": param.name if param else "",
+                "param": param.default if param else "",
+                "method": g.method,
+                "values": {q: _view(getattr(g, q), digits) for q in GAIN_QUANTITIES},
+                "torch_gain_text": TORCH_GAIN_TEXT.get(spec.name, ""),
+                "torch_gain": _view(torch, digits) if torch is not None else None,
+            }
+        )
+    return rows
+
+
+def depth_rows(digits: int) -> dict[str, Any]:
+    """r and r^L of each framework's init on a plain ReLU network (derive.depth)."""
+    from derive.depth import DEFAULT_LAYERS, TABLE_CUTOFFS, depth_table
+
+    rows = depth_table(DEFAULT_LAYERS, "relu", None, TABLE_CUTOFFS, digits)
+    return {
+        "layers": str(DEFAULT_LAYERS),
+        "rows": [
+            {
+                "key": row.key,
+                "description": row.description,
+                "weight_variance": row.weight_variance,
+                "r": _view(row.r, digits),
+                "r_layers": _view(row.r_layers, digits),
+                "log10_r_layers": format_sig(row.log10_r_layers, 6),
+            }
+            for row in rows
+        ],
+    }
 
 
 def build_model(spec: Spec) -> dict[str, Any]:
@@ -103,7 +171,7 @@ def build_model(spec: Spec) -> dict[str, Any]:
     rows = truncnorm_rows(spec)
     by_key = {row["key"]: row for row in rows}
     tf_row = by_key.get("[-2, 2]")
-    return {
+    model: dict[str, Any] = {
         "generator": GENERATOR,
         "provenance": provenance(spec),
         "digits": str(spec.digits),
@@ -116,7 +184,14 @@ def build_model(spec: Spec) -> dict[str, Any]:
             "tf_literal_float64_repr": repr(float(TF_LITERAL)),
             "s2_float64_repr": tf_row["values"]["std"]["float64_repr"] if tf_row else "",
         },
+        "gains": gain_rows(spec.digits),
+        "depth": depth_rows(spec.digits),
     }
+    if "report.md" in spec.outputs:  # SymPy's LaTeX and the figures' data, only when asked
+        from derive.report import report_model
+
+        model["report"] = report_model(spec, model)
+    return model
 
 
 def json_string(text: str) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import mpmath
 
 from derive.errors import InputError
-from derive.numbers import parse_digits, parse_interval, to_mpf
+from derive.numbers import bound_text, parse_digits, parse_interval, to_mpf
 
 GUARD_DIGITS = 12
 _MAX_ROUNDS = 8
@@ -101,30 +101,48 @@ def mass(a: mpmath.mpf, b: mpmath.mpf) -> tuple[mpmath.mpf, float]:
 
 
 def _moments_at(a: mpmath.mpf, b: mpmath.mpf, symmetric: bool) -> tuple[list[mpmath.mpf], float]:
-    """Mass, raw moments m_1..m_4 and central moments at the current precision, plus loss."""
-    z, lost = mass(a, b)
+    """Mass, raw moments m_1..m_4 and central moments at the current precision, plus loss.
+
+    The loss is tracked per quantity and accumulates along the recursion: a sum loses
+    log10(max|term| / |sum|) digits on top of the worst loss among its terms (a product or
+    quotient keeps the worst loss of its factors).  The returned loss is the worst of all.
+    """
+    z, z_lost = mass(a, b)
+    # exp(-x^2/2) and erfc(x/sqrt 2) turn the rounding of x^2/2 (relative 10^-dps) into an
+    # absolute error of x^2/2 * 10^-dps in their exponent: log10(x^2/2) digits are lost from
+    # every density and from the mass, before any cancellation.
+    arg_lost = max(
+        (float(mpmath.log10(x * x / 2)) for x in (a, b) if mpmath.isfinite(x) and abs(x) > 2),
+        default=0.0,
+    )
+    z_lost += arg_lost
     if z <= 0:
         return [], math.inf
     m = [mpmath.mpf(1)]
+    m_lost = [0.0]
     for k in range(1, 5):
         edge_a, edge_b = _x_pow_pdf(a, k - 1), _x_pow_pdf(b, k - 1)
         if symmetric and k % 2 == 1:
             m.append(mpmath.mpf(0))  # odd moments vanish exactly on [-k, k]
+            m_lost.append(0.0)
             continue
         diff = edge_a - edge_b
-        lost = max(lost, _lost_digits(diff, edge_a, edge_b))
+        term_lost = max(arg_lost + _lost_digits(diff, edge_a, edge_b), z_lost)
         prev = (k - 1) * m[k - 2] if k >= 2 else mpmath.mpf(0)
+        prev_lost = m_lost[k - 2] if k >= 2 else 0.0
         term = diff / z
         mk = prev + term
-        lost = max(lost, _lost_digits(mk, prev, term))
         m.append(mk)
+        m_lost.append(max(prev_lost, term_lost) + _lost_digits(mk, prev, term))
     m1, m2, m3, m4 = m[1], m[2], m[3], m[4]
     var = m2 - m1 * m1
-    lost = max(lost, _lost_digits(var, m2, m1 * m1))
+    var_lost = max(m_lost[1], m_lost[2]) + _lost_digits(var, m2, m1 * m1)
     terms = [m4, -4 * m1 * m3, 6 * m1 * m1 * m2, -3 * m1**4]
     mu4 = mpmath.fsum(terms)
-    lost = max(lost, _lost_digits(mu4, *terms))
-    return [z, m1, var, mu4], lost
+    mu4_lost = max(m_lost) + _lost_digits(mu4, *terms)
+    if not var > 0 or not mu4 > 0:  # rounding noise has swamped the central moments
+        return [z, m1, var, mu4], math.inf
+    return [z, m1, var, mu4], max(z_lost, m_lost[1], var_lost, mu4_lost)
 
 
 def _adaptive(
@@ -140,11 +158,13 @@ def _adaptive(
             values, lost = body(to_mpf(lower), to_mpf(upper))
         if lost + digits + GUARD_DIGITS <= dps:
             return values, dps
+        # a loss measured on noise can be underestimated: at least double the precision
         step = lost if math.isfinite(lost) else dps
-        dps = int(digits + GUARD_DIGITS + step + 8)
+        dps = max(2 * dps, int(digits + GUARD_DIGITS + step + 8))
     raise InputError(
-        f"interval [{lower}, {upper}]: cancellation too severe to reach {digits} digits "
-        "(accepted: intervals whose width and position need under ~10^5 working digits)"
+        f"interval [{bound_text(lower)}, {bound_text(upper)}]: cancellation too severe to "
+        f"reach {digits} digits (accepted: intervals whose width and position need under "
+        f"~{dps // 2} working digits)"
     )
 
 

@@ -1,0 +1,284 @@
+"""The report's model: LaTeX from the SymPy derivations, each next to its numbers.
+
+``report_model(spec, model)`` adds what ``templates/report.md.j2`` lays out to the tables'
+model: the He rule forward and backward (He, Zhang, Ren & Sun 2015, eq. 7-15) and its leaky
+slope, the truncated-normal moments (Johnson, Kotz & Balakrishnan vol. 1, eq. 13.134-13.135),
+the list of figures, and the plain data the figures are drawn from (:mod:`derive.figures`).
+Every number is a finished string; LaTeX comes from ``sympy.latex`` of the derived expressions.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib.metadata
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+import sympy as sp
+
+from derive import he_rule, truncnorm_symbolic
+from derive.figures import TAIL_SAMPLES
+from derive.numbers import format_sig, round_float32
+from derive.spec import Spec
+from derive.tables import TF_LITERAL
+from derive.truncnorm import truncnorm_moments
+
+REPORT = "report.md"
+FIGURE_DIR = "figures"
+DIGITS = 20  # significant digits printed in the report
+CURVE_DIGITS = 17  # enough for a float64 plot
+TAIL = ("5", "6")  # figure 4's interval
+CURVE_STEP = decimal.Decimal("0.05")
+CURVE_START = decimal.Decimal("0.1")
+CURVE_STOP = decimal.Decimal("6")
+VAR_W = sp.Symbol(r"\operatorname{Var}[w]", positive=True)
+EXAMPLE_FANS = (2, 256)  # the seed article's fan_in and figure 3's width
+
+# (slope a, where it is a default)
+LEAKY_SLOPES: tuple[tuple[str, str], ...] = (
+    ("0", "ReLU (He et al.)"),
+    ("0.01", "PyTorch `nn.LeakyReLU` default `negative_slope`"),
+    ("0.2", "TensorFlow `tf.nn.leaky_relu` default `alpha`"),
+    ("0.3", "Keras 3 `LeakyReLU` default `negative_slope`"),
+    ("sqrt(5)", "PyTorch's default `nn.Linear`/`nn.Conv*` init: `kaiming_uniform_(a=√5)`"),
+    ("1", "linear (LeCun)"),
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    title: str
+    alt: str
+
+    @property
+    def path(self) -> str:
+        return f"{FIGURE_DIR}/{self.name}.svg"
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure(
+        "article_he_normal_vs_truncated_normal",
+        "The article's experiment: he_normal against truncated_normal with the same stddev",
+        "Histograms of TF-style he_normal and of truncated_normal(stddev) with exact densities",
+    ),
+    Figure(
+        "correction_vs_cutoff",
+        "s(k) and the correction 1/s(k) against the cutoff k",
+        "Std after truncation s(k) and correction 1/s(k) against k, k = 2 marked",
+    ),
+    Figure(
+        "depth_second_moment",
+        "Mean square activation against depth",
+        "Mean square activation against depth for four initializations, measured and predicted",
+    ),
+    Figure(
+        "tail_float32_sampling",
+        "Sampling far in a tail: [5, 6] in float32",
+        "Inverse-CDF float32 samples collapse onto a few values; initref's follow the density",
+    ),
+)
+
+
+def figure_paths() -> tuple[str, ...]:
+    """The files emitted next to report.md (relative to the output directory)."""
+    return tuple(f.path for f in FIGURES)
+
+
+def _latex(expr: Any) -> str:
+    return str(sp.latex(expr))
+
+
+def _n(expr: sp.Expr, digits: int = DIGITS) -> str:
+    """An exact SymPy number to ``digits`` significant digits (trailing zeros kept)."""
+    with mpmath.workdps(digits + 10):
+        value = mpmath.mpf(sp.N(expr, digits + 10))
+    return format_sig(value, digits)
+
+
+def _slope(text: str) -> sp.Expr:
+    return sp.sqrt(5) if text == "sqrt(5)" else sp.Rational(text)
+
+
+def he_forward() -> dict[str, Any]:
+    """He et al. eq. 7-10 and 15: E[f(y)^2] integrated, the forward condition, solved."""
+    p = he_rule.gaussian_density()
+    y, a = he_rule.y, he_rule.slope
+    integral = sp.Integral(y**2 * p, (y, 0, sp.oo)) + sp.Integral((a * y) ** 2 * p, (y, -sp.oo, 0))
+    rule = he_rule.general_rule("fan_in")
+    relu = he_rule.variance_rule(0, "fan_in")
+    return {
+        "equations": [
+            rf"\mathbb{{E}}[f(y)^2] = {_latex(integral)} = "
+            + _latex(he_rule.rectifier_second_moment()),
+            _latex(he_rule.forward_condition().subs(he_rule.var_w, VAR_W))
+            + r" \quad\Longrightarrow\quad "
+            + _latex(sp.Eq(VAR_W, rule)),
+            rf"a = 0:\quad {_latex(sp.Eq(VAR_W, relu.variance))},\quad "
+            rf"\operatorname{{std}}[w] = {_latex(relu.std)},\quad "
+            rf"L_{{\mathrm{{uniform}}}} = {_latex(relu.uniform_limit)}",
+        ],
+        "numbers": _fan_numbers(relu, he_rule.n_in, "n_in"),
+    }
+
+
+def he_backward() -> dict[str, Any]:
+    """He et al. eq. 11-14: E[f'(y)^2] integrated, the backward condition, solved; Glorot."""
+    p = he_rule.gaussian_density()
+    y, a = he_rule.y, he_rule.slope
+    integral = sp.Integral(p, (y, 0, sp.oo)) + a**2 * sp.Integral(p, (y, -sp.oo, 0))
+    rule = he_rule.general_rule("fan_out")
+    relu = he_rule.variance_rule(0, "fan_out")
+    glorot = he_rule.variance_rule(1, "fan_avg")
+    return {
+        "equations": [
+            rf"\mathbb{{E}}[f'(y)^2] = {_latex(integral)} = "
+            + _latex(he_rule.rectifier_derivative_second_moment()),
+            _latex(he_rule.backward_condition().subs(he_rule.var_w, VAR_W))
+            + r" \quad\Longrightarrow\quad "
+            + _latex(sp.Eq(VAR_W, rule)),
+            r"\text{Glorot (}a = 1,\ n = \tfrac{n_{in} + n_{out}}{2}\text{)}:\quad "
+            + _latex(sp.Eq(VAR_W, glorot.variance)),
+        ],
+        "numbers": _fan_numbers(relu, he_rule.n_out, "n_out"),
+    }
+
+
+def _fan_numbers(rule: he_rule.VarianceRule, fan: sp.Symbol, name: str) -> list[dict[str, str]]:
+    rows = []
+    for n in EXAMPLE_FANS:
+        rows.append(
+            {
+                "fan": f"{name} = {n}",
+                "variance": _n(rule.variance.subs(fan, n)),
+                "std": _n(rule.std.subs(fan, n)),
+                "uniform_limit": _n(rule.uniform_limit.subs(fan, n)),
+            }
+        )
+    return rows
+
+
+def leaky() -> dict[str, Any]:
+    """He et al. eq. 15: the gain sqrt(n Var[w]) = sqrt(2 / (1 + a^2)) for the leaky slope a."""
+    gain = sp.simplify(sp.sqrt(he_rule.general_rule("fan_in") * he_rule.n_in))
+    rows = []
+    for text, where in LEAKY_SLOPES:
+        value = _slope(text)
+        g = sp.nsimplify(gain.subs(he_rule.slope, value))
+        rows.append(
+            {
+                "slope": "√5" if text == "sqrt(5)" else text,
+                "where": where,
+                "gain_exact": _latex(g),
+                "gain": _n(g),
+                "variance_times_fan": _n(g**2),
+            }
+        )
+    return {
+        "equations": [rf"\text{{gain}} = \sqrt{{n\,\operatorname{{Var}}[w]}} = {_latex(gain)}"],
+        "rows": rows,
+    }
+
+
+def truncnorm_section(digits: int) -> dict[str, Any]:
+    """JKB eq. 13.134-13.135 for N(0, 1) on [a, b]: SymPy's integrals, the phi/Phi forms, and
+    their values at TensorFlow's [-2, 2]."""
+    forms = truncnorm_symbolic.truncnorm_forms()
+    display = truncnorm_symbolic.display_forms()
+    x, a, b = truncnorm_symbolic.x, truncnorm_symbolic.a, truncnorm_symbolic.b
+    phi = truncnorm_symbolic.normal_density()
+    z_int = sp.Integral(phi, (x, a, b))
+    m = truncnorm_moments("-2", "2", digits)
+    values = m.as_dict()
+    return {
+        "equations": [
+            rf"Z = {_latex(z_int)} = {_latex(forms.mass)} = {_latex(display['mass'])}",
+            rf"\mu = \frac{{1}}{{Z}}{_latex(sp.Integral(x * phi, (x, a, b)))} = "
+            + _latex(display["mean"]),
+            rf"\sigma_T^2 = \frac{{1}}{{Z}}{_latex(sp.Integral(x**2 * phi, (x, a, b)))} - \mu^2 = "
+            + _latex(display["variance"]),
+            rf"s(k) = \sigma_T\big|_{{a=-k,\,b=k}} = {_latex(symmetric_std())}",
+        ],
+        "numbers": [
+            {"name": name, "value": format_sig(values[name], min(DIGITS, digits))}
+            for name in ("mass", "mean", "variance", "std", "correction", "excess_kurtosis")
+        ],
+        "std_float64": repr(float(m.std)),
+        "literal_verdict": "the same float64"
+        if float(m.std) == float(TF_LITERAL)
+        else "a different float64",
+    }
+
+
+def symmetric_std() -> sp.Expr:
+    """s(k): the variance's phi/Phi form at a = -k, b = k, with phi(-k) = phi(k) and
+    Phi(-k) = 1 - Phi(k)."""
+    k = sp.Symbol("k", positive=True)
+    phi, Phi = sp.Function("phi"), sp.Function("Phi")
+    a, b = truncnorm_symbolic.a, truncnorm_symbolic.b
+    variance = truncnorm_symbolic.display_forms()["variance"].subs({a: -k, b: k})
+    variance = variance.subs({phi(-k): phi(k), Phi(-k): 1 - Phi(k)})
+    return sp.sqrt(sp.simplify(variance))
+
+
+def _correction_curve() -> list[list[str]]:
+    out = []
+    k = CURVE_START
+    while k <= CURVE_STOP:
+        s = truncnorm_moments(-k, k, CURVE_DIGITS).std
+        out.append([str(k), repr(float(s))])
+        k += CURVE_STEP
+    return out
+
+
+def figure_data(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
+    """Plain strings the figures are drawn from (derive.figures parses them back)."""
+    m2 = truncnorm_moments("-2", "2", CURVE_DIGITS)
+    tail = truncnorm_moments(TAIL[0], TAIL[1], CURVE_DIGITS)
+    with mpmath.workdps(40):
+        cdf = [mpmath.ncdf(mpmath.mpf(t)) for t in TAIL]
+    s2 = m2.std
+    return {
+        "s2": repr(float(s2)),
+        "mass2": repr(float(m2.mass)),
+        "s2_text": format_sig(s2, 8),
+        "s2_squared_text": format_sig(m2.variance, 6),
+        "s2_pow48_text": format_sig(m2.variance**24, 4),
+        "correction2_text": format_sig(m2.correction, 8),
+        "tf_literal": model["reference"]["tf_literal"],
+        "correction_curve": _correction_curve(),
+        "symmetric_points": [
+            [row["upper"], row["values"]["std"]["float64_repr"]] for row in model["symmetric"]
+        ],
+        "tail": {
+            "lower": TAIL[0],
+            "upper": TAIL[1],
+            "mass": repr(float(tail.mass)),
+            "std": repr(float(tail.std)),
+            "cdf_lower": repr(round_float32(cdf[0])),
+            "cdf_upper": repr(round_float32(cdf[1])),
+        },
+    }
+
+
+def report_model(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
+    """Everything report.md.j2 prints beyond the tables' model, plus the figures' data."""
+    figures = [{"name": f.name, "path": f.path, "title": f.title, "alt": f.alt} for f in FIGURES]
+    m2 = truncnorm_moments("-2", "2", DIGITS)
+    tail = truncnorm_moments(TAIL[0], TAIL[1], DIGITS)
+    return {
+        "matplotlib": f"matplotlib {importlib.metadata.version('matplotlib')}",
+        "digits_shown": str(min(DIGITS, spec.digits)),
+        "he_cutoff_text": format_sig(2 * m2.correction, 6),
+        "curve_step": str(CURVE_STEP),
+        "tail_samples": str(TAIL_SAMPLES),
+        "tail_mass_text": format_sig(tail.mass, 8),
+        "figures_by_name": {f["name"]: f for f in figures},
+        "he_forward": he_forward(),
+        "he_backward": he_backward(),
+        "leaky": leaky(),
+        "truncnorm": truncnorm_section(spec.digits),
+        "figures": figures,
+        "figure_data": figure_data(spec, model),
+    }

@@ -1,0 +1,316 @@
+"""Property tests (hypothesis) of the derivations, the float64 snippet and the samplers.
+
+Every test is reproducible and bounded in time: ``derandomize=True`` (the same examples on
+every run, no example database), ``deadline=None`` and a fixed ``max_examples``.  Cutoffs are
+drawn as exact decimals (or, for the float64 code, as floats passed on exactly), so the
+reference values are those of the very interval the code under test sees.
+
+Notation: s(k) is the std of N(0, 1) truncated to [-k, k], phi the standard normal density,
+Q(k) = 1 - Phi(k).
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from typing import Any
+
+import mpmath
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from derive.snippets.truncnorm64 import truncnorm_mean_std
+from derive.truncnorm import (
+    cutoff_for_post_truncation_units,
+    symmetric_std,
+    truncnorm_moments,
+)
+from tests.conftest import GENERATED, load_generated, require
+
+D = decimal.Decimal
+DIGITS = 30  # significant digits asked of derive.truncnorm in these tests
+BOUNDED = settings(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def decimals(lo: str, hi: str, places: int = 4) -> st.SearchStrategy[decimal.Decimal]:
+    return st.decimals(
+        min_value=D(lo), max_value=D(hi), places=places, allow_nan=False, allow_infinity=False
+    )
+
+
+@st.composite
+def intervals(
+    draw: st.DrawFn, reach: str = "40", one_sided: bool = True
+) -> tuple[decimal.Decimal, decimal.Decimal]:
+    """[a, b] with a in [-reach, reach], width in [0.001, 40], sometimes a one-sided tail."""
+    a = draw(decimals("-" + reach, reach, 3))
+    b = a + draw(decimals("0.001", "40", 3))
+    kind = draw(st.sampled_from(["finite", "right_tail", "left_tail"] if one_sided else ["finite"]))
+    if kind == "right_tail":
+        return a, D("Infinity")
+    if kind == "left_tail":
+        return D("-Infinity"), b
+    return a, b
+
+
+def phi(x: mpmath.mpf) -> mpmath.mpf:
+    return mpmath.exp(-x * x / 2) / mpmath.sqrt(2 * mpmath.pi)
+
+
+# ---------------------------------------------------------------------------
+# s(k), the std of N(0, 1) truncated to [-k, k]
+# ---------------------------------------------------------------------------
+
+
+@settings(BOUNDED, max_examples=40)
+@given(k=decimals("0.0001", "60"))
+def test_s_of_k_lies_strictly_between_0_and_1(k: decimal.Decimal) -> None:
+    s = symmetric_std(k, DIGITS)
+    assert 0 < s <= 1
+    if k <= 8:  # 1 - s(k) >= k phi(k) >= 1e-13 (see below): resolvable at 30 digits
+        assert s < 1
+
+
+def test_s_of_k_is_exactly_1_without_truncation() -> None:
+    assert symmetric_std("inf", DIGITS) == 1
+
+
+@settings(BOUNDED, max_examples=40)
+@given(k=decimals("0.001", "8"), ratio=decimals("0.001", "1", 3))
+def test_s_of_k_increases_with_k(k: decimal.Decimal, ratio: decimal.Decimal) -> None:
+    """k <= 8 and k2 >= 1.001 k keep s(k2) - s(k) above 1e-16, far above 30-digit noise."""
+    k2 = k + k * ratio  # exact in Decimal arithmetic (few digits)
+    assert symmetric_std(k, DIGITS) < symmetric_std(k2, DIGITS)
+
+
+@settings(BOUNDED, max_examples=40)
+@given(k=decimals("0.0001", "1"))
+def test_s_of_k_tends_to_the_uniform_std_k_over_sqrt3_as_k_goes_to_0(k: decimal.Decimal) -> None:
+    """Series of Var = M2/M0 with M_j = integral of x^j e^(-x^2/2) over [-k, k]:
+    M0 = 2(k - k^3/6 + k^5/40 - ...), M2 = 2(k^3/3 - k^5/10 + k^7/56 - ...), so
+    s(k) / (k/sqrt 3) = 1 - k^2/15 + k^4/1050 + O(k^6).  Checked as the two-sided bound
+    k^2/15 - k^4/500 <= 1 - s(k) sqrt(3)/k <= k^2/15 for 0 < k <= 1 (the series is
+    alternating with decreasing terms there; k^4/500 is a loose stand-in for k^4/1050).
+    """
+    s = symmetric_std(k, 45)
+    with mpmath.workdps(60):
+        kk = mpmath.mpf(str(k))
+        deficit = 1 - s * mpmath.sqrt(3) / kk
+        assert kk**2 / 15 - kk**4 / 500 <= deficit <= kk**2 / 15
+
+
+@settings(BOUNDED, max_examples=40)
+@given(k=decimals("2", "10"))
+def test_s_of_k_tends_to_1_with_a_gap_of_k_phi_k(k: decimal.Decimal) -> None:
+    """With delta = 1 - s^2 = 2 k phi(k) / (1 - 2 Q(k)) (the variance formula on [-k, k]):
+    1 - s = 1 - sqrt(1 - delta) lies in [delta/2, delta/2 (1 + delta)] for delta <= 1/2, and
+    Q(k) <= phi(k)/k (Mills), 1/(1 - x) <= 1 + 2x for x <= 1/2, give for k >= 2
+    k phi(k) <= 1 - s(k) <= k phi(k) (1 + 4 phi(k)/k) (1 + 4 k phi(k)),
+    so s(k) -> 1 as k -> inf.  k <= 10 keeps 1 - s(k) >= 7e-22 resolvable at 45 digits.
+    """
+    s = symmetric_std(k, 45)
+    with mpmath.workdps(60):
+        kk = mpmath.mpf(str(k))
+        gap = 1 - s
+        lower = kk * phi(kk)
+        upper = lower * (1 + 4 * phi(kk) / kk) * (1 + 4 * kk * phi(kk))
+        assert lower <= gap <= upper
+
+
+# ---------------------------------------------------------------------------
+# General intervals
+# ---------------------------------------------------------------------------
+
+
+@settings(BOUNDED, max_examples=60)
+@given(interval=intervals())
+def test_mean_is_odd_and_std_even_under_reflection_of_the_interval(
+    interval: tuple[decimal.Decimal, decimal.Decimal],
+) -> None:
+    """mean(a, b) = -mean(-b, -a) and std(a, b) = std(-b, -a), to 28 significant digits."""
+    a, b = interval
+    m = truncnorm_moments(a, b, DIGITS)
+    r = truncnorm_moments(b.copy_negate(), a.copy_negate(), DIGITS)
+    with mpmath.workdps(60):
+        tol = mpmath.mpf(10) ** (2 - DIGITS)
+        assert abs(m.mean + r.mean) <= tol * abs(m.mean)
+        assert abs(m.std - r.std) <= tol * m.std
+        assert abs(m.mass - r.mass) <= tol * m.mass
+
+
+@settings(BOUNDED, max_examples=60)
+@given(interval=intervals(reach="8"))
+def test_variance_of_a_truncated_normal_lies_strictly_between_0_and_1(
+    interval: tuple[decimal.Decimal, decimal.Decimal],
+) -> None:
+    """Truncation of a log-concave law shrinks its variance.  Finite cutoffs within [-8, 8]
+    (plus one-sided tails) cut off at least 2 Q(8) ~ 1e-15 of mass, so 1 - Var >= ~1e-14 is
+    resolvable at 30 digits."""
+    a, b = interval
+    var = truncnorm_moments(a, b, DIGITS).variance
+    assert 0 < var < 1
+
+
+@settings(BOUNDED, max_examples=12)
+@given(c=decimals("1.7321", "40"))
+def test_cutoff_in_post_truncation_units_round_trips(c: decimal.Decimal) -> None:
+    """k = cutoff_for_post_truncation_units(c) solves k / s(k) = c (to 27 digits) and
+    0 < k < c (s(k) < 1); beyond c ~ 11, 1 - s(k) < 1e-28 and k = c at 30 digits."""
+    k = cutoff_for_post_truncation_units(c, DIGITS)
+    assert 0 < k <= mpmath.mpf(str(c))
+    if c <= 8:
+        assert k < mpmath.mpf(str(c))
+    s = symmetric_std(k, DIGITS)
+    with mpmath.workdps(60):
+        assert abs(k / s / mpmath.mpf(str(c)) - 1) <= mpmath.mpf(10) ** (3 - DIGITS)
+
+
+@settings(BOUNDED, max_examples=12)
+@given(k=decimals("0.01", "12"))
+def test_cutoff_in_post_truncation_units_inverts_k_over_s_of_k(k: decimal.Decimal) -> None:
+    s = symmetric_std(k, 45)
+    with mpmath.workdps(60):
+        c = mpmath.nstr(mpmath.mpf(str(k)) / s, 45)  # c to 45 digits, as a decimal string
+    back = cutoff_for_post_truncation_units(c, DIGITS)
+    with mpmath.workdps(60):
+        assert abs(back / mpmath.mpf(str(k)) - 1) <= mpmath.mpf(10) ** (3 - DIGITS)
+
+
+# ---------------------------------------------------------------------------
+# The float64 runtime snippet (derive/snippets/truncnorm64.py) against mpmath
+# ---------------------------------------------------------------------------
+
+ULPS = 8  # measured worst case over 2000 random intervals: 4.1 ulps (mean), 3.4 ulps (std)
+
+
+@st.composite
+def float_intervals(draw: st.DrawFn) -> tuple[float, float]:
+    a = draw(st.one_of(st.floats(-40, 40), st.floats(-1000, 1000)))
+    width = 10.0 ** draw(st.floats(-8, 1.7))
+    b = a + width
+    kind = draw(st.sampled_from(["finite", "finite", "right_tail", "left_tail"]))
+    if kind == "right_tail":
+        return a, math.inf
+    if kind == "left_tail":
+        return -math.inf, b
+    return a, b
+
+
+@settings(BOUNDED, max_examples=150)
+@given(interval=float_intervals())
+def test_float64_snippet_agrees_with_mpmath_within_a_few_ulps(
+    interval: tuple[float, float],
+) -> None:
+    """|mean - exact| <= 8 ulp(max(|mean|, std)) and |std - exact| <= 8 ulp(std); the
+    floats go to mpmath exactly (as their binary values), at 25 digits."""
+    a, b = interval
+    exact = truncnorm_moments(a, b, 25)
+    mean, std = truncnorm_mean_std(a, b)
+    with mpmath.workdps(40):
+        scale = max(abs(float(exact.mean)), float(exact.std))
+        mean_ulps = abs(mpmath.mpf(mean) - exact.mean) / math.ulp(scale)
+        std_ulps = abs(mpmath.mpf(std) - exact.std) / math.ulp(float(exact.std))
+    assert mean_ulps <= ULPS, (a, b, float(mean_ulps))
+    assert std_ulps <= ULPS, (a, b, float(std_ulps))
+
+
+# ---------------------------------------------------------------------------
+# Samplers of the generated initializers stay inside their interval
+# ---------------------------------------------------------------------------
+
+
+@st.composite
+def sampler_cases(draw: st.DrawFn) -> dict[str, Any]:
+    a = draw(st.floats(-12, 12))
+    b = a + 10.0 ** draw(st.floats(-3, 1.3))
+    kind = draw(st.sampled_from(["finite", "finite", "right_tail", "left_tail"]))
+    if kind == "right_tail":
+        b = math.inf
+    elif kind == "left_tail":
+        a, b = -math.inf, b
+    return {
+        "lower": a,
+        "upper": b,
+        "std": draw(st.floats(1e-3, 10)),
+        "mean": draw(st.floats(-5, 5)),
+        "seed": draw(st.integers(0, 2**31 - 1)),
+    }
+
+
+def _assert_within(values: Any, case: dict[str, Any], sigma: float, eps: float) -> None:
+    """Every value in [mean + lower sigma, mean + upper sigma], up to one rounding to the
+    output dtype (relative eps) of the bound and of the mean."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=np.float64)
+    assert x.size and np.isfinite(x).all()
+    mean, lo, hi = case["mean"], case["lower"], case["upper"]
+    slack = 2 * eps * (abs(mean) + sigma * max(abs(lo) if math.isfinite(lo) else 0.0, 1.0))
+    if math.isfinite(hi):
+        slack = max(slack, 2 * eps * (abs(mean) + sigma * abs(hi)))
+        assert x.max() <= mean + sigma * hi + slack, (case, x.max())
+    if math.isfinite(lo):
+        assert x.min() >= mean + sigma * lo - slack, (case, x.min())
+
+
+def _numpy_init() -> Any:
+    if not (GENERATED / "numpy_init.py").exists():  # pragma: no cover - until issue 3 lands
+        pytest.skip("generated/numpy_init.py does not exist yet")
+    return load_generated("numpy_init")
+
+
+@settings(BOUNDED, max_examples=40)
+@given(case=sampler_cases(), dtype=st.sampled_from(["float32", "float64"]))
+def test_numpy_truncated_normal_stays_within_its_interval(
+    case: dict[str, Any], dtype: str
+) -> None:
+    np = require("numpy")
+    mod = _numpy_init()
+    values = mod.truncated_normal(
+        (16, 32),
+        std=case["std"],
+        lower=case["lower"],
+        upper=case["upper"],
+        mean=case["mean"],
+        dtype=dtype,
+        rng=np.random.default_rng(case["seed"]),
+    )
+    assert values.dtype == np.dtype(dtype) and values.shape == (16, 32)
+    sigma = case["std"] / mod.truncnorm_moments(case["lower"], case["upper"])[1]
+    _assert_within(values, case, sigma, float(np.finfo(dtype).eps))
+
+
+@settings(BOUNDED, max_examples=30)
+@given(
+    case=sampler_cases(),
+    dtype=st.sampled_from(["float16", "bfloat16", "float32", "float64"]),
+)
+def test_torch_truncated_normal_stays_within_its_interval(
+    case: dict[str, Any], dtype: str
+) -> None:
+    torch = require("torch")
+    mod = load_generated("torch_init")
+    torch_dtype = getattr(torch, dtype)
+    sigma = case["std"] / mod.truncnorm_moments(case["lower"], case["upper"])[1]
+    bound = abs(case["mean"]) + sigma * max(
+        abs(v) for v in (case["lower"], case["upper"], 1.0) if math.isfinite(v)
+    )
+    if bound > 0.5 * torch.finfo(torch_dtype).max:  # the law itself overflows float16
+        return
+    tensor = torch.empty(16, 32, dtype=torch_dtype)
+    generator = torch.Generator().manual_seed(case["seed"])
+    mod.truncated_normal_(
+        tensor,
+        std=case["std"],
+        lower=case["lower"],
+        upper=case["upper"],
+        mean=case["mean"],
+        generator=generator,
+    )
+    _assert_within(tensor.double().numpy(), case, sigma, torch.finfo(torch_dtype).eps)
