@@ -67,6 +67,7 @@ ARTICLE_SHAPE = (2, 50000)  # [fan_in, fan_out] as in the seed article: fan_in =
 DEPTH_LAYERS = 50
 DEPTH_WIDTH = 256
 DEPTH_BATCH = 256
+ROW_BLOCK = 4  # rows per GEMM in depth_experiment (m n k <= 2^18: one thread)
 TAIL_SAMPLES = 200_000
 TAIL_BINS = 50
 
@@ -88,10 +89,11 @@ def load_sampler(source: str) -> types.ModuleType:
 @contextmanager
 def _svg_style() -> Iterator[None]:
     import matplotlib as mpl
+    import matplotlib.style
 
     with mpl.rc_context():
-        mpl.rcParams.update(mpl.rcParamsDefault)
-        mpl.rcParams.update(SVG_RC)
+        matplotlib.style.use("default")  # matplotlib's defaults, whatever a matplotlibrc says
+        matplotlib.style.use(SVG_RC)
         yield
 
 
@@ -333,7 +335,8 @@ def inverse_cdf_float32(
     lo, hi = f32(cdf_lower), f32(cdf_upper)
     u = lo + (hi - lo) * rng.random(n, dtype=np.float32)
     x = f32(math.sqrt(2.0)) * erfinv_float32(f32(2.0) * u - f32(1.0))
-    return np.clip(x, f32(lower), f32(upper))
+    out: npt.NDArray[np.float32] = np.clip(x, f32(lower), f32(upper))
+    return out
 
 
 def figure_tail(data: Mapping[str, Any], sampler: types.ModuleType) -> str:
@@ -410,26 +413,6 @@ def figure_tail(data: Mapping[str, Any], sampler: types.ModuleType) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# All figures
-# --------------------------------------------------------------------------------------------
-
-BUILDERS: dict[str, Callable[[Mapping[str, Any], types.ModuleType], str]] = {
-    "article_he_normal_vs_truncated_normal": figure_article,
-    "correction_vs_cutoff": lambda data, _sampler: figure_correction(data),
-    "depth_second_moment": lambda data, sampler: figure_depth(data, sampler),
-    "tail_float32_sampling": figure_tail,
-}
-
-
-def build_figures(report: Mapping[str, Any], sampler_source: str) -> dict[str, str]:
-    """``{path: svg text}`` for every figure of the report model (derive.report), drawn with
-    the generated NumPy sampler whose source text is ``sampler_source``."""
-    sampler = load_sampler(sampler_source)
-    data = report["figure_data"]
-    return {fig["path"]: BUILDERS[fig["name"]](data, sampler) for fig in report["figures"]}
-
-
-# --------------------------------------------------------------------------------------------
 # Figure 3: mean square activation against depth
 # --------------------------------------------------------------------------------------------
 
@@ -461,11 +444,26 @@ def _depth_weights(key: str, sampler: types.ModuleType) -> Callable[..., Array]:
 
     table: dict[str, Callable[..., Array]] = {
         "tf_he_normal": tf_he,
-        "tf_truncated_normal_uncorrected": tf_uncorrected,
+        "truncated_normal_uncorrected_k2": tf_uncorrected,
         "torch_default_linear": torch_default,
-        "xavier_relu": xavier,
+        "xavier": xavier,
     }
     return table[key]
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten_labels(ax: Any) -> None:
+    """Label a log axis 10⁻⁵ in plain text: matplotlib's default mathtext labels cost a
+    pyparsing run per label (most of a figure's time) for the same glyphs."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    def label(value: float, _pos: int | None) -> str:
+        return "10" + str(round(math.log10(value))).translate(_SUPERSCRIPT) if value > 0 else ""
+
+    ax.yaxis.set_major_formatter(FuncFormatter(label))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def depth_experiment(
@@ -478,11 +476,17 @@ def depth_experiment(
     """Mean square pre-activation q_l = mean(y_l^2), l = 1..layers, of a ReLU net in float64:
     y_1 = x_0 W_1 with x_0 = relu(z), z ~ N(0, 1) (so E[x_0^2] = 1/2, as after a ReLU layer),
     y_l = relu(y_{l-1}) W_l; divided by q_0 = 1: the ratio to a unit-variance input."""
+    if batch % ROW_BLOCK:
+        raise ValueError(f"batch: {batch} (accepted: a multiple of {ROW_BLOCK})")
     rng = np.random.default_rng(seed)
     x = np.maximum(rng.standard_normal((batch, width)), 0.0)
     out = np.empty(layers)
     for layer in range(layers):
-        y = x @ weights((width, width), rng)
+        w = weights((width, width), rng)
+        # row blocks: the same products as x @ w, as a stack of small GEMMs that OpenBLAS
+        # runs on one thread (its threads spin and crawl when the cores are busy, e.g. under
+        # pytest -n 2)
+        y = (x.reshape(batch // ROW_BLOCK, ROW_BLOCK, width) @ w).reshape(batch, width)
         out[layer] = float(np.mean(y * y))
         x = np.maximum(y, 0.0)
     return out
@@ -490,35 +494,66 @@ def depth_experiment(
 
 def figure_depth(data: Mapping[str, Any], sampler: types.ModuleType) -> str:
     """Figure 3: q_L / q_0 against depth L for the depth table's initializations: measured
-    (points, one seeded float64 network each) over the predicted r^L (lines, derive.depth)."""
-    rows = data["depth"]
+    (points, one seeded float64 ReLU network each, depth_experiment()) over the predicted r^L
+    (lines, derive.depth via derive.report)."""
+    curves = data["depth"]
     layers = np.arange(1, DEPTH_LAYERS + 1)
+    markers = ("o", "s", "^", "D", "v", "P")
     with _svg_style():
         fig, (ax,) = _new_figure(4.6)
-        for i, row in enumerate(rows):
+        for i, curve in enumerate(curves):
             color = COLORS[i % len(COLORS)]
-            predicted = np.array([float(v) for v in row["predicted"]])
-            measured = round_sig(depth_experiment(_depth_weights(row["key"], sampler)))
+            predicted = round_sig([float(v) for v in curve["predicted"]], CURVE_DIGITS)
+            measured = round_sig(depth_experiment(_depth_weights(curve["key"], sampler)))
             ax.semilogy(
                 layers,
                 predicted,
                 color=color,
-                lw=1.5,
-                label=f"{row['label']}: r = {row['ratio_text']}",
+                lw=1.4,
+                label=f"{curve['label']}: r = {curve['ratio_text']}",
             )
-            ax.semilogy(layers, measured, "o", color=color, ms=3.0, mfc="none", mew=1.0)
+            ax.semilogy(
+                layers,
+                measured,
+                markers[i % len(markers)],
+                color=color,
+                ms=3.2,
+                mfc="none",
+                mew=0.9,
+            )
         ax.plot(
             [],
             [],
             "o",
             color="0.3",
-            ms=3.0,
+            ms=3.2,
             mfc="none",
-            label=f"measured: float64 ReLU net, width {DEPTH_WIDTH}, batch {DEPTH_BATCH}",
+            label=f"points: measured, float64 ReLU net of width {DEPTH_WIDTH}, batch {DEPTH_BATCH}",
         )
         ax.set_xlim(0, DEPTH_LAYERS + 1)
+        _power_of_ten_labels(ax)
         ax.set_xlabel("depth L (ReLU layers)")
-        ax.set_ylabel("mean square pre-activation  q_L / q_0")
-        ax.set_title("Second moment against depth: measured (points) and predicted r^L (lines)")
+        ax.set_ylabel("mean square pre-activation q_L / q_0")
+        ax.set_title("Second moment against depth: measured (points), predicted rᴸ (lines)")
         ax.legend(loc="lower left", fontsize=7.5)
         return _svg(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# All figures
+# --------------------------------------------------------------------------------------------
+
+BUILDERS: dict[str, Callable[[Mapping[str, Any], types.ModuleType], str]] = {
+    "article_he_normal_vs_truncated_normal": figure_article,
+    "correction_vs_cutoff": lambda data, _sampler: figure_correction(data),
+    "depth_second_moment": figure_depth,
+    "tail_float32_sampling": figure_tail,
+}
+
+
+def build_figures(report: Mapping[str, Any], sampler_source: str) -> dict[str, str]:
+    """``{path: svg text}`` for every figure of the report model (derive.report), drawn with
+    the generated NumPy sampler whose source text is ``sampler_source``."""
+    sampler = load_sampler(sampler_source)
+    data = report["figure_data"]
+    return {fig["path"]: BUILDERS[fig["name"]](data, sampler) for fig in report["figures"]}

@@ -138,7 +138,7 @@ def _slope_value(value: object) -> sp.Expr:
         if d is None or not d.is_finite() or d < 0:
             raise ValueError(
                 f"slope: {value!r} is not a number >= 0 "
-                "(accepted: a decimal or p/q, 0 or between 1e-100 and 1e100)"
+                "(accepted: a decimal or p/q, 0 or between 1e-400 and 1e100)"
             )
         return sp.Rational(*d.as_integer_ratio())
     if isinstance(value, sp.Basic):

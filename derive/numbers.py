@@ -16,7 +16,7 @@ from derive.errors import InputError
 
 MIN_DIGITS = 1
 MAX_DIGITS = 10000
-MIN_MAGNITUDE = decimal.Decimal("1e-100")  # smallest nonzero |bound| accepted
+MIN_MAGNITUDE = decimal.Decimal("1e-400")  # smallest nonzero |bound| (float64 subnormals: 5e-324)
 MAX_MAGNITUDE = decimal.Decimal("1e100")  # largest finite |bound| accepted
 
 
@@ -54,7 +54,7 @@ def parse_bound(value: object, name: str) -> decimal.Decimal:
     if d.is_finite() and d != 0 and not MIN_MAGNITUDE <= d.copy_abs() <= MAX_MAGNITUDE:
         # exact conversion of e.g. 1e999999999 would build a billion-digit integer
         raise InputError(
-            f"{name}: {value!r} is out of range (accepted: 0, 1e-100 <= |x| <= 1e100, inf or -inf)"
+            f"{name}: {value!r} is out of range (accepted: 0, 1e-400 <= |x| <= 1e100, inf or -inf)"
         )
     return d
 
@@ -131,7 +131,10 @@ def format_sig(x: mpmath.mpf, digits: int) -> str:
     if x == 0:
         return "0"
     with mpmath.workdps(digits + 10):
-        return str(mpmath.nstr(x, digits, strip_zeros=False, min_fixed=-5, max_fixed=digits))
+        text = str(mpmath.nstr(x, digits, strip_zeros=False, min_fixed=-5, max_fixed=digits))
+    # nstr leaves a bare point when no digit follows it ("1.", "1.e+5"): drop it
+    mantissa, e, exponent = text.partition("e")
+    return mantissa.rstrip(".") + e + exponent
 
 
 @dataclass(frozen=True)

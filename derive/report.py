@@ -18,7 +18,7 @@ import mpmath
 import sympy as sp
 
 from derive import he_rule, truncnorm_symbolic
-from derive.figures import TAIL_SAMPLES
+from derive.figures import DEPTH_BATCH, DEPTH_LAYERS, DEPTH_WIDTH, TAIL_SAMPLES
 from derive.numbers import format_sig, round_float32
 from derive.spec import Spec
 from derive.tables import TF_LITERAL
@@ -232,7 +232,38 @@ def _correction_curve() -> list[list[str]]:
     return out
 
 
-def figure_data(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
+# the depth table's rows drawn in figure 3, with their legend labels
+DEPTH_FIGURE: tuple[tuple[str, str], ...] = (
+    ("tf_he_normal", "TF/Keras he_normal (truncated at ±2, corrected)"),
+    ("truncated_normal_uncorrected_k2", "truncated_normal(stddev=√(2/n)), uncorrected"),
+    ("xavier", "Glorot/Xavier uniform on ReLU"),
+    ("torch_default_linear", "PyTorch default nn.Linear init on ReLU"),
+)
+
+
+def depth_section() -> dict[str, Any]:
+    """derive.depth: the predicted r^L, L = 1..DEPTH_LAYERS, of the initializations figure 3
+    measures (the depth table itself is the tables' ``depth``)."""
+    from derive.depth import depth_table
+
+    by_key = {row.key: row for row in depth_table(DEPTH_LAYERS, digits=CURVE_DIGITS)}
+    curves = []
+    for key, label in DEPTH_FIGURE:
+        r = by_key[key].r
+        with mpmath.workdps(CURVE_DIGITS + 5):
+            predicted = [repr(float(r**n)) for n in range(1, DEPTH_LAYERS + 1)]
+        curves.append(
+            {"key": key, "label": label, "ratio_text": format_sig(r, 4), "predicted": predicted}
+        )
+    return {
+        "curves": curves,
+        "width": str(DEPTH_WIDTH),
+        "batch": str(DEPTH_BATCH),
+        "layers": str(DEPTH_LAYERS),
+    }
+
+
+def figure_data(spec: Spec, model: dict[str, Any], depth: dict[str, Any]) -> dict[str, Any]:
     """Plain strings the figures are drawn from (derive.figures parses them back)."""
     m2 = truncnorm_moments("-2", "2", CURVE_DIGITS)
     tail = truncnorm_moments(TAIL[0], TAIL[1], CURVE_DIGITS)
@@ -240,6 +271,7 @@ def figure_data(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
         cdf = [mpmath.ncdf(mpmath.mpf(t)) for t in TAIL]
     s2 = m2.std
     return {
+        "depth": depth["curves"],
         "s2": repr(float(s2)),
         "mass2": repr(float(m2.mass)),
         "s2_text": format_sig(s2, 8),
@@ -267,7 +299,9 @@ def report_model(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
     figures = [{"name": f.name, "path": f.path, "title": f.title, "alt": f.alt} for f in FIGURES]
     m2 = truncnorm_moments("-2", "2", DIGITS)
     tail = truncnorm_moments(TAIL[0], TAIL[1], DIGITS)
+    depth = depth_section()
     return {
+        "depth": depth,
         "matplotlib": f"matplotlib {importlib.metadata.version('matplotlib')}",
         "digits_shown": str(min(DIGITS, spec.digits)),
         "he_cutoff_text": format_sig(2 * m2.correction, 6),
@@ -280,5 +314,5 @@ def report_model(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
         "leaky": leaky(),
         "truncnorm": truncnorm_section(spec.digits),
         "figures": figures,
-        "figure_data": figure_data(spec, model),
+        "figure_data": figure_data(spec, model, depth),
     }

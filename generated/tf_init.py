@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:8c04181d2c562750 (pyproject.toml [tool.initref])
+# spec:      sha256:488a9937d74e0529 (pyproject.toml [tool.initref])
 # command:   make generate  (python -m derive generate)
 """Variance-scaling initializers for Keras 3 on TensorFlow, with exact truncated-normal constants.
 
@@ -22,8 +22,8 @@ included), and the normal's std is
     sigma = sqrt(scale / fan) / std_trunc(lower, upper)                    (1)
 
 with std_trunc the std of N(0, 1) truncated to [lower, upper] (Johnson, Kotz &
-Balakrishnan, Continuous Univariate Distributions vol. 1, 2nd ed., eq. 13.134): the tabulated
-value of initref (computed to 50 digits) when the cutoffs are in
+Balakrishnan, Continuous Univariate Distributions vol. 1, 2nd ed., ch. 13 sec. 10.1): the
+tabulated value of initref (computed to 50 digits) when the cutoffs are in
 ``_TRUNCNORM_TABLE``, else ``truncnorm_mean_std`` in float64.  The std after truncation is
 then sqrt(scale / fan) for every cutoff.
 
@@ -36,7 +36,7 @@ the draw is Keras's own call, so ``HeNormal(seed=s)(shape)`` equals
 the std BEFORE truncation: theirs comes out with a std of 0.8796 * stddev.
 
 For asymmetric cutoffs the law is not centred: its mean is mean_trunc(lower, upper) * sigma
-(eq. 13.133 of the same book); ``VarianceScaling.moments(shape)`` and
+(same source); ``VarianceScaling.moments(shape)`` and
 ``TruncatedNormal.moments()`` return (mean, std) of what they draw.
 
 Fans follow Keras (``compute_fans``): a kernel of shape [..., in, out] has
@@ -57,10 +57,18 @@ instead of collapsing onto a bound as inverse-CDF samplers do beyond ~5.3 sigma.
 """
 
 import math
+import numbers
+import operator
 import random
 
 import keras
 import tensorflow as tf
+
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        f"tf_init needs Keras 3 on TensorFlow, not {keras.backend.backend()!r} "
+        "(set KERAS_BACKEND=tensorflow)"
+    )
 
 __all__ = [
     "GlorotNormal",
@@ -87,103 +95,136 @@ __all__ = [
 # initref's tables at 50 digits: (mean, std after truncation), keyed by the
 # cutoffs.  Other cutoffs fall back to truncnorm_mean_std() below (float64, a few ulps).
 _TRUNCNORM_TABLE: dict[tuple[float, float], tuple[float, float]] = {
-    # [-inf, -2]: mean = -2.3732155328228408673, std = 0.33805191970181334357641344825965495066894303757341
+    # [-inf, -2]: mean = -2.3732155328228408673
+    #   std = 0.33805191970181334357641344825965495066894303757341
     #   std float64 exactly 0.33805191970181336369449809353682212531566619873046875
     (float("-inf"), -2.0): (-2.373215532822841, 0.33805191970181336),
-    # [-6, 6]: mean = 0, std = 0.99999996354470216463322537545250163676403554658076
+    # [-6, 6]: mean = 0
+    #   std = 0.99999996354470216463322537545250163676403554658076
     #   std float64 exactly 0.99999996354470221948673724909895099699497222900390625
     (-6.0, 6.0): (0.0, 0.9999999635447022),
-    # [-5.75, 5.75]: mean = 0, std = 0.99999984824350292534761215246334397393121874485153
+    # [-5.75, 5.75]: mean = 0
+    #   std = 0.99999984824350292534761215246334397393121874485153
     #   std float64 exactly 0.99999984824350296452877273623016662895679473876953125
     (-5.75, 5.75): (0.0, 0.999999848243503),
-    # [-5.5, 5.5]: mean = 0, std = 0.99999940766299973212458494489663653344236960938929
+    # [-5.5, 5.5]: mean = 0
+    #   std = 0.99999940766299973212458494489663653344236960938929
     #   std float64 exactly 0.99999940766299977301656554118380881845951080322265625
     (-5.5, 5.5): (0.0, 0.9999994076629998),
-    # [-5.25, 5.25]: mean = 0, std = 0.99999783255005238254495049929509053768642079092699
+    # [-5.25, 5.25]: mean = 0
+    #   std = 0.99999783255005238254495049929509053768642079092699
     #   std float64 exactly 0.99999783255005236792811729173990897834300994873046875
     (-5.25, 5.25): (0.0, 0.9999978325500524),
-    # [-5, 5]: mean = 0, std = 0.99999256637053519769980121061813538250464946617617
+    # [-5, 5]: mean = 0
+    #   std = 0.99999256637053519769980121061813538250464946617617
     #   std float64 exactly 0.99999256637053524077174415651825256645679473876953125
     (-5.0, 5.0): (0.0, 0.9999925663705352),
-    # [-4.75, 4.75]: mean = 0, std = 0.99997610950640468289171723359853395410569976807409
+    # [-4.75, 4.75]: mean = 0
+    #   std = 0.99997610950640468289171723359853395410569976807409
     #   std float64 exactly 0.99997610950640469784644892570213414728641510009765625
     (-4.75, 4.75): (0.0, 0.9999761095064047),
-    # [-4.5, 4.5]: mean = 0, std = 0.99992807008929182842943972985417884516807732887475
+    # [-4.5, 4.5]: mean = 0
+    #   std = 0.99992807008929182842943972985417884516807732887475
     #   std float64 exactly 0.999928070089291853861368508660234510898590087890625
     (-4.5, 4.5): (0.0, 0.9999280700892919),
-    # [-4.25, 4.25]: mean = 0, std = 0.99979717088942720076573883879713173860321469379621
+    # [-4.25, 4.25]: mean = 0
+    #   std = 0.99979717088942720076573883879713173860321469379621
     #   std float64 exactly 0.99979717088942721137101443673600442707538604736328125
     (-4.25, 4.25): (0.0, 0.9997971708894272),
-    # [-4, 4]: mean = 0, std = 0.99946450180707960165555767378801505940776338268216
+    # [-4, 4]: mean = 0
+    #   std = 0.99946450180707960165555767378801505940776338268216
     #   std float64 exactly 0.999464501807079575002035198849625885486602783203125
     (-4.0, 4.0): (0.0, 0.9994645018070796),
-    # [-3.75, 3.75]: mean = 0, std = 0.99867665671439455860224357304467673138858287838319
+    # [-3.75, 3.75]: mean = 0
+    #   std = 0.99867665671439455860224357304467673138858287838319
     #   std float64 exactly 0.99867665671439453944913111627101898193359375
     (-3.75, 3.75): (0.0, 0.9986766567143945),
-    # [-3.5, 3.5]: mean = 0, std = 0.99693950551300928308513016120585593855205697767465
+    # [-3.5, 3.5]: mean = 0
+    #   std = 0.99693950551300928308513016120585593855205697767465
     #   std float64 exactly 0.9969395055130092497819305208395235240459442138671875
     (-3.5, 3.5): (0.0, 0.9969395055130092),
-    # [-3.25, 3.25]: mean = 0, std = 0.99337603629841163327946098132043722911775824784833
+    # [-3.25, 3.25]: mean = 0
+    #   std = 0.99337603629841163327946098132043722911775824784833
     #   std float64 exactly 0.9933760362984116465412398611078970134258270263671875
     (-3.25, 3.25): (0.0, 0.9933760362984116),
-    # [-3, 1]: mean = -0.28278611072715400772, std = 0.78494696340442600385575035839445621280667963698776
+    # [-3, 1]: mean = -0.28278611072715400772
+    #   std = 0.78494696340442600385575035839445621280667963698776
     #   std float64 exactly 0.78494696340442604576281837580609135329723358154296875
     (-3.0, 1.0): (-0.282786110727154, 0.784946963404426),
-    # [-3, 3]: mean = 0, std = 0.98657839255810862127448522801179352056782475277572
+    # [-3, 3]: mean = 0
+    #   std = 0.98657839255810862127448522801179352056782475277572
     #   std float64 exactly 0.9865783925581086410971920486190356314182281494140625
     (-3.0, 3.0): (0.0, 0.9865783925581086),
-    # [-2.75, 2.75]: mean = 0, std = 0.97451811475225276820233903299058257536353285295673
+    # [-2.75, 2.75]: mean = 0
+    #   std = 0.97451811475225276820233903299058257536353285295673
     #   std float64 exactly 0.97451811475225280645418024505488574504852294921875
     (-2.75, 2.75): (0.0, 0.9745181147522528),
-    # [-2.5, 2.5]: mean = 0, std = 0.95459748634458069936599787209320478710003663725288
+    # [-2.5, 2.5]: mean = 0
+    #   std = 0.95459748634458069936599787209320478710003663725288
     #   std float64 exactly 0.954597486344580747896770844818092882633209228515625
     (-2.5, 2.5): (0.0, 0.9545974863445807),
-    # [-2.25, 2.25]: mean = 0, std = 0.92390045280658356619099701079752653554103082261857
+    # [-2.25, 2.25]: mean = 0
+    #   std = 0.92390045280658356619099701079752653554103082261857
     #   std float64 exactly 0.92390045280658361637193820570246316492557525634765625
     (-2.25, 2.25): (0.0, 0.9239004528065836),
-    # [-2, 1]: mean = -0.22963717909132896862, std = 0.72094558685904578877359965062071090279309349689064
+    # [-2, 1]: mean = -0.22963717909132896862
+    #   std = 0.72094558685904578877359965062071090279309349689064
     #   std float64 exactly 0.720945586859045750571794997085817158222198486328125
     (-2.0, 1.0): (-0.22963717909132897, 0.7209455868590458),
-    # [-2, 2]: mean = 0, std = 0.87962566103423975041284141957777479834591658957864
+    # [-2, 2]: mean = 0
+    #   std = 0.87962566103423975041284141957777479834591658957864
     #   std float64 exactly 0.87962566103423978081110590210300870239734649658203125
     (-2.0, 2.0): (0.0, 0.8796256610342398),
-    # [-1.75, 1.75]: mean = 0, std = 0.81959066209654198356097089331442534558620178988898
+    # [-1.75, 1.75]: mean = 0
+    #   std = 0.81959066209654198356097089331442534558620178988898
     #   std float64 exactly 0.81959066209654196644152079898049123585224151611328125
     (-1.75, 1.75): (0.0, 0.819590662096542),
-    # [-1.5, 1.5]: mean = 0, std = 0.74264689843932648994742597213396139876482973438046
+    # [-1.5, 1.5]: mean = 0
+    #   std = 0.74264689843932648994742597213396139876482973438046
     #   std float64 exactly 0.74264689843932651935887179206474684178829193115234375
     (-1.5, 1.5): (0.0, 0.7426468984393265),
-    # [-1.25, 1.25]: mean = 0, std = 0.64887917585843222125134297250873459345010544325344
+    # [-1.25, 1.25]: mean = 0
+    #   std = 0.64887917585843222125134297250873459345010544325344
     #   std float64 exactly 0.648879175858432244439200076158158481121063232421875
     (-1.25, 1.25): (0.0, 0.6488791758584322),
-    # [-1, 1]: mean = 0, std = 0.53956009375489697272806002103096157111667474798083
+    # [-1, 1]: mean = 0
+    #   std = 0.53956009375489697272806002103096157111667474798083
     #   std float64 exactly 0.539560093754896996642855810932815074920654296875
     (-1.0, 1.0): (0.0, 0.539560093754897),
-    # [-1, 3]: mean = 0.28278611072715400772, std = 0.78494696340442600385575035839445621280667963698776
+    # [-1, 3]: mean = 0.28278611072715400772
+    #   std = 0.78494696340442600385575035839445621280667963698776
     #   std float64 exactly 0.78494696340442604576281837580609135329723358154296875
     (-1.0, 3.0): (0.282786110727154, 0.784946963404426),
-    # [-0.75, 0.75]: mean = 0, std = 0.41692576816998049504608679063420979973568261256668
+    # [-0.75, 0.75]: mean = 0
+    #   std = 0.41692576816998049504608679063420979973568261256668
     #   std float64 exactly 0.416925768169980504040950108901597559452056884765625
     (-0.75, 0.75): (0.0, 0.4169257681699805),
-    # [-0.5, 0.5]: mean = 0, std = 0.28388229004432752466921563547502433532376194002519
+    # [-0.5, 0.5]: mean = 0
+    #   std = 0.28388229004432752466921563547502433532376194002519
     #   std float64 exactly 0.28388229004432752322628630281542427837848663330078125
     (-0.5, 0.5): (0.0, 0.2838822900443275),
-    # [0, 2]: mean = 0.72278975224523076872, std = 0.50131454955865899953943411090501924061158093050313
+    # [0, 2]: mean = 0.72278975224523076872
+    #   std = 0.50131454955865899953943411090501924061158093050313
     #   std float64 exactly 0.50131454955865895062316894836840219795703887939453125
     (0.0, 2.0): (0.7227897522452308, 0.501314549558659),
-    # [0, inf]: mean = 0.79788456080286535588, std = 0.60281027498908697427589953769408432316662809593631
+    # [0, inf]: mean = 0.79788456080286535588
+    #   std = 0.60281027498908697427589953769408432316662809593631
     #   std float64 exactly 0.60281027498908701378610430765547789633274078369140625
     (0.0, float("inf")): (0.7978845608028654, 0.602810274989087),
-    # [2, inf]: mean = 2.3732155328228408673, std = 0.33805191970181334357641344825965495066894303757341
+    # [2, inf]: mean = 2.3732155328228408673
+    #   std = 0.33805191970181334357641344825965495066894303757341
     #   std float64 exactly 0.33805191970181336369449809353682212531566619873046875
     (2.0, float("inf")): (2.373215532822841, 0.33805191970181336),
-    # [3, 4]: mean = 3.2604542855900211539, std = 0.22198602158107417006727057151352377910784271147129
+    # [3, 4]: mean = 3.2604542855900211539
+    #   std = 0.22198602158107417006727057151352377910784271147129
     #   std float64 exactly 0.22198602158107416659760247057420201599597930908203125
     (3.0, 4.0): (3.260454285590021, 0.22198602158107417),
-    # [5, 6]: mean = 5.1831470904771735185, std = 0.17161710511625307457962115873417707680553363303502
+    # [5, 6]: mean = 5.1831470904771735185
+    #   std = 0.17161710511625307457962115873417707680553363303502
     #   std float64 exactly 0.1716171051162530825084928665091865696012973785400390625
     (5.0, 6.0): (5.183147090477173, 0.17161710511625308),
-    # [8, 9]: mean = 8.1211889929797971226, std = 0.11894764723502567471332666464641515712021573847156
+    # [8, 9]: mean = 8.1211889929797971226
+    #   std = 0.11894764723502567471332666464641515712021573847156
     #   std float64 exactly 0.11894764723502566916568667920728330500423908233642578125
     (8.0, 9.0): (8.121188992979796, 0.11894764723502567),
 }
@@ -195,6 +236,7 @@ _GL_ORDER = 12
 # the interval: far below float64's resolution of the moments.
 _TAIL = 50.0
 _PANEL_DROP = 1.5  # at most this many e-folds of the density inside one panel
+_PANEL_WIDTH = 1.0  # and at most this wide (one panel over [-1.7, 1.7] lost 1500 ulps)
 
 
 def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -243,7 +285,7 @@ def truncnorm_mean_std(lower: float, upper: float) -> tuple[float, float]:
         reach = math.sqrt(2.0 * _TAIL)
         lo, hi = max(a, -reach), min(b, reach)
     drop = shift * (hi - lo) + max(lo * lo, hi * hi) / 2.0
-    panels = max(1, min(256, math.ceil(drop / _PANEL_DROP)))
+    panels = max(1, min(256, math.ceil(max(drop / _PANEL_DROP, (hi - lo) / _PANEL_WIDTH))))
     width = (hi - lo) / panels
     ts: list[float] = []
     ws: list[float] = []
@@ -281,7 +323,7 @@ _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: {value!r} is not a real number (accepted: int or float)")
     return float(value)
 
@@ -357,6 +399,17 @@ def _seed(seed):
     return seed
 
 
+def _shape(shape):
+    try:
+        shape = tuple(shape)
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        dims = None
+    if dims is None or any(isinstance(d, bool) for d in shape) or min(dims, default=0) < 0:
+        raise ValueError(f"shape: {shape!r} is not a shape (accepted: non-negative ints)")
+    return dims
+
+
 def compute_fans(shape, input_axes=None, output_axes=None):
     """(fan_in, fan_out) of a weight of ``shape``, by Keras's rule.
 
@@ -364,9 +417,7 @@ def compute_fans(shape, input_axes=None, output_axes=None):
     -> (1, 1); rank 1 -> (n, n); rank 2 [in, out]; rank >= 3 [..., in, out] with the
     leading axes (the receptive field) multiplying both.
     """
-    shape = tuple(shape)
-    if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
-        raise ValueError(f"shape: {shape!r} is not a shape (accepted: non-negative ints)")
+    shape = _shape(shape)
     if input_axes is not None and output_axes is not None:
         return math.prod(shape[axis] for axis in input_axes), math.prod(
             shape[axis] for axis in output_axes
@@ -494,7 +545,7 @@ class VarianceScaling(_RandomInitializer):
             distribution = "truncated_normal"
         self.distribution = _choice("distribution", distribution, _DISTRIBUTIONS)
         self.lower, self.upper = _cutoffs(lower, upper)
-        self._truncation = _truncation(self.lower, self.upper)
+        self._trunc_moments = _truncation(self.lower, self.upper)
         self.input_axes = _axes("input_axes", input_axes)
         self.output_axes = _axes("output_axes", output_axes)
         super().__init__(seed=seed)
@@ -520,15 +571,15 @@ class VarianceScaling(_RandomInitializer):
         variance = self._variance(shape)
         if self.distribution != "truncated_normal":
             return 0.0, math.sqrt(variance)
-        mean, std = self._truncation
+        mean, std = self._trunc_moments
         return mean * (math.sqrt(variance) / std), math.sqrt(variance)
 
     def __call__(self, shape, dtype=None):
         dtype = _float_dtype(dtype)
-        shape = tuple(shape)
+        shape = _shape(shape)
         variance = self._variance(shape)
         if self.distribution == "truncated_normal":
-            sigma = math.sqrt(variance) / self._truncation[1]
+            sigma = math.sqrt(variance) / self._trunc_moments[1]
             return _truncated_normal(shape, 0.0, sigma, self.lower, self.upper, dtype, self.seed)
         if self.distribution == "untruncated_normal":
             return keras.random.normal(
@@ -684,19 +735,18 @@ class TruncatedNormal(_RandomInitializer):
             raise ValueError(f"mean: {self.mean!r} is not finite (accepted: finite floats)")
         self.stddev = _positive("stddev", stddev)
         self.lower, self.upper = _cutoffs(lower, upper)
-        self._truncation = _truncation(self.lower, self.upper)
+        self._trunc_moments = _truncation(self.lower, self.upper)
         super().__init__(seed=seed)
 
     def moments(self):
         """(mean, std) of the values drawn."""
-        mean, std = self._truncation
+        mean, std = self._trunc_moments
         return self.mean + mean * (self.stddev / std), self.stddev
 
     def __call__(self, shape, dtype=None):
         dtype = _float_dtype(dtype)
-        shape = tuple(shape)
-        compute_fans(shape)  # checks the shape
-        sigma = self.stddev / self._truncation[1]
+        shape = _shape(shape)
+        sigma = self.stddev / self._trunc_moments[1]
         return _truncated_normal(shape, self.mean, sigma, self.lower, self.upper, dtype, self.seed)
 
     def get_config(self):

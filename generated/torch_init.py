@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:8c04181d2c562750 (pyproject.toml [tool.initref])
+# spec:      sha256:488a9937d74e0529 (pyproject.toml [tool.initref])
 # command:   make generate  (python -m derive generate)
 """Variance-scaling weight initialization for PyTorch: He, Glorot and LeCun, with truncated
 normals whose std AFTER truncation is the one the rule asks for.
@@ -72,103 +72,136 @@ LECUN_SCALE = 1.0
 # initref's tables at 50 digits: (mean, std after truncation), keyed by the
 # cutoffs.  Other cutoffs fall back to truncnorm_mean_std() below (float64, a few ulps).
 _TRUNCNORM_TABLE: dict[tuple[float, float], tuple[float, float]] = {
-    # [-inf, -2]: mean = -2.3732155328228408673, std = 0.33805191970181334357641344825965495066894303757341
+    # [-inf, -2]: mean = -2.3732155328228408673
+    #   std = 0.33805191970181334357641344825965495066894303757341
     #   std float64 exactly 0.33805191970181336369449809353682212531566619873046875
     (float("-inf"), -2.0): (-2.373215532822841, 0.33805191970181336),
-    # [-6, 6]: mean = 0, std = 0.99999996354470216463322537545250163676403554658076
+    # [-6, 6]: mean = 0
+    #   std = 0.99999996354470216463322537545250163676403554658076
     #   std float64 exactly 0.99999996354470221948673724909895099699497222900390625
     (-6.0, 6.0): (0.0, 0.9999999635447022),
-    # [-5.75, 5.75]: mean = 0, std = 0.99999984824350292534761215246334397393121874485153
+    # [-5.75, 5.75]: mean = 0
+    #   std = 0.99999984824350292534761215246334397393121874485153
     #   std float64 exactly 0.99999984824350296452877273623016662895679473876953125
     (-5.75, 5.75): (0.0, 0.999999848243503),
-    # [-5.5, 5.5]: mean = 0, std = 0.99999940766299973212458494489663653344236960938929
+    # [-5.5, 5.5]: mean = 0
+    #   std = 0.99999940766299973212458494489663653344236960938929
     #   std float64 exactly 0.99999940766299977301656554118380881845951080322265625
     (-5.5, 5.5): (0.0, 0.9999994076629998),
-    # [-5.25, 5.25]: mean = 0, std = 0.99999783255005238254495049929509053768642079092699
+    # [-5.25, 5.25]: mean = 0
+    #   std = 0.99999783255005238254495049929509053768642079092699
     #   std float64 exactly 0.99999783255005236792811729173990897834300994873046875
     (-5.25, 5.25): (0.0, 0.9999978325500524),
-    # [-5, 5]: mean = 0, std = 0.99999256637053519769980121061813538250464946617617
+    # [-5, 5]: mean = 0
+    #   std = 0.99999256637053519769980121061813538250464946617617
     #   std float64 exactly 0.99999256637053524077174415651825256645679473876953125
     (-5.0, 5.0): (0.0, 0.9999925663705352),
-    # [-4.75, 4.75]: mean = 0, std = 0.99997610950640468289171723359853395410569976807409
+    # [-4.75, 4.75]: mean = 0
+    #   std = 0.99997610950640468289171723359853395410569976807409
     #   std float64 exactly 0.99997610950640469784644892570213414728641510009765625
     (-4.75, 4.75): (0.0, 0.9999761095064047),
-    # [-4.5, 4.5]: mean = 0, std = 0.99992807008929182842943972985417884516807732887475
+    # [-4.5, 4.5]: mean = 0
+    #   std = 0.99992807008929182842943972985417884516807732887475
     #   std float64 exactly 0.999928070089291853861368508660234510898590087890625
     (-4.5, 4.5): (0.0, 0.9999280700892919),
-    # [-4.25, 4.25]: mean = 0, std = 0.99979717088942720076573883879713173860321469379621
+    # [-4.25, 4.25]: mean = 0
+    #   std = 0.99979717088942720076573883879713173860321469379621
     #   std float64 exactly 0.99979717088942721137101443673600442707538604736328125
     (-4.25, 4.25): (0.0, 0.9997971708894272),
-    # [-4, 4]: mean = 0, std = 0.99946450180707960165555767378801505940776338268216
+    # [-4, 4]: mean = 0
+    #   std = 0.99946450180707960165555767378801505940776338268216
     #   std float64 exactly 0.999464501807079575002035198849625885486602783203125
     (-4.0, 4.0): (0.0, 0.9994645018070796),
-    # [-3.75, 3.75]: mean = 0, std = 0.99867665671439455860224357304467673138858287838319
+    # [-3.75, 3.75]: mean = 0
+    #   std = 0.99867665671439455860224357304467673138858287838319
     #   std float64 exactly 0.99867665671439453944913111627101898193359375
     (-3.75, 3.75): (0.0, 0.9986766567143945),
-    # [-3.5, 3.5]: mean = 0, std = 0.99693950551300928308513016120585593855205697767465
+    # [-3.5, 3.5]: mean = 0
+    #   std = 0.99693950551300928308513016120585593855205697767465
     #   std float64 exactly 0.9969395055130092497819305208395235240459442138671875
     (-3.5, 3.5): (0.0, 0.9969395055130092),
-    # [-3.25, 3.25]: mean = 0, std = 0.99337603629841163327946098132043722911775824784833
+    # [-3.25, 3.25]: mean = 0
+    #   std = 0.99337603629841163327946098132043722911775824784833
     #   std float64 exactly 0.9933760362984116465412398611078970134258270263671875
     (-3.25, 3.25): (0.0, 0.9933760362984116),
-    # [-3, 1]: mean = -0.28278611072715400772, std = 0.78494696340442600385575035839445621280667963698776
+    # [-3, 1]: mean = -0.28278611072715400772
+    #   std = 0.78494696340442600385575035839445621280667963698776
     #   std float64 exactly 0.78494696340442604576281837580609135329723358154296875
     (-3.0, 1.0): (-0.282786110727154, 0.784946963404426),
-    # [-3, 3]: mean = 0, std = 0.98657839255810862127448522801179352056782475277572
+    # [-3, 3]: mean = 0
+    #   std = 0.98657839255810862127448522801179352056782475277572
     #   std float64 exactly 0.9865783925581086410971920486190356314182281494140625
     (-3.0, 3.0): (0.0, 0.9865783925581086),
-    # [-2.75, 2.75]: mean = 0, std = 0.97451811475225276820233903299058257536353285295673
+    # [-2.75, 2.75]: mean = 0
+    #   std = 0.97451811475225276820233903299058257536353285295673
     #   std float64 exactly 0.97451811475225280645418024505488574504852294921875
     (-2.75, 2.75): (0.0, 0.9745181147522528),
-    # [-2.5, 2.5]: mean = 0, std = 0.95459748634458069936599787209320478710003663725288
+    # [-2.5, 2.5]: mean = 0
+    #   std = 0.95459748634458069936599787209320478710003663725288
     #   std float64 exactly 0.954597486344580747896770844818092882633209228515625
     (-2.5, 2.5): (0.0, 0.9545974863445807),
-    # [-2.25, 2.25]: mean = 0, std = 0.92390045280658356619099701079752653554103082261857
+    # [-2.25, 2.25]: mean = 0
+    #   std = 0.92390045280658356619099701079752653554103082261857
     #   std float64 exactly 0.92390045280658361637193820570246316492557525634765625
     (-2.25, 2.25): (0.0, 0.9239004528065836),
-    # [-2, 1]: mean = -0.22963717909132896862, std = 0.72094558685904578877359965062071090279309349689064
+    # [-2, 1]: mean = -0.22963717909132896862
+    #   std = 0.72094558685904578877359965062071090279309349689064
     #   std float64 exactly 0.720945586859045750571794997085817158222198486328125
     (-2.0, 1.0): (-0.22963717909132897, 0.7209455868590458),
-    # [-2, 2]: mean = 0, std = 0.87962566103423975041284141957777479834591658957864
+    # [-2, 2]: mean = 0
+    #   std = 0.87962566103423975041284141957777479834591658957864
     #   std float64 exactly 0.87962566103423978081110590210300870239734649658203125
     (-2.0, 2.0): (0.0, 0.8796256610342398),
-    # [-1.75, 1.75]: mean = 0, std = 0.81959066209654198356097089331442534558620178988898
+    # [-1.75, 1.75]: mean = 0
+    #   std = 0.81959066209654198356097089331442534558620178988898
     #   std float64 exactly 0.81959066209654196644152079898049123585224151611328125
     (-1.75, 1.75): (0.0, 0.819590662096542),
-    # [-1.5, 1.5]: mean = 0, std = 0.74264689843932648994742597213396139876482973438046
+    # [-1.5, 1.5]: mean = 0
+    #   std = 0.74264689843932648994742597213396139876482973438046
     #   std float64 exactly 0.74264689843932651935887179206474684178829193115234375
     (-1.5, 1.5): (0.0, 0.7426468984393265),
-    # [-1.25, 1.25]: mean = 0, std = 0.64887917585843222125134297250873459345010544325344
+    # [-1.25, 1.25]: mean = 0
+    #   std = 0.64887917585843222125134297250873459345010544325344
     #   std float64 exactly 0.648879175858432244439200076158158481121063232421875
     (-1.25, 1.25): (0.0, 0.6488791758584322),
-    # [-1, 1]: mean = 0, std = 0.53956009375489697272806002103096157111667474798083
+    # [-1, 1]: mean = 0
+    #   std = 0.53956009375489697272806002103096157111667474798083
     #   std float64 exactly 0.539560093754896996642855810932815074920654296875
     (-1.0, 1.0): (0.0, 0.539560093754897),
-    # [-1, 3]: mean = 0.28278611072715400772, std = 0.78494696340442600385575035839445621280667963698776
+    # [-1, 3]: mean = 0.28278611072715400772
+    #   std = 0.78494696340442600385575035839445621280667963698776
     #   std float64 exactly 0.78494696340442604576281837580609135329723358154296875
     (-1.0, 3.0): (0.282786110727154, 0.784946963404426),
-    # [-0.75, 0.75]: mean = 0, std = 0.41692576816998049504608679063420979973568261256668
+    # [-0.75, 0.75]: mean = 0
+    #   std = 0.41692576816998049504608679063420979973568261256668
     #   std float64 exactly 0.416925768169980504040950108901597559452056884765625
     (-0.75, 0.75): (0.0, 0.4169257681699805),
-    # [-0.5, 0.5]: mean = 0, std = 0.28388229004432752466921563547502433532376194002519
+    # [-0.5, 0.5]: mean = 0
+    #   std = 0.28388229004432752466921563547502433532376194002519
     #   std float64 exactly 0.28388229004432752322628630281542427837848663330078125
     (-0.5, 0.5): (0.0, 0.2838822900443275),
-    # [0, 2]: mean = 0.72278975224523076872, std = 0.50131454955865899953943411090501924061158093050313
+    # [0, 2]: mean = 0.72278975224523076872
+    #   std = 0.50131454955865899953943411090501924061158093050313
     #   std float64 exactly 0.50131454955865895062316894836840219795703887939453125
     (0.0, 2.0): (0.7227897522452308, 0.501314549558659),
-    # [0, inf]: mean = 0.79788456080286535588, std = 0.60281027498908697427589953769408432316662809593631
+    # [0, inf]: mean = 0.79788456080286535588
+    #   std = 0.60281027498908697427589953769408432316662809593631
     #   std float64 exactly 0.60281027498908701378610430765547789633274078369140625
     (0.0, float("inf")): (0.7978845608028654, 0.602810274989087),
-    # [2, inf]: mean = 2.3732155328228408673, std = 0.33805191970181334357641344825965495066894303757341
+    # [2, inf]: mean = 2.3732155328228408673
+    #   std = 0.33805191970181334357641344825965495066894303757341
     #   std float64 exactly 0.33805191970181336369449809353682212531566619873046875
     (2.0, float("inf")): (2.373215532822841, 0.33805191970181336),
-    # [3, 4]: mean = 3.2604542855900211539, std = 0.22198602158107417006727057151352377910784271147129
+    # [3, 4]: mean = 3.2604542855900211539
+    #   std = 0.22198602158107417006727057151352377910784271147129
     #   std float64 exactly 0.22198602158107416659760247057420201599597930908203125
     (3.0, 4.0): (3.260454285590021, 0.22198602158107417),
-    # [5, 6]: mean = 5.1831470904771735185, std = 0.17161710511625307457962115873417707680553363303502
+    # [5, 6]: mean = 5.1831470904771735185
+    #   std = 0.17161710511625307457962115873417707680553363303502
     #   std float64 exactly 0.1716171051162530825084928665091865696012973785400390625
     (5.0, 6.0): (5.183147090477173, 0.17161710511625308),
-    # [8, 9]: mean = 8.1211889929797971226, std = 0.11894764723502567471332666464641515712021573847156
+    # [8, 9]: mean = 8.1211889929797971226
+    #   std = 0.11894764723502567471332666464641515712021573847156
     #   std float64 exactly 0.11894764723502566916568667920728330500423908233642578125
     (8.0, 9.0): (8.121188992979796, 0.11894764723502567),
 }
@@ -180,6 +213,7 @@ _GL_ORDER = 12
 # the interval: far below float64's resolution of the moments.
 _TAIL = 50.0
 _PANEL_DROP = 1.5  # at most this many e-folds of the density inside one panel
+_PANEL_WIDTH = 1.0  # and at most this wide (one panel over [-1.7, 1.7] lost 1500 ulps)
 
 
 def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -228,7 +262,7 @@ def truncnorm_mean_std(lower: float, upper: float) -> tuple[float, float]:
         reach = math.sqrt(2.0 * _TAIL)
         lo, hi = max(a, -reach), min(b, reach)
     drop = shift * (hi - lo) + max(lo * lo, hi * hi) / 2.0
-    panels = max(1, min(256, math.ceil(drop / _PANEL_DROP)))
+    panels = max(1, min(256, math.ceil(max(drop / _PANEL_DROP, (hi - lo) / _PANEL_WIDTH))))
     width = (hi - lo) / panels
     ts: list[float] = []
     ws: list[float] = []
@@ -280,7 +314,10 @@ def calculate_fans(tensor: torch.Tensor) -> tuple[int, int]:
 
 def _check_tensor(tensor: torch.Tensor) -> None:
     if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"tensor: {type(tensor).__name__} is not a torch.Tensor")
+        raise TypeError(
+            f"tensor: {type(tensor).__name__} is not a torch.Tensor "
+            "(accepted: a float16, bfloat16, float32 or float64 torch.Tensor)"
+        )
     if tensor.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"tensor: dtype {tensor.dtype} is not supported "
@@ -330,8 +367,8 @@ def _rule_std(scale: float, fan: float) -> float:
 # Candidates drawn per round.  Every buffer besides the tensor itself holds at most this many
 # elements (a few MiB), whatever the size of the tensor.
 _CHUNK = 1 << 20
-# Refill rounds allowed per chunk.  Every proposal below accepts with probability >= 0.6 and
-# a round draws 1.25 / acceptance times the missing count (+ 64), so a round leaves values
+# Refill rounds allowed per chunk.  Every plan below accepts with probability >= 0.5 and a
+# round draws 1.25 / acceptance times the missing count (+ 64), so a round leaves values
 # missing with probability ~1e-3 for small counts and far less for large ones: 64 rounds are
 # never needed by a correct sampler.
 _MAX_ROUNDS = 64
@@ -343,19 +380,22 @@ class _Plan:
 
     The interval is mirrored (x -> -x) when lower + upper < 0, so that afterwards
     upper >= -lower: the interval holds 0 or lies right of it.  With Z = Phi(b) - Phi(a),
-    m = max(a, 0) the point nearest 0 and w = b - a, three exact rejection samplers have
-    acceptance Z * c with
+    m = max(a, 0) the point of [a, b] nearest 0 and w = b - a, three exact rejection
+    samplers have acceptance Z * c with
 
     * ``normal``: draw N(0, 1), keep [a, b]:                         c = 1
     * ``uniform``: x ~ U(a, b), accept if U <= exp((m^2 - x^2) / 2):  c = 1 / (w phi(m))
     * ``exponential`` (Robert 1995): x = a + E / lam, lam = (a + sqrt(a^2 + 4)) / 2, accept
       if U <= exp(-(x - lam)^2 / 2) and x <= b:          c = sqrt(2 pi) lam exp(lam a - lam^2/2)
 
-    and the plan takes the largest c (compared in logs, relative to exp(m^2 / 2), so that
-    nothing overflows).  The worst case over all cutoffs is about 0.64 (around [3.7, 3.95]);
-    +-2 takes ``normal`` (0.954), +-1 and +-0.5 ``uniform`` (0.86, 0.96), [2, inf), [3, 4],
-    [5, 6], [8, 9] and (-inf, -5] ``exponential`` (0.93 to 0.99).  No sampler inverts a CDF,
-    so nothing collapses onto a bound however far in the tail the interval lies.
+    A ``normal`` candidate costs one normal draw, the others two uniforms and a logarithm,
+    about twice as much; so the plan takes ``normal`` when Z >= 1/2, else the larger of the
+    other two (compared in logs, relative to exp(m^2 / 2), so that nothing overflows).  The
+    best of the three accepts >= 0.64 for every interval (worst around [3.7, 3.95]), so when
+    Z < 1/2 the plan accepts >= 0.64, and always >= 0.5.  +-2 and +-1 take ``normal``
+    (0.954, 0.683), +-0.5 ``uniform`` (0.96), [2, inf), [3, 4], [5, 6], [8, 9] and
+    (-inf, -5] ``exponential`` (0.93 to 0.99).  No sampler inverts a CDF, so nothing
+    collapses onto a bound however far in the tail the interval lies.
     """
 
     __slots__ = ("a", "acceptance", "b", "lower", "method", "rate", "sign", "upper", "width")
@@ -366,38 +406,34 @@ class _Plan:
         if a + b < 0.0:
             a, b, sign = -upper, -lower, -1.0
         self.a, self.b, self.sign, self.width = a, b, sign, b - a
-        m = max(a, 0.0)
-        if math.isinf(a):  # (-inf, inf): every normal draw is accepted
-            self.method, self.rate, self.acceptance = "normal", 0.0, 1.0
+        sqrt_half = math.sqrt(0.5)
+        if a >= 0.0:  # the mass from the far side of 0: no cancellation, no underflow to 1 - 1
+            mass = 0.5 * (math.erfc(a * sqrt_half) - math.erfc(b * sqrt_half))
+        else:
+            mass = 0.5 * (math.erf(b * sqrt_half) - math.erf(a * sqrt_half))
+        self.method, self.rate, self.acceptance = "normal", 0.0, mass
+        if mass >= 0.5:
             return
+        m = max(a, 0.0)
         # Robert's optimal rate; the second form avoids cancellation for a < 0
         root = math.hypot(a, 2.0)
         self.rate = (a + root) / 2.0 if a >= 0.0 else 2.0 / (root - a)
-        # log(c) - m^2 / 2 for each proposal (lam a - lam^2/2 = a^2/2 - (lam - a)^2/2)
+        # log(c) - m^2 / 2 (lam a - lam^2 / 2 = a^2 / 2 - (lam - a)^2 / 2)
         scores = {
-            "normal": -0.5 * m * m,
             "exponential": _HALF_LOG_2PI
             + math.log(self.rate)
             + 0.5 * (a * a - m * m)
-            - 0.5 * (self.rate - a) ** 2,
+            - 0.5 * (self.rate - a) ** 2
         }
         if math.isfinite(b):
             scores["uniform"] = _HALF_LOG_2PI - math.log(b - a)
         self.method = max(scores, key=scores.__getitem__)
-        self.acceptance = self._acceptance(a, b, m, scores[self.method])
-
-    @staticmethod
-    def _acceptance(a: float, b: float, m: float, score: float) -> float:
-        """Z * c, for sizing the refill rounds; 0.6 (the floor of every plan) where
-        Z exp(m^2 / 2) is out of float64's reach (m > 25)."""
-        if m > 25.0:
-            return 0.6
-        sqrt_half = math.sqrt(0.5)
-        if a >= 0.0:
-            mass = 0.5 * (math.erfc(a * sqrt_half) - math.erfc(b * sqrt_half))
+        # Z * c sizes the refill rounds; beyond m = 25, Z exp(m^2 / 2) is out of float64's
+        # reach and the floor 0.64 stands in
+        if m <= 25.0:
+            self.acceptance = min(1.0, mass * math.exp(scores[self.method] + 0.5 * m * m))
         else:
-            mass = 0.5 * (math.erf(b * sqrt_half) - math.erf(a * sqrt_half))
-        return min(1.0, max(0.6, mass * math.exp(score + 0.5 * m * m)))
+            self.acceptance = 0.64
 
 
 class _Sampler:
@@ -416,12 +452,17 @@ class _Sampler:
         # the bounds in output units: every output lies in [lo, hi] compared in its dtype
         self.lo = mean + sigma * plan.lower
         self.hi = mean + sigma * plan.upper
-        size = min(like.numel(), _CHUNK)
-        self.e = torch.empty(size, dtype=like.dtype, device=like.device)
-        self.t = torch.empty_like(self.e)
+        # scratch: allocated once per call, only what the plan's proposal uses
+        self.size = size = min(like.numel(), _CHUNK)
+        normal = plan.method == "normal"
+        symmetric = normal and mean == 0.0 and self.lo == -self.hi
+        two_sided = math.isfinite(self.lo) and math.isfinite(self.hi)
+        floats = dict(dtype=like.dtype, device=like.device)
+        self.e = torch.empty(0 if normal else size, **floats)
+        self.t = torch.empty(size if symmetric or not normal else 0, **floats)
         self.reject = torch.empty(size, dtype=torch.bool, device=like.device)
-        self.reject2 = torch.empty_like(self.reject)
-        self.spare = torch.empty(0, dtype=like.dtype, device=like.device)
+        self.reject2 = torch.empty(size if two_sided else 0, dtype=torch.bool, device=like.device)
+        self.spare = torch.empty(0, **floats)
 
     def propose(self, x: torch.Tensor) -> torch.Tensor:
         """Fill x with candidates; return the mask of the rejected ones (a scratch view).
@@ -433,7 +474,7 @@ class _Sampler:
         plan, reject = self.plan, self.reject[:n]
         if plan.method == "normal":
             x.normal_(self.mean, self.sigma, generator=self.generator)
-            if self.mean == 0.0 and self.lo == -self.hi:  # symmetric: one comparison
+            if self.t.numel():  # mean 0, symmetric cutoffs: one comparison
                 torch.gt(torch.abs(x, out=self.t[:n]), self.hi, out=reject)
             else:
                 if math.isfinite(self.lo):
@@ -444,18 +485,20 @@ class _Sampler:
                     reject.logical_or_(torch.gt(x, self.hi, out=self.reject2[:n]))
             return reject
         a, t = plan.a, self.t[:n]
-        # e ~ 2 Exp(1) = -2 log U: accept when e >= 2 * (minus the log acceptance ratio)
-        e = self.e[:n].exponential_(0.5, generator=self.generator)
+        # accept when log U <= t, t the log of the acceptance ratio (log 0 = -inf accepts)
+        e = self.e[:n].uniform_(generator=self.generator).log_()
         if plan.method == "uniform":
             x.uniform_(0.0, plan.width, generator=self.generator)
-            if a >= 0.0:  # m = a: x^2 - a^2 = u (u + 2a)
-                torch.add(x, 2.0 * a, out=t).mul_(x)
-            else:  # m = 0: x^2 = (u + a)^2
-                torch.add(x, a, out=t).square_()
-            return torch.lt(e, t, out=reject)
-        x.exponential_(plan.rate, generator=self.generator)  # u = E / lam
-        torch.sub(x, plan.rate - a, out=t).square_()  # (x - lam)^2 = (u - (lam - a))^2
-        torch.lt(e, t, out=reject)
+            if a >= 0.0:  # m = a: (m^2 - x^2) / 2 = -u (u + 2a) / 2, no cancellation
+                torch.add(x, 2.0 * a, out=t).mul_(x).mul_(-0.5)
+            else:  # m = 0: -x^2 / 2 = -(u + a)^2 / 2
+                torch.add(x, a, out=t).square_().mul_(-0.5)
+            return torch.gt(e, t, out=reject)
+        # u = E / lam with E = -log(1 - U): 1 - U lies in (0, 1], so E is finite (on CPU,
+        # torch 2.13's exponential_ is over ten times slower than uniform_ and log_)
+        x.uniform_(generator=self.generator).neg_().add_(1.0).log_().mul_(-1.0 / plan.rate)
+        torch.sub(x, plan.rate - a, out=t).square_().mul_(-0.5)  # -(x - lam)^2 / 2
+        torch.gt(e, t, out=reject)
         if math.isfinite(plan.width):
             reject.logical_or_(torch.gt(x, plan.width, out=self.reject2[:n]))
         return reject
@@ -484,9 +527,9 @@ class _Sampler:
                     f"{missing.numel()} values still rejected after {_MAX_ROUNDS} rounds"
                 )
             want = missing.numel()
-            size = min(self.e.numel(), math.ceil(1.25 * want / self.plan.acceptance) + 64)
+            size = min(self.size, math.ceil(1.25 * want / self.plan.acceptance) + 64)
             if self.spare.numel() == 0:
-                self.spare = torch.empty_like(self.e)
+                self.spare = torch.empty(self.size, dtype=chunk.dtype, device=chunk.device)
             candidates = self.spare[:size]
             accepted = candidates[self.propose(candidates).logical_not_()]
             take = min(want, accepted.numel())
