@@ -24,7 +24,6 @@ from derive.spec import Spec
 from derive.tables import TF_LITERAL
 from derive.truncnorm import truncnorm_moments
 
-REPORT = "report.md"
 FIGURE_DIR = "figures"
 DIGITS = 20  # significant digits printed in the report
 CURVE_DIGITS = 17  # enough for a float64 plot
@@ -263,12 +262,13 @@ def depth_section() -> dict[str, Any]:
     }
 
 
-def figure_data(spec: Spec, model: dict[str, Any], depth: dict[str, Any]) -> dict[str, Any]:
+def figure_data(model: dict[str, Any], depth: dict[str, Any]) -> dict[str, Any]:
     """Plain strings the figures are drawn from (derive.figures parses them back)."""
     m2 = truncnorm_moments("-2", "2", CURVE_DIGITS)
     tail = truncnorm_moments(TAIL[0], TAIL[1], CURVE_DIGITS)
     with mpmath.workdps(40):
         cdf = [mpmath.ncdf(mpmath.mpf(t)) for t in TAIL]
+        s2_pow48 = m2.variance**24
     s2 = m2.std
     return {
         "depth": depth["curves"],
@@ -276,7 +276,7 @@ def figure_data(spec: Spec, model: dict[str, Any], depth: dict[str, Any]) -> dic
         "mass2": repr(float(m2.mass)),
         "s2_text": format_sig(s2, 8),
         "s2_squared_text": format_sig(m2.variance, 6),
-        "s2_pow48_text": format_sig(m2.variance**24, 4),
+        "s2_pow48_text": format_sig(s2_pow48, 4),
         "correction2_text": format_sig(m2.correction, 8),
         "tf_literal": model["reference"]["tf_literal"],
         "correction_curve": _correction_curve(),
@@ -300,11 +300,13 @@ def report_model(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
     m2 = truncnorm_moments("-2", "2", DIGITS)
     tail = truncnorm_moments(TAIL[0], TAIL[1], DIGITS)
     depth = depth_section()
+    with mpmath.workdps(DIGITS + 10):
+        he_cutoff = 2 * m2.correction  # TF's he_normal cutoff in units of the wanted std
     return {
         "depth": depth,
         "matplotlib": f"matplotlib {importlib.metadata.version('matplotlib')}",
         "digits_shown": str(min(DIGITS, spec.digits)),
-        "he_cutoff_text": format_sig(2 * m2.correction, 6),
+        "he_cutoff_text": format_sig(he_cutoff, 6),
         "curve_step": str(CURVE_STEP),
         "tail_samples": str(TAIL_SAMPLES),
         "tail_mass_text": format_sig(tail.mass, 8),
@@ -314,5 +316,5 @@ def report_model(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
         "leaky": leaky(),
         "truncnorm": truncnorm_section(spec.digits),
         "figures": figures,
-        "figure_data": figure_data(spec, model, depth),
+        "figure_data": figure_data(model, depth),
     }

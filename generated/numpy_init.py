@@ -303,6 +303,74 @@ def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
     return truncnorm_mean_std(lower, upper)
 
 
+# Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
+# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
+# ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
+GAINS: dict[str, float] = {
+    # linear: closed form, gain = 1.0000000000000000000000000000000000000000000000000
+    #   float64 exactly 1
+    "linear": 1.0,
+    # relu: closed form, gain = 1.4142135623730950488016887242096980785696718753769
+    #   float64 exactly 1.4142135623730951454746218587388284504413604736328125
+    "relu": 1.4142135623730951,
+    # leaky_relu(a=0.01): closed form, gain = 1.4141428569978353498765356045248061467872003564854
+    #   float64 exactly 1.41414285699783537353368956246413290500640869140625
+    "leaky_relu": 1.4141428569978354,
+    # elu(alpha=1): closed form, gain = 1.2451983007007065502869523573776084206886998322307
+    #   float64 exactly 1.2451983007007065840099357956205494701862335205078125
+    "elu": 1.2451983007007066,
+    # selu: closed form, gain = 0.99999999999999999999999999999999320381883896209459
+    #   float64 exactly 1
+    "selu": 1.0,
+    # gelu: closed form, gain = 1.5335304411955352337677455053904021238078393643294
+    #   float64 exactly 1.5335304411955352765772886414197273552417755126953125
+    "gelu": 1.5335304411955353,
+    # gelu_tanh: quadrature, gain = 1.5335805216661469180568218129418059631718757611911
+    #   float64 exactly 1.533580521666146889714354983880184590816497802734375
+    "gelu_tanh": 1.533580521666147,
+    # silu: quadrature, gain = 1.6765324703310911586042575436648523557022385823110
+    #   float64 exactly 1.6765324703310910958720114649622701108455657958984375
+    "silu": 1.676532470331091,
+    # mish: quadrature, gain = 1.4868475812732081020076126054806961824941067404795
+    #   float64 exactly 1.4868475812732080409972468260093592107295989990234375
+    "mish": 1.486847581273208,
+    # softplus: quadrature, gain = 1.0418668355353017080439605949854811962502054787205
+    #   float64 exactly 1.0418668355353017940245763384154997766017913818359375
+    "softplus": 1.0418668355353018,
+    # tanh: quadrature, gain = 1.5925374197228314277704388460185981702362682805256
+    #   float64 exactly 1.5925374197228314709917640357161872088909149169921875
+    "tanh": 1.5925374197228315,
+    # sigmoid: quadrature, gain = 1.8462285453386054129608814096692932410092895669175
+    #   float64 exactly 1.84622854533860536463407697738148272037506103515625
+    "sigmoid": 1.8462285453386054,
+}
+
+
+def activation_scale(
+    scale: float, activation: str | None = None, gain: float | None = None
+) -> float:
+    """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
+    if activation is not None and gain is not None:
+        raise ValueError(
+            f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
+        )
+    if activation is not None:
+        if activation not in GAINS:
+            raise ValueError(
+                f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
+            )
+        g = GAINS[activation]
+    elif gain is not None:
+        if isinstance(gain, bool) or not isinstance(gain, int | float):
+            raise TypeError(f"gain: {gain!r} is not a number (accepted: a finite float > 0)")
+        g = float(gain)
+        if not (math.isfinite(g) and g > 0.0):
+            raise ValueError(f"gain: {gain!r} is out of range (accepted: a finite float > 0)")
+    else:
+        return scale
+    return scale * g * g
+
+
 # ---------------------------------------------------------------------------
 # Fans and argument checks
 # ---------------------------------------------------------------------------
@@ -669,6 +737,8 @@ def variance_scaling(
     layout: Layout = "in_out",
     dtype: DTypeLike = np.float32,
     rng: RNG = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> np.ndarray:
     """Weights of this shape whose std is ``sqrt(scale / fan)`` (Keras VarianceScaling).
 
@@ -686,8 +756,11 @@ def variance_scaling(
             PyTorch).
         dtype: float32 or float64.
         rng: a numpy.random.Generator, or a seed or None for np.random.default_rng(rng).
+        activation, gain: multiply ``scale`` by g**2, g = GAINS[activation] (the derived
+            gain) or ``gain``; e.g. activation="gelu" keeps GELU's second moment.
     """
     dims = _check_shape(shape)
+    scale = activation_scale(scale, activation, gain)
     if distribution not in DISTRIBUTIONS:
         raise ValueError(
             f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"

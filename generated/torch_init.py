@@ -364,13 +364,15 @@ def _rule_std(scale: float, fan: float) -> float:
 # Truncated normal sampling
 # ---------------------------------------------------------------------------
 
-# Candidates drawn per round.  Every buffer besides the tensor itself holds at most this many
-# elements (a few MiB), whatever the size of the tensor.
-_CHUNK = 1 << 20
-# Refill rounds allowed per chunk.  Every plan below accepts with probability >= 0.5 and a
-# round draws 1.25 / acceptance times the missing count (+ 64), so a round leaves values
-# missing with probability ~1e-3 for small counts and far less for large ones: 64 rounds are
-# never needed by a correct sampler.
+# Values produced per chunk.  A round draws about _CHUNK / acceptance <= 2 * _CHUNK
+# candidates, so every scratch buffer holds at most ~2 * _CHUNK elements (16 MiB in float32)
+# whatever the size of the tensor; large chunks keep the number of kernel launches (and of
+# thread-pool barriers on CPU) small.
+_CHUNK = 1 << 21
+# A round for `need` values draws (need + 4 sqrt(need) + 8) / acceptance candidates: the
+# accepted count falls short with probability < 1e-8 (its std is <= sqrt(need / 2) when the
+# acceptance is >= 0.5), and a shortfall only costs one more round.  Rounds per chunk are
+# capped; a correct sampler never comes near the cap.
 _MAX_ROUNDS = 64
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -438,103 +440,101 @@ class _Plan:
 
 class _Sampler:
     """Fills 1-D float32 or float64 tensors with N(mean, sigma^2) truncated to
-    [mean + lower * sigma, mean + upper * sigma], using reusable scratch buffers."""
+    [mean + lower * sigma, mean + upper * sigma].
+
+    Each round draws a batch of candidates, keeps the accepted ones in their order
+    (masked_select) and writes them on; the draws are independent, so this is the law of
+    independent truncated normals.  Scratch buffers are reused across rounds and chunks.
+    """
 
     def __init__(
         self,
         plan: _Plan,
         sigma: float,
         mean: float,
-        like: torch.Tensor,
         generator: torch.Generator | None,
     ) -> None:
         self.plan, self.sigma, self.mean, self.generator = plan, sigma, mean, generator
         # the bounds in output units: every output lies in [lo, hi] compared in its dtype
         self.lo = mean + sigma * plan.lower
         self.hi = mean + sigma * plan.upper
-        # scratch: allocated once per call, only what the plan's proposal uses
-        self.size = size = min(like.numel(), _CHUNK)
-        normal = plan.method == "normal"
-        symmetric = normal and mean == 0.0 and self.lo == -self.hi
-        two_sided = math.isfinite(self.lo) and math.isfinite(self.hi)
-        floats = dict(dtype=like.dtype, device=like.device)
-        self.e = torch.empty(0 if normal else size, **floats)
-        self.t = torch.empty(size if symmetric or not normal else 0, **floats)
-        self.reject = torch.empty(size, dtype=torch.bool, device=like.device)
-        self.reject2 = torch.empty(size if two_sided else 0, dtype=torch.bool, device=like.device)
-        self.spare = torch.empty(0, **floats)
+        self.symmetric = mean == 0.0 and self.lo == -self.hi
+        self.buffers: dict[str, torch.Tensor] = {}
 
-    def propose(self, x: torch.Tensor) -> torch.Tensor:
-        """Fill x with candidates; return the mask of the rejected ones (a scratch view).
+    def _buffer(self, name: str, size: int, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        buf = self.buffers.get(name)
+        if buf is None or buf.numel() < size:
+            buf = self.buffers[name] = torch.empty(size, dtype=dtype, device=like.device)
+        return buf[:size]
 
-        ``normal`` writes values in output units; the others write the offset u = x - a
-        from the (mirrored) lower cutoff, in units of sigma.
-        """
-        n = x.numel()
-        plan, reject = self.plan, self.reject[:n]
+    def propose(self, size: int, like: torch.Tensor) -> torch.Tensor:
+        """Draw size candidates; return the accepted ones in output units (a new tensor)."""
+        plan, g = self.plan, self.generator
+        x = self._buffer("x", size, like, like.dtype)
+        t = self._buffer("t", size, like, like.dtype)
+        keep = self._buffer("keep", size, like, torch.bool)
         if plan.method == "normal":
-            x.normal_(self.mean, self.sigma, generator=self.generator)
-            if self.t.numel():  # mean 0, symmetric cutoffs: one comparison
-                torch.gt(torch.abs(x, out=self.t[:n]), self.hi, out=reject)
+            x.normal_(self.mean, self.sigma, generator=g)
+            if self.symmetric:  # one comparison
+                torch.le(torch.abs(x, out=t), self.hi, out=keep)
+            elif math.isinf(self.lo):
+                torch.le(x, self.hi, out=keep)
             else:
-                if math.isfinite(self.lo):
-                    torch.lt(x, self.lo, out=reject)
-                else:
-                    reject.zero_()
+                torch.ge(x, self.lo, out=keep)
                 if math.isfinite(self.hi):
-                    reject.logical_or_(torch.gt(x, self.hi, out=self.reject2[:n]))
-            return reject
-        a, t = plan.a, self.t[:n]
+                    k2 = self._buffer("k2", size, like, torch.bool)
+                    keep.logical_and_(torch.le(x, self.hi, out=k2))
+            return torch.masked_select(x, keep)
+        a, rate = plan.a, plan.rate
         # accept when log U <= t, t the log of the acceptance ratio (log 0 = -inf accepts)
-        e = self.e[:n].uniform_(generator=self.generator).log_()
+        log_u = self._buffer("e", size, like, like.dtype).uniform_(generator=g).log_()
         if plan.method == "uniform":
-            x.uniform_(0.0, plan.width, generator=self.generator)
-            if a >= 0.0:  # m = a: (m^2 - x^2) / 2 = -u (u + 2a) / 2, no cancellation
+            # x = a + v, v ~ U(0, w)
+            x.uniform_(0.0, plan.width, generator=g)
+            if a >= 0.0:  # m = a: (m^2 - x^2) / 2 = -v (v + 2a) / 2, no cancellation
                 torch.add(x, 2.0 * a, out=t).mul_(x).mul_(-0.5)
-            else:  # m = 0: -x^2 / 2 = -(u + a)^2 / 2
+            else:  # m = 0: -x^2 / 2 = -(v + a)^2 / 2
                 torch.add(x, a, out=t).square_().mul_(-0.5)
-            return torch.gt(e, t, out=reject)
-        # u = E / lam with E = -log(1 - U): 1 - U lies in (0, 1], so E is finite (on CPU,
-        # torch 2.13's exponential_ is over ten times slower than uniform_ and log_)
-        x.uniform_(generator=self.generator).neg_().add_(1.0).log_().mul_(-1.0 / plan.rate)
-        torch.sub(x, plan.rate - a, out=t).square_().mul_(-0.5)  # -(x - lam)^2 / 2
-        torch.gt(e, t, out=reject)
-        if math.isfinite(plan.width):
-            reject.logical_or_(torch.gt(x, plan.width, out=self.reject2[:n]))
-        return reject
+            torch.le(log_u, t, out=keep)
+            slope = plan.sign * self.sigma
+        else:
+            # x = a + E / lam with E = -v, v = log(1 - U) in (-inf, 0]: finite, as 1 - U > 0
+            # (on CPU torch 2.13's exponential_ is over ten times slower than this)
+            x.uniform_(generator=g).neg_().log1p_()
+            # -(x - lam)^2 / 2 = -(v + lam (lam - a))^2 / (2 lam^2)
+            torch.add(x, rate * (rate - a), out=t).square_().mul_(-0.5 / (rate * rate))
+            torch.le(log_u, t, out=keep)
+            if math.isfinite(plan.width):  # x <= b: v >= -lam w
+                k2 = self._buffer("k2", size, like, torch.bool)
+                keep.logical_and_(torch.ge(x, -rate * plan.width, out=k2))
+            slope = -plan.sign * self.sigma / rate
+        # y = mean + sign sigma x = offset + slope v, clamped to [lo, hi] against rounding
+        accepted = torch.masked_select(x, keep)
+        accepted.mul_(slope).add_(self.mean + plan.sign * self.sigma * a)
+        return accepted.clamp_(
+            min=self.lo if math.isfinite(self.lo) else None,
+            max=self.hi if math.isfinite(self.hi) else None,
+        )
 
     def fill(self, out: torch.Tensor) -> None:
         """Fill the 1-D contiguous tensor out, chunk by chunk."""
         for start in range(0, out.numel(), _CHUNK):
             chunk = out[start : start + _CHUNK]
-            self._fill_chunk(chunk)
-            if self.plan.method != "normal":
-                scale = self.plan.sign * self.sigma
-                chunk.mul_(scale).add_(self.mean + scale * self.plan.a)
-                chunk.clamp_(
-                    min=self.lo if math.isfinite(self.lo) else None,
-                    max=self.hi if math.isfinite(self.hi) else None,
-                )
-
-    def _fill_chunk(self, chunk: torch.Tensor) -> None:
-        missing = self.propose(chunk).nonzero().view(-1)
-        rounds = 0
-        while missing.numel() > 0:
-            rounds += 1
-            if rounds > _MAX_ROUNDS:
-                raise RuntimeError(
-                    f"truncated normal on [{self.plan.lower!r}, {self.plan.upper!r}]: "
-                    f"{missing.numel()} values still rejected after {_MAX_ROUNDS} rounds"
-                )
-            want = missing.numel()
-            size = min(self.size, math.ceil(1.25 * want / self.plan.acceptance) + 64)
-            if self.spare.numel() == 0:
-                self.spare = torch.empty(self.size, dtype=chunk.dtype, device=chunk.device)
-            candidates = self.spare[:size]
-            accepted = candidates[self.propose(candidates).logical_not_()]
-            take = min(want, accepted.numel())
-            chunk.index_copy_(0, missing[:take], accepted[:take])
-            missing = missing[take:]
+            filled, rounds = 0, 0
+            while filled < chunk.numel():
+                rounds += 1
+                if rounds > _MAX_ROUNDS:
+                    raise RuntimeError(
+                        f"truncated normal on [{self.plan.lower!r}, {self.plan.upper!r}]: "
+                        f"{chunk.numel() - filled} values still missing after "
+                        f"{_MAX_ROUNDS} rounds"
+                    )
+                need = chunk.numel() - filled
+                size = math.ceil((need + 4.0 * math.sqrt(need) + 8.0) / self.plan.acceptance)
+                accepted = self.propose(size, chunk)
+                take = min(need, accepted.numel())
+                chunk[filled : filled + take].copy_(accepted[:take])
+                filled += take
 
 
 def _truncated_normal_fill_(
@@ -558,7 +558,7 @@ def _truncated_normal_fill_(
         flat = tensor.view(-1)
     else:
         flat = torch.empty(tensor.numel(), dtype=dtype, device=tensor.device)
-    _Sampler(_Plan(lower, upper), sigma, mean, flat, generator).fill(flat)
+    _Sampler(_Plan(lower, upper), sigma, mean, generator).fill(flat)
     if not direct:
         tensor.copy_(flat.view(tensor.shape))
     return tensor

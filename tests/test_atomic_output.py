@@ -12,13 +12,14 @@ import errno
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
 
-from derive import cli
+from derive import cli, tables
 from derive import render as render_mod
-from derive.spec import load_spec
+from derive.spec import Spec, load_spec
 from tests.conftest import ROOT
 
 SPEC_TOML = """\
@@ -29,6 +30,23 @@ symmetric = { start = "1", stop = "3", step = "1" }
 intervals = [["-1", "3"], ["2", "inf"]]
 """
 OUTPUTS = ("constants.json", "constants.md", "constants.py")  # rendered in this order
+
+
+_MODELS: dict[object, dict[str, Any]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _build_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about writing, not deriving: every run of one spec reuses one model
+    (building it computes the activation gains, seconds of CPU)."""
+    real_build = tables.build_model
+
+    def build_once(spec: Spec) -> dict[str, Any]:
+        if spec not in _MODELS:
+            _MODELS[spec] = real_build(spec)
+        return _MODELS[spec]
+
+    monkeypatch.setattr(tables, "build_model", build_once)
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -81,9 +99,7 @@ def _use_templates(monkeypatch: pytest.MonkeyPatch, template_dir: Path) -> None:
 def test_a_successful_run_replaces_every_stale_output_and_leaves_no_temporaries(
     spec_file: Path, out_dir: Path
 ) -> None:
-    from derive.tables import build_model
-
-    expected = render_mod.render(build_model(load_spec(spec_file)), OUTPUTS)
+    expected = render_mod.render(tables.build_model(load_spec(spec_file)), OUTPUTS)
     assert _generate(spec_file, out_dir) == 0
     after = snapshot(out_dir)
     assert sorted(after) == sorted([*OUTPUTS, "NOTES.txt"])  # no .tmp file left
@@ -180,10 +196,8 @@ def test_a_failure_while_moving_files_into_place_restores_the_files_already_move
 def test_render_fails_before_returning_anything_when_one_template_raises(
     spec_file: Path, template_dir: Path
 ) -> None:
-    from derive.tables import build_model
-
     (template_dir / render_mod.TEMPLATES[OUTPUTS[-1]]).write_text("{{ nope }}\n", "utf-8")
-    model = build_model(load_spec(spec_file))
+    model = tables.build_model(load_spec(spec_file))
     # the intact templates render from the copy...
     assert set(render_mod.render(model, OUTPUTS[:-1], template_dir)) == set(OUTPUTS[:-1])
     # ...and the broken one makes the whole render raise, with no partial dict returned

@@ -90,13 +90,46 @@ def test_cli_refuses_bad_input_with_exit_2_and_one_line(
     assert out == ""
 
 
+# A spec whose bounds are spelt unusually (signs, spaces, trailing zeros, underscores,
+# exponents, case): as a table and as the TOML file that holds the same table.
+ODD_SPELLINGS: dict[str, Any] = {
+    "digits": 5,
+    "outputs": ["constants.json", "constants.md", "constants.py"],
+    "intervals": [["-2_5E-1_0", " +1.50 "], ["-0.000", "INFINITY"]],
+}
+ODD_SPELLINGS_TOML = """\
+[tool.initref]
+digits = 5
+outputs = ["constants.json", "constants.md", "constants.py"]
+intervals = [["-2_5E-1_0", " +1.50 "], ["-0.000", "INFINITY"]]
+"""
+_MODELS: dict[object, dict[str, Any]] = {}
+
+
+@pytest.fixture
+def build_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests of validation and of the CLI's error path share one model per spec (building
+    one computes the activation gains, seconds of CPU)."""
+    from derive import tables
+
+    real_build = tables.build_model
+
+    def build_once(spec: Any) -> dict[str, Any]:
+        if spec not in _MODELS:
+            _MODELS[spec] = real_build(spec)
+        return _MODELS[spec]
+
+    monkeypatch.setattr(tables, "build_model", build_once)
+
+
+@pytest.mark.usefixtures("build_each_model_once")
 def test_cli_refuses_an_output_directory_that_is_a_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_bytes(b"keep")
     spec = tmp_path / "spec.toml"
-    spec.write_text('[tool.initref]\ndigits = 5\noutputs = ["constants.json"]\n', "utf-8")
+    spec.write_text(ODD_SPELLINGS_TOML, "utf-8")
     status, _, err = _run_main(
         ["generate", "--spec", str(spec), "--out", str(not_a_dir / "sub")], capsys
     )
@@ -225,26 +258,21 @@ def test_a_pyproject_without_a_tool_initref_table_is_refused(
     _assert_one_line_error(status, err, "has no [tool.initref] table")
 
 
-def test_accepted_bounds_reach_generated_code_only_in_canonical_form(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("build_each_model_once")
+def test_accepted_bounds_reach_generated_code_only_in_canonical_form() -> None:
     """Spellings the validator accepts (signs, spaces, trailing zeros, underscores, exponents)
     appear in the output only as the canonical number, never as the user's text."""
+    from derive import tables
     from derive.render import render
     from derive.spec import parse_spec
-    from derive.tables import build_model
 
-    spec = parse_spec(
-        {
-            "digits": 5,
-            "outputs": ["constants.json", "constants.md", "constants.py"],
-            "intervals": [["-2_5E-1_0", " +1.50 "], ["-0.000", "INFINITY"]],
-        }
-    )
+    spec = parse_spec(ODD_SPELLINGS)
     # "-2_5E-1_0" is -25e-10: Decimal's grouping underscores, as Python literals allow
     assert [[str(v) for v in pair] for pair in spec.intervals] == [
         ["-2.5E-9", "1.50"],
         ["-0.000", "Infinity"],
     ]
-    texts = render(build_model(spec), spec.outputs)
+    texts = render(tables.build_model(spec), spec.outputs)
     joined = "\n".join(texts.values())
     for raw in ("+1.50", "1.50", "2_5", "E-1_0", "INFINITY", '"-0.000"'):
         assert raw not in joined, raw

@@ -66,21 +66,32 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, bytes]]:
-    """The files of each run; each run has its own cwd and an output path of its own shape."""
-    results = []
+    """The files of each run; each run has its own cwd and an output path of its own shape.
+
+    A full ``generate`` costs several seconds of CPU (the activation gains, the report's
+    figures), so the three runs go concurrently.
+    """
+    runs = []
     for i, overrides in enumerate(RUNS):
         cwd = tmp_path_factory.mktemp(f"cwd{i}")
         out = cwd / ("nested/" * i) / f"out {i}"  # different depths, one with a space
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "derive", "generate", "--out", str(out)],
             cwd=cwd,
             env=_env(overrides),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=300,
-            check=False,
         )
-        assert proc.returncode == 0, f"run {overrides}: {proc.stderr}"
+        runs.append((overrides, out, proc))
+    results = []
+    for overrides, out, proc in runs:
+        try:
+            _, stderr = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a hung generator
+            proc.kill()
+            raise
+        assert proc.returncode == 0, f"run {overrides}: {stderr}"
         results.append(_snapshot(out))
     return results
 

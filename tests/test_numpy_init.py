@@ -381,3 +381,48 @@ def test_generated_file_carries_the_header_and_the_tabulated_constants(
     # the table entry is the correctly rounded float64 of the 50-digit value
     assert npi.truncnorm_moments(-2.0, 2.0) == (0.0, std_k)
     assert "(-2.0, 2.0): (0.0, 0.8796256610342398)," in text
+
+
+# ---------------------------------------------------------------------------
+# Derived gains (issue 5): variance_scaling(activation=...) and gain=
+# ---------------------------------------------------------------------------
+
+
+def test_gains_table_matches_the_derivation_to_the_float64(npi: ModuleType) -> None:
+    from derive.gains import gains
+
+    for name in ("relu", "gelu", "silu", "tanh"):
+        assert npi.GAINS[name] == float(gains(name, None, 30).forward_gain), name
+    assert npi.GAINS["relu"] == math.sqrt(2.0)
+
+
+def test_activation_relu_draws_exactly_what_scale_2_draws(npi: ModuleType) -> None:
+    a = npi.variance_scaling((64, 32), activation="relu", rng=7)
+    b = npi.variance_scaling((64, 32), scale=2.0, rng=7)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_activation_gelu_scales_the_variance_by_its_gain_squared(npi: ModuleType) -> None:
+    g = npi.GAINS["gelu"]
+    a = npi.variance_scaling((64, 32), activation="gelu", rng=3, dtype=np.float64)
+    b = npi.variance_scaling((64, 32), scale=g * g, rng=3, dtype=np.float64)
+    np.testing.assert_array_equal(a, b)
+    c = npi.variance_scaling((64, 32), gain=g, rng=3, dtype=np.float64)
+    np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        ({"activation": "relu", "gain": 1.0}, ValueError, "activation, gain"),
+        ({"activation": "swish2"}, ValueError, "activation: 'swish2'"),
+        ({"gain": 0.0}, ValueError, "gain: 0.0"),
+        ({"gain": float("nan")}, ValueError, "gain: nan"),
+        ({"gain": "2"}, TypeError, "gain: '2'"),
+    ],
+)
+def test_bad_activation_or_gain_is_rejected_naming_it(
+    npi: ModuleType, kwargs: dict[str, object], error: type[Exception], fragment: str
+) -> None:
+    with pytest.raises(error, match=fragment.replace("(", r"\(")):
+        npi.variance_scaling((4, 4), **kwargs)

@@ -28,8 +28,26 @@ def _grid() -> list[tuple[float, float]]:
     cases: set[tuple[float, float]] = set()
     for k in (1e-9, 1e-6, 1e-3, 0.1, 0.5, 1.0, 1.5, 1.7, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 40.0):
         cases.add((-k, k))  # symmetric
-    for a in (-40.0, -10.0, -3.0, -2.0, -1.0, -0.5, -1e-9, 0.0, 0.3, 1.0, 2.0, 3.5, 5.0, 8.0,
-              10.0, 30.0, 100.0, 1000.0):
+    for a in (
+        -40.0,
+        -10.0,
+        -3.0,
+        -2.0,
+        -1.0,
+        -0.5,
+        -1e-9,
+        0.0,
+        0.3,
+        1.0,
+        2.0,
+        3.5,
+        5.0,
+        8.0,
+        10.0,
+        30.0,
+        100.0,
+        1000.0,
+    ):
         for width in (1e-9, 1e-6, 1e-3, 0.1, 1.0, 2.5, 10.0, INF):
             cases.add((a, a + width))  # asymmetric, narrow, far, one-sided
             cases.add((-(a + width), -a))  # and its mirror image
@@ -65,8 +83,14 @@ def test_float64_snippet_is_within_4_ulps_of_30_digit_moments_over_the_grid() ->
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [(1000.0, 1001.0), (30.0, 31.0), (-INF, -40.0), (2.0, INF), (-1e-9, 1e-9),
-     (1000.0, 1000.000000001)],
+    [
+        (1000.0, 1001.0),
+        (30.0, 31.0),
+        (-INF, -40.0),
+        (2.0, INF),
+        (-1e-9, 1e-9),
+        (1000.0, 1000.000000001),
+    ],
 )
 def test_float64_snippet_is_accurate_in_far_tails_and_narrow_intervals(a: float, b: float) -> None:
     mean_ulps, std_ulps = _errors(a, b)

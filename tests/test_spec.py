@@ -104,8 +104,9 @@ def test_spec_hash_does_not_change_when_the_spec_means_the_same(same: dict[str, 
         _with(outputs=["constants.json"]),
         _with(intervals=[["-1", "3"], ["2", "inf"]]),
         _with(intervals=[*BASE["intervals"], ["8", "9"]]),
-        _with(intervals=[["-1", "3.0000000000000000000000000000001"], ["2", "inf"],
-                         ["-inf", "-2"]]),
+        _with(
+            intervals=[["-1", "3.0000000000000000000000000000001"], ["2", "inf"], ["-inf", "-2"]]
+        ),
         _with(symmetric={"start": "1", "stop": "2.5", "step": "0.5"}),
         _with(symmetric=None),
     ],
@@ -128,45 +129,80 @@ def test_spec_hash_ignores_toml_layout_and_comments(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------
 
 BAD: list[tuple[str, Any, str]] = [
-    ("unknown-key", {"digit": 30},
-     "spec: unknown key 'digit' in [tool.initref] (accepted: digits, intervals, outputs, "
-     "symmetric)"),
-    ("unknown-symmetric-key", {"symmetric": {"start": "1", "stop": "2", "step": "1", "end": 3}},
-     "unknown key 'end' in [tool.initref.symmetric] (accepted: start, step, stop)"),
+    (
+        "unknown-key",
+        {"digit": 30},
+        "spec: unknown key 'digit' in [tool.initref] (accepted: digits, intervals, outputs, "
+        "symmetric)",
+    ),
+    (
+        "unknown-symmetric-key",
+        {"symmetric": {"start": "1", "stop": "2", "step": "1", "end": 3}},
+        "unknown key 'end' in [tool.initref.symmetric] (accepted: start, step, stop)",
+    ),
     ("digits-str", {"digits": "50"}, "digits = '50' has type str (accepted: an integer 1..10000)"),
     ("digits-float", {"digits": 50.0}, "digits = 50.0 has type float (accepted: an integer"),
     ("digits-bool", {"digits": True}, "digits = True has type bool (accepted: an integer"),
     ("digits-0", {"digits": 0}, "digits: 0 is out of range (accepted: 1..10000)"),
     ("digits-10001", {"digits": 10001}, "digits: 10001 is out of range (accepted: 1..10000)"),
-    ("reversed", {"intervals": [["3", "1"]]},
-     "spec: intervals[0]: interval [3, 1]: lower must be < upper"),
+    (
+        "reversed",
+        {"intervals": [["3", "1"]]},
+        "spec: intervals[0]: interval [3, 1]: lower must be < upper",
+    ),
     ("empty", {"intervals": [["1", "1"]]}, "interval [1, 1]: lower must be < upper"),
-    ("both-infinite", {"intervals": [["inf", "inf"]]}, "intervals[0]: interval [Infinity, Infinity]"),
+    (
+        "both-infinite",
+        {"intervals": [["inf", "inf"]]},
+        "intervals[0]: interval [Infinity, Infinity]",
+    ),
     ("not-a-pair", {"intervals": [["1"]]}, "intervals[0] = ['1'] (accepted: a pair"),
     ("not-a-list", {"intervals": "x"}, "intervals = 'x' (accepted: a list of [lower, upper])"),
-    ("bound-word", {"intervals": [["a", "1"]]},
-     "intervals[0][0]: 'a' is not a number (accepted: a real number, inf or -inf)"),
+    (
+        "bound-word",
+        {"intervals": [["a", "1"]]},
+        "intervals[0][0]: 'a' is not a number (accepted: a real number, inf or -inf)",
+    ),
     ("bound-nan", {"intervals": [["0", "nan"]]}, "intervals[0][1]: 'nan' is NaN"),
-    ("bound-bool", {"intervals": [[True, "1"]]},
-     "intervals[0][0] = True has type bool (accepted: a number or a decimal string)"),
+    (
+        "bound-bool",
+        {"intervals": [[True, "1"]]},
+        "intervals[0][0] = True has type bool (accepted: a number or a decimal string)",
+    ),
     ("bound-table", {"intervals": [[{"x": 1}, "1"]]}, "intervals[0][0] = {'x': 1} has type dict"),
     ("unknown-output", {"outputs": ["x.py"]}, "unknown output 'x.py' (accepted: constants.json"),
-    ("outputs-str", {"outputs": "constants.py"},
-     "outputs = 'constants.py' (accepted: a list of file names)"),
-    ("step-0", {"symmetric": {"start": "1", "stop": "2", "step": "0"}},
-     "symmetric.step = 0 is out of range (accepted: finite > 0)"),
-    ("step-missing", {"symmetric": {"start": "1", "stop": "2"}},
-     "symmetric.step is missing (accepted keys: start, step, stop)"),
-    ("stop-below-start", {"symmetric": {"start": "3", "stop": "2", "step": "1"}},
-     "symmetric.stop = 2 is below start = 3 (accepted: >= start)"),
-    ("too-many", {"symmetric": {"start": "0.00001", "stop": "2", "step": "0.00001"}},
-     "symmetric range has 200000 cutoffs (accepted: <= 100000)"),
+    (
+        "outputs-str",
+        {"outputs": "constants.py"},
+        "outputs = 'constants.py' (accepted: a list of file names)",
+    ),
+    (
+        "step-0",
+        {"symmetric": {"start": "1", "stop": "2", "step": "0"}},
+        "symmetric.step = 0 is out of range (accepted: finite > 0)",
+    ),
+    (
+        "step-missing",
+        {"symmetric": {"start": "1", "stop": "2"}},
+        "symmetric.step is missing (accepted keys: start, step, stop)",
+    ),
+    (
+        "stop-below-start",
+        {"symmetric": {"start": "3", "stop": "2", "step": "1"}},
+        "symmetric.stop = 2 is below start = 3 (accepted: >= start)",
+    ),
+    (
+        "too-many",
+        {"symmetric": {"start": "0.00001", "stop": "2", "step": "0.00001"}},
+        "symmetric range has 200000 cutoffs (accepted: <= 100000)",
+    ),
     ("symmetric-not-table", {"symmetric": 5}, "[tool.initref.symmetric] must be a table"),
 ]
 
 
-@pytest.mark.parametrize(("table", "fragment"), [(t, f) for _, t, f in BAD],
-                         ids=[name for name, _, _ in BAD])
+@pytest.mark.parametrize(
+    ("table", "fragment"), [(t, f) for _, t, f in BAD], ids=[name for name, _, _ in BAD]
+)
 def test_bad_spec_raises_one_line_input_error_naming_the_value(table: Any, fragment: str) -> None:
     with pytest.raises(InputError) as exc:
         parse_spec(table)
@@ -183,11 +219,11 @@ def test_spec_that_is_not_a_table_is_refused() -> None:
 def test_missing_file_invalid_toml_and_pyproject_without_table_are_refused(
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(InputError, match="spec: cannot read '.*nope.toml'"):
+    with pytest.raises(InputError, match=r"spec: cannot read '.*nope.toml'"):
         load_spec(tmp_path / "nope.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("digits = [\n")
-    with pytest.raises(InputError, match="spec: '.*broken.toml' is not valid TOML"):
+    with pytest.raises(InputError, match=r"spec: '.*broken.toml' is not valid TOML"):
         load_spec(broken)
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[project]\nname = "x"\n')

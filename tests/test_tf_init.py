@@ -459,3 +459,18 @@ def test_a_sampler_that_gives_up_raises_runtime_error_naming_the_interval(
     monkeypatch.setattr(tf.random, "stateless_parameterized_truncated_normal", gives_up)
     with pytest.raises(RuntimeError, match=r"\[5\.0, 6\.0\]"):
         ti.HeNormal(seed=1, lower=5.0, upper=6.0)((4, 4))
+
+
+def test_activation_relu_equals_keras_he_normal_bit_for_bit(
+    ti: ModuleType, keras: ModuleType
+) -> None:
+    ours = ti.VarianceScaling(activation="relu", seed=11)((32, 16))
+    theirs = keras.initializers.HeNormal(seed=11)((32, 16))
+    np.testing.assert_array_equal(_np(ours), _np(theirs))
+
+
+def test_activation_gain_survives_get_config_round_trip(ti: ModuleType) -> None:
+    init = ti.VarianceScaling(activation="gelu", seed=5)
+    assert init.scale == ti.GAINS["gelu"] ** 2
+    clone = ti.VarianceScaling.from_config(init.get_config())
+    np.testing.assert_array_equal(_np(init((8, 8))), _np(clone((8, 8))))

@@ -192,11 +192,14 @@ def test_narrow_symmetric_intervals_match_the_integrated_taylor_series_to_all_50
     _assert_same_digits(m, _series(h, 50 + REFERENCE_GUARD), 50)
 
 
-@pytest.mark.parametrize(("a", "lower", "upper"), [
-    ("2", "2", "inf"),
-    ("40", "-inf", "-40"),
-    ("1000", "1000", "1001"),
-])
+@pytest.mark.parametrize(
+    ("a", "lower", "upper"),
+    [
+        ("2", "2", "inf"),
+        ("40", "-inf", "-40"),
+        ("1000", "1000", "1001"),
+    ],
+)
 def test_tails_match_the_mills_ratio_continued_fraction_to_all_50_digits(
     a: str, lower: str, upper: str
 ) -> None:
@@ -304,8 +307,17 @@ def test_cli_prints_s2_to_40_digits_as_json() -> None:
 
 SCIPY_ULPS = 4  # measured worst: 2 ulps (mean, variance), 1 ulp (std) on these intervals
 SCIPY_KURTOSIS_RELATIVE = 1e-13  # measured worst: 9.3e-15
-SCIPY_CASES = [(-2, 2), (-1, 3), (-3, 1), (0, 2), (0, math.inf), (-math.inf, 0), (-0.5, 0.5),
-               (-1, 1), (-2, 1)]
+SCIPY_CASES = [
+    (-2, 2),
+    (-1, 3),
+    (-3, 1),
+    (0, 2),
+    (0, math.inf),
+    (-math.inf, 0),
+    (-0.5, 0.5),
+    (-1, 1),
+    (-2, 1),
+]
 
 
 @pytest.mark.parametrize(("lower", "upper"), SCIPY_CASES)
@@ -370,8 +382,9 @@ def test_cutoff_in_post_truncation_units_of_infinity_is_infinity() -> None:
     assert cutoff_for_post_truncation_units("inf") == mpmath.inf
 
 
-@pytest.mark.parametrize("c", ["1.7320508075688772935274463415058723669428052538104", "1.7",
-                               "1", "0", "-3", "-inf"])
+@pytest.mark.parametrize(
+    "c", ["1.7320508075688772935274463415058723669428052538104", "1.7", "1", "0", "-3", "-inf"]
+)
 def test_cutoff_in_post_truncation_units_rejects_c_up_to_sqrt3(c: str) -> None:
     """k/s(k) > sqrt(3) for every k (the limit k -> 0 is the uniform law's ratio)."""
     with pytest.raises(InputError, match=r"c: .* \(accepted: c > sqrt\(3\)") as exc:

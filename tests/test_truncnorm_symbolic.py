@@ -61,8 +61,10 @@ def test_sympy_forms_lambdified_to_mpmath_agree_with_derive_to_50_digits(lo: str
     for field, name in FIELDS.items():
         f = sp.lambdify((a, b), getattr(forms, field), "mpmath")
         with mpmath.workdps(DIGITS + 20):
-            got = f(mpmath.mpf(sp.Rational(lo).p) / sp.Rational(lo).q,
-                    mpmath.mpf(sp.Rational(hi).p) / sp.Rational(hi).q)
+            got = f(
+                mpmath.mpf(sp.Rational(lo).p) / sp.Rational(lo).q,
+                mpmath.mpf(sp.Rational(hi).p) / sp.Rational(hi).q,
+            )
             if name == "mean" and lo == "-" + hi:
                 assert abs(got) < mpmath.mpf(10) ** -(DIGITS + 10)  # phi(a) - phi(b) = 0
                 continue
@@ -128,8 +130,14 @@ def test_display_forms_in_phi_and_Phi_are_the_same_maths() -> None:
 def test_every_form_has_latex() -> None:
     latex = truncnorm_forms().latex()
     assert set(latex) == {
-        "mass", "mean", "second_moment", "variance", "std", "correction",
-        "fourth_central_moment", "excess_kurtosis",
+        "mass",
+        "mean",
+        "second_moment",
+        "variance",
+        "std",
+        "correction",
+        "fourth_central_moment",
+        "excess_kurtosis",
     }
     assert all(text.strip() for text in latex.values())
     assert "\\operatorname{erf}" in latex["mass"]

@@ -1,0 +1,212 @@
+"""The command line, in process through derive.cli.main(argv) (one subprocess call for
+``python -m derive --help``): answers, help, and bad input -> exit 2 with one line on
+stderr naming the value, with the output directory left byte-identical."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from derive import cli
+from tests.conftest import ROOT
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        status = cli.main(argv)
+    except SystemExit as exc:
+        status = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _assert_refused(status: int, err: str, *fragments: str) -> None:
+    assert status == 2
+    assert err.startswith("initref: error: ") and err.endswith("\n") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def _tree(directory: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _subcommands() -> list[str]:
+    parser = cli.build_parser()
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(action.choices)
+
+
+# ---------------------------------------------------------------------------
+# Answers
+# ---------------------------------------------------------------------------
+
+
+def test_truncnorm_json_gives_s2_to_40_digits(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(["truncnorm", "-2", "2", "--digits", "40", "--json"], capsys)
+    assert status == 0
+    record = json.loads(out)
+    assert record["std"] == "0.8796256610342397504128414195777747983459"
+    assert record["mean"] == "0"
+    assert set(record) == {
+        "lower",
+        "upper",
+        "digits",
+        "mass",
+        "mean",
+        "variance",
+        "std",
+        "correction",
+        "excess_kurtosis",
+    }
+
+
+def test_truncnorm_accepts_infinite_and_negative_bounds_in_any_spelling(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, first, _ = _run(["truncnorm", "-inf", "-2", "--json", "--digits", "20"], capsys)
+    _, second, _ = _run(["truncnorm", "--digits", "20", "-Infinity", "-2.0", "--json"], capsys)
+    assert json.loads(first) == json.loads(second)
+    assert json.loads(first)["lower"] == "-inf"
+    assert json.loads(first)["mean"] == "-2.3732155328228408673"  # -phi(2)/Q(2)
+
+
+def test_truncnorm_text_output_is_one_aligned_line_per_quantity(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = _run(["truncnorm", "0", "inf", "--digits", "12"], capsys)
+    assert status == 0
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "lower",
+        "upper",
+        "digits",
+        "mass",
+        "mean",
+        "variance",
+        "std",
+        "correction",
+        "excess_kurtosis",
+    ]
+    assert "mean             0.797884560803" in lines  # sqrt(2/pi)
+
+
+def test_he_prints_the_derived_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(["he"], capsys)
+    assert status == 0 and "Var[w]   = 2/n_in" in out and "sqrt(6)/sqrt(n_in)" in out
+    status, out, _ = _run(["he", "--slope", "1", "--mode", "fan_avg", "--latex"], capsys)
+    assert status == 0 and "variance: \\frac{2}{n_{in} + n_{out}}" in out
+
+
+# ---------------------------------------------------------------------------
+# Help
+# ---------------------------------------------------------------------------
+
+
+def test_there_is_help_for_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = _subcommands()
+    assert {"generate", "truncnorm", "he"} <= set(commands)
+    for command in commands:
+        status, out, err = _run([command, "--help"], capsys)
+        assert status == 0 and err == "", command
+        assert out.startswith("usage: ") and command in out.splitlines()[0], command
+        assert "example: python -m derive " + command in out, command
+
+
+def test_python_m_derive_help_lists_every_subcommand() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stderr == ""
+    for command in _subcommands():
+        assert command in done.stdout
+
+
+# ---------------------------------------------------------------------------
+# Bad input: exit 2, one line naming the value
+# ---------------------------------------------------------------------------
+
+BAD_QUERIES = [
+    (["truncnorm", "2", "-2"], ["interval [2, -2]", "lower must be < upper"]),
+    (["truncnorm", "1", "1"], ["interval [1, 1]", "lower must be < upper"]),
+    (["truncnorm", "nan", "1"], ["lower: 'nan' is NaN", "accepted: a real number"]),
+    (["truncnorm", "-1", "NaN"], ["upper: 'NaN' is NaN"]),
+    (["truncnorm", "one", "2"], ["lower: 'one' is not a number", "accepted: a real number"]),
+    (["truncnorm", "0", "0x10"], ["upper: '0x10' is not a number"]),
+    (["truncnorm", "0", "1", "--digits", "0"], ["digits: 0 is out of range", "accepted: 1..10000"]),
+    (["truncnorm", "0", "1", "--digits", "-5"], ["digits: -5 is out of range"]),
+    (
+        ["truncnorm", "0", "1", "--digits", "10001"],
+        ["digits: 10001 is out of range", "accepted: 1..10000"],
+    ),
+    (["truncnorm", "0", "1", "--digits", "ten"], ["digits: 'ten' is not an integer"]),
+    (["he", "--slope", "-0.5"], ["slope: '-0.5'"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"), BAD_QUERIES, ids=[" ".join(argv) for argv, _ in BAD_QUERIES]
+)
+def test_bad_query_exits_2_with_one_line_naming_the_value(
+    argv: list[str], fragments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _run(argv, capsys)
+    assert out == ""
+    _assert_refused(status, err, *fragments)
+
+
+BAD_SPECS = [
+    ("unknown-key", 'digits = 20\ncolour = "red"\n', ["unknown key 'colour'", "accepted: digits"]),
+    ("digits-type", 'digits = "20"\n', ["digits = '20' has type str", "accepted: an integer"]),
+    ("digits-range", "digits = 0\n", ["digits: 0 is out of range", "accepted: 1..10000"]),
+    ("interval-type", "intervals = [[true, 1]]\n", ["intervals[0][0] = True has type bool"]),
+    ("reversed", 'intervals = [["3", "1"]]\n', ["interval [3, 1]", "lower must be < upper"]),
+    ("nan", 'intervals = [["nan", "1"]]\n', ["intervals[0][0]: 'nan' is NaN"]),
+    ("outputs", 'outputs = ["evil.sh"]\n', ["unknown output 'evil.sh'", "accepted: constants"]),
+    ("not-toml", "digits = \n", ["is not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"), [(b, f) for _, b, f in BAD_SPECS], ids=[name for name, _, _ in BAD_SPECS]
+)
+def test_bad_spec_file_exits_2_naming_the_value_and_leaves_the_output_untouched(
+    body: str, fragments: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text(body, encoding="utf-8")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "constants.py").write_text("# an earlier generation\n")
+    (out_dir / "keep.txt").write_bytes(b"\x00\x01 unrelated bytes")
+    before = _tree(out_dir)
+    status, out, err = _run(["generate", "--spec", str(spec), "--out", str(out_dir)], capsys)
+    _assert_refused(status, err, *fragments)
+    assert out == ""
+    assert _tree(out_dir) == before
+    assert sorted(p.name for p in out_dir.iterdir()) == ["constants.py", "keep.txt"]
+
+
+def test_bad_spec_file_does_not_create_a_missing_output_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text("digits = 100000\n", encoding="utf-8")
+    out_dir = tmp_path / "never"
+    status, _, err = _run(["generate", "--spec", str(spec), "--out", str(out_dir)], capsys)
+    _assert_refused(status, err, "digits: 100000 is out of range")
+    assert not out_dir.exists()
