@@ -364,15 +364,15 @@ def _rule_std(scale: float, fan: float) -> float:
 # Truncated normal sampling
 # ---------------------------------------------------------------------------
 
-# Values produced per chunk.  A round draws about _CHUNK / acceptance <= 2 * _CHUNK
-# candidates, so every scratch buffer holds at most ~2 * _CHUNK elements (16 MiB in float32)
-# whatever the size of the tensor; large chunks keep the number of kernel launches (and of
-# thread-pool barriers on CPU) small.
+# Values per chunk: the first round draws a chunk's candidates in place, and every scratch
+# buffer holds at most ~2 * _CHUNK elements (16 MiB in float32) whatever the size of the
+# tensor; large chunks keep the number of kernel launches (and of thread-pool barriers on
+# CPU) small.
 _CHUNK = 1 << 21
-# A round for `need` values draws (need + 4 sqrt(need) + 8) / acceptance candidates: the
-# accepted count falls short with probability < 1e-8 (its std is <= sqrt(need / 2) when the
-# acceptance is >= 0.5), and a shortfall only costs one more round.  Rounds per chunk are
-# capped; a correct sampler never comes near the cap.
+# A refill round for `want` rejected values draws (want + 4 sqrt(want) + 8) / acceptance
+# candidates: the accepted count falls short with probability < 1e-8 (its std is at most
+# sqrt(want / 2) as the acceptance is >= 0.5), and a shortfall only costs one more round.
+# Rounds per chunk are capped; a correct sampler never comes near the cap.
 _MAX_ROUNDS = 64
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -442,9 +442,10 @@ class _Sampler:
     """Fills 1-D float32 or float64 tensors with N(mean, sigma^2) truncated to
     [mean + lower * sigma, mean + upper * sigma].
 
-    Each round draws a batch of candidates, keeps the accepted ones in their order
-    (masked_select) and writes them on; the draws are independent, so this is the law of
-    independent truncated normals.  Scratch buffers are reused across rounds and chunks.
+    A chunk of the output is filled with candidates in place; the rejected positions
+    (nonzero) are then refilled from batches of fresh candidates, accepted ones taken in
+    order.  The draws are independent, so this is exactly the law of independent truncated
+    normals.  Scratch buffers are reused across rounds and chunks.
     """
 
     def __init__(
@@ -461,33 +462,37 @@ class _Sampler:
         self.symmetric = mean == 0.0 and self.lo == -self.hi
         self.buffers: dict[str, torch.Tensor] = {}
 
-    def _buffer(self, name: str, size: int, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def _scratch(self, name: str, n: int, like: torch.Tensor, mask: bool = False) -> torch.Tensor:
         buf = self.buffers.get(name)
-        if buf is None or buf.numel() < size:
-            buf = self.buffers[name] = torch.empty(size, dtype=dtype, device=like.device)
-        return buf[:size]
+        if buf is None or buf.numel() < n:
+            dtype = torch.bool if mask else like.dtype
+            buf = self.buffers[name] = torch.empty(n, dtype=dtype, device=like.device)
+        return buf[:n]
 
-    def propose(self, size: int, like: torch.Tensor) -> torch.Tensor:
-        """Draw size candidates; return the accepted ones in output units (a new tensor)."""
-        plan, g = self.plan, self.generator
-        x = self._buffer("x", size, like, like.dtype)
-        t = self._buffer("t", size, like, like.dtype)
-        keep = self._buffer("keep", size, like, torch.bool)
+    def propose(self, x: torch.Tensor, keep: bool) -> torch.Tensor:
+        """Fill x with candidates; return the mask of the accepted ones (keep=True) or of
+        the rejected ones (a scratch view).  ``normal`` writes values in output units, the
+        others a variable v mapped to output units by _to_output()."""
+        plan, g, n = self.plan, self.generator, x.numel()
+        le, ge, both = (
+            (torch.le, torch.ge, torch.Tensor.logical_and_)
+            if keep
+            else (torch.gt, torch.lt, torch.Tensor.logical_or_)
+        )
+        mask = self._scratch("mask", n, x, mask=True)
         if plan.method == "normal":
             x.normal_(self.mean, self.sigma, generator=g)
             if self.symmetric:  # one comparison
-                torch.le(torch.abs(x, out=t), self.hi, out=keep)
-            elif math.isinf(self.lo):
-                torch.le(x, self.hi, out=keep)
-            else:
-                torch.ge(x, self.lo, out=keep)
-                if math.isfinite(self.hi):
-                    k2 = self._buffer("k2", size, like, torch.bool)
-                    keep.logical_and_(torch.le(x, self.hi, out=k2))
-            return torch.masked_select(x, keep)
-        a, rate = plan.a, plan.rate
+                return le(torch.abs(x, out=self._scratch("t", n, x)), self.hi, out=mask)
+            if math.isinf(self.lo):
+                return le(x, self.hi, out=mask)
+            ge(x, self.lo, out=mask)
+            if math.isfinite(self.hi):
+                both(mask, le(x, self.hi, out=self._scratch("mask2", n, x, mask=True)))
+            return mask
+        a, rate, t = plan.a, plan.rate, self._scratch("t", n, x)
         # accept when log U <= t, t the log of the acceptance ratio (log 0 = -inf accepts)
-        log_u = self._buffer("e", size, like, like.dtype).uniform_(generator=g).log_()
+        log_u = self._scratch("e", n, x).uniform_(generator=g).log_()
         if plan.method == "uniform":
             # x = a + v, v ~ U(0, w)
             x.uniform_(0.0, plan.width, generator=g)
@@ -495,23 +500,23 @@ class _Sampler:
                 torch.add(x, 2.0 * a, out=t).mul_(x).mul_(-0.5)
             else:  # m = 0: -x^2 / 2 = -(v + a)^2 / 2
                 torch.add(x, a, out=t).square_().mul_(-0.5)
-            torch.le(log_u, t, out=keep)
-            slope = plan.sign * self.sigma
-        else:
-            # x = a + E / lam with E = -v, v = log(1 - U) in (-inf, 0]: finite, as 1 - U > 0
-            # (on CPU torch 2.13's exponential_ is over ten times slower than this)
-            x.uniform_(generator=g).neg_().log1p_()
-            # -(x - lam)^2 / 2 = -(v + lam (lam - a))^2 / (2 lam^2)
-            torch.add(x, rate * (rate - a), out=t).square_().mul_(-0.5 / (rate * rate))
-            torch.le(log_u, t, out=keep)
-            if math.isfinite(plan.width):  # x <= b: v >= -lam w
-                k2 = self._buffer("k2", size, like, torch.bool)
-                keep.logical_and_(torch.ge(x, -rate * plan.width, out=k2))
-            slope = -plan.sign * self.sigma / rate
-        # y = mean + sign sigma x = offset + slope v, clamped to [lo, hi] against rounding
-        accepted = torch.masked_select(x, keep)
-        accepted.mul_(slope).add_(self.mean + plan.sign * self.sigma * a)
-        return accepted.clamp_(
+            return le(log_u, t, out=mask)
+        # x = a + E / lam with E = -v, v = log(1 - U) in (-inf, 0]: finite, as 1 - U > 0
+        # (on CPU, torch 2.13's exponential_ is over ten times slower than this)
+        x.uniform_(generator=g).neg_().log1p_()
+        # -(x - lam)^2 / 2 = -(v + lam (lam - a))^2 / (2 lam^2)
+        torch.add(x, rate * (rate - a), out=t).square_().mul_(-0.5 / (rate * rate))
+        le(log_u, t, out=mask)
+        if math.isfinite(plan.width):  # x <= b: v >= -lam w
+            both(mask, ge(x, -rate * plan.width, out=self._scratch("mask2", n, x, mask=True)))
+        return mask
+
+    def _to_output(self, chunk: torch.Tensor) -> None:
+        """v -> mean + sign sigma x, clamped to [lo, hi] against rounding."""
+        plan = self.plan
+        slope = plan.sign * self.sigma * (1.0 if plan.method == "uniform" else -1.0 / plan.rate)
+        chunk.mul_(slope).add_(self.mean + plan.sign * self.sigma * plan.a)
+        chunk.clamp_(
             min=self.lo if math.isfinite(self.lo) else None,
             max=self.hi if math.isfinite(self.hi) else None,
         )
@@ -520,21 +525,24 @@ class _Sampler:
         """Fill the 1-D contiguous tensor out, chunk by chunk."""
         for start in range(0, out.numel(), _CHUNK):
             chunk = out[start : start + _CHUNK]
-            filled, rounds = 0, 0
-            while filled < chunk.numel():
+            missing = self.propose(chunk, keep=False).nonzero().view(-1)
+            rounds = 0
+            while missing.numel() > 0:
                 rounds += 1
                 if rounds > _MAX_ROUNDS:
                     raise RuntimeError(
                         f"truncated normal on [{self.plan.lower!r}, {self.plan.upper!r}]: "
-                        f"{chunk.numel() - filled} values still missing after "
-                        f"{_MAX_ROUNDS} rounds"
+                        f"{missing.numel()} values still rejected after {_MAX_ROUNDS} rounds"
                     )
-                need = chunk.numel() - filled
-                size = math.ceil((need + 4.0 * math.sqrt(need) + 8.0) / self.plan.acceptance)
-                accepted = self.propose(size, chunk)
-                take = min(need, accepted.numel())
-                chunk[filled : filled + take].copy_(accepted[:take])
-                filled += take
+                want = missing.numel()
+                size = math.ceil((want + 4.0 * math.sqrt(want) + 8.0) / self.plan.acceptance)
+                candidates = self._scratch("candidates", size, chunk)
+                accepted = self.propose(candidates, keep=True).nonzero().view(-1)[:want]
+                take = accepted.numel()
+                chunk.index_copy_(0, missing[:take], candidates.index_select(0, accepted))
+                missing = missing[take:]
+            if self.plan.method != "normal":
+                self._to_output(chunk)
 
 
 def _truncated_normal_fill_(
