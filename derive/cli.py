@@ -83,12 +83,7 @@ def cmd_truncnorm(args: argparse.Namespace) -> int:
         "digits": m.digits,
         **values,
     }
-    if args.json:
-        print(json.dumps(record))
-    else:
-        width = max(len(k) for k in record)
-        for key, value in record.items():
-            print(f"{key:<{width}}  {value}")
+    _print_record(record, _output_format(args))
     return 0
 
 
@@ -109,13 +104,34 @@ def cmd_he(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_record(record: dict[str, object], as_json: bool) -> None:
-    if as_json:
+def _output_format(args: argparse.Namespace) -> str:
+    return "json" if args.json else "csv" if args.csv else "table"
+
+
+def _print_record(record: dict[str, object], fmt: str) -> None:
+    """One record: a JSON object, a two-line CSV (header, values) or aligned key/value lines."""
+    if fmt == "json":
         print(json.dumps(record))
-        return
-    width = max(len(k) for k in record)
-    for key, value in record.items():
-        print(f"{key:<{width}}  {value}")
+    elif fmt == "csv":
+        _print_csv([record])
+    else:
+        width = max(len(k) for k in record)
+        for key, value in record.items():
+            print(f"{key:<{width}}  {value}")
+
+
+def _print_csv(records: list[dict[str, object]]) -> None:
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+
+
+def _add_format_flags(p: argparse.ArgumentParser) -> None:
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    fmt.add_argument("--csv", action="store_true", help="print CSV (a header line, then rows)")
 
 
 def cmd_gain(args: argparse.Namespace) -> int:
@@ -128,9 +144,10 @@ def cmd_gain(args: argparse.Namespace) -> int:
     record.update({q: format_sig(v, digits) for q, v in g.as_dict().items() if q in QUANTITIES})
     torch = torch_gain(args.activation, _param(args.param), digits + 5)
     record["torch_calculate_gain"] = None if torch is None else format_sig(torch, digits)
-    if g.closed_forms and not args.json:
+    fmt = _output_format(args)
+    if g.closed_forms and fmt == "table":
         record.update({f"{k} (closed form)": v for k, v in g.closed_forms.items()})
-    _print_record(record, args.json)
+    _print_record(record, fmt)
     return 0
 
 
@@ -157,10 +174,14 @@ def cmd_depth(args: argparse.Namespace) -> int:
         }
         for row in rows
     ]
-    if args.json:
+    fmt = _output_format(args)
+    if fmt == "json":
         print(
             json.dumps({"layers": int(args.layers), "activation": args.activation, "rows": records})
         )
+        return 0
+    if fmt == "csv":
+        _print_csv(records)
         return 0
     print(
         f"plain {args.layers}-layer {args.activation} network, no biases; r = per-layer "
@@ -203,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("lower", metavar="A")
     t.add_argument("upper", metavar="B")
     t.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
-    t.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_format_flags(t)
     t.set_defaults(func=cmd_truncnorm)
 
     h = sub.add_parser(
@@ -230,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     gn.add_argument("--param", default=None, help="leaky_relu slope a / elu alpha")
     gn.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
     gn.add_argument("--method", default="auto", choices=["auto", "closed", "quadrature"])
-    gn.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_format_flags(gn)
     gn.set_defaults(func=cmd_gain)
 
     dp = sub.add_parser(
@@ -247,21 +268,34 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "linear"])
     dp.add_argument("--param", default=None, help="leaky_relu slope a")
     dp.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
-    dp.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_format_flags(dp)
     dp.set_defaults(func=cmd_depth)
     return parser
 
 
 def _allow_negative_positionals(argv: list[str]) -> list[str]:
-    """Let ``truncnorm -2 2`` and ``truncnorm -inf 0`` through argparse as positionals."""
-    if argv and argv[0] == "truncnorm":
-        out = [argv[0]]
-        positional = [a for a in argv[1:] if _looks_negative_number(a)]
-        rest = [a for a in argv[1:] if not _looks_negative_number(a)]
-        if positional:
-            return [*out, *rest, "--", *positional] if len(positional) == 2 else [*out, *argv[1:]]
+    """Let ``truncnorm -inf -40`` and ``truncnorm 3 -1e-8`` through argparse as positionals.
+
+    argparse only recognises plain negative decimals (``-2``) as values; ``-inf`` and
+    ``-1e-8`` look like options to it.  For ``truncnorm``, options go first and every
+    other argument, in order, after ``--``.
+    """
+    if not argv or argv[0] != "truncnorm" or "--" in argv:
         return argv
-    return argv
+    options: list[str] = []
+    positionals: list[str] = []
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg.startswith("-") and not _looks_negative_number(arg):
+            options.append(arg)
+            if arg in _VALUE_OPTIONS and "=" not in arg:
+                options.append(next(rest, ""))
+        else:
+            positionals.append(arg)
+    return [argv[0], *options, "--", *positionals]
+
+
+_VALUE_OPTIONS = ("--digits", "--format")
 
 
 def _looks_negative_number(arg: str) -> bool:

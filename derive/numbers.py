@@ -77,9 +77,10 @@ def parse_interval(lower: object, upper: object) -> tuple[decimal.Decimal, decim
     a = parse_bound(lower, "lower")
     b = parse_bound(upper, "upper")
     if not a < b:
-        raise InputError(f"interval [{lower}, {upper}]: lower must be < upper")
-    if a.is_infinite() and a > 0 or b.is_infinite() and b < 0:
-        raise InputError(f"interval [{lower}, {upper}]: empty (accepted: lower < upper)")
+        raise InputError(
+            f"interval [{bound_text(a)}, {bound_text(b)}]: lower must be < upper "
+            "(accepted: any lower < upper, -inf/inf allowed)"
+        )
     return a, b
 
 

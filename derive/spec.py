@@ -113,7 +113,10 @@ def parse_spec(table: object) -> Spec:
             f"spec: digits = {raw_digits!r} has type {type(raw_digits).__name__} "
             "(accepted: an integer 1..10000)"
         )
-    digits = parse_digits(raw_digits)
+    try:
+        digits = parse_digits(raw_digits)
+    except InputError as exc:
+        raise InputError(f"spec: {exc}") from None
     outputs_raw = t.get("outputs", list(KNOWN_OUTPUTS))
     if not isinstance(outputs_raw, list) or not all(isinstance(o, str) for o in outputs_raw):
         raise InputError(f"spec: outputs = {outputs_raw!r} (accepted: a list of file names)")
