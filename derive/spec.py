@@ -26,7 +26,8 @@ KNOWN_OUTPUTS: tuple[str, ...] = (
     "tf_init.py",
     "torch_init.py",
 )
-_KEYS = ("digits", "intervals", "outputs", "symmetric")
+_KEYS = ("digits", "gain_digits", "intervals", "outputs", "symmetric")
+DEFAULT_GAIN_DIGITS = 25
 _SYMMETRIC_KEYS = ("start", "step", "stop")
 MAX_INTERVALS = 100_000
 # exact decimal arithmetic for the symmetric range (the default context rounds to 28 digits)
@@ -38,6 +39,7 @@ Interval = tuple[decimal.Decimal, decimal.Decimal]
 @dataclass(frozen=True)
 class Spec:
     digits: int
+    gain_digits: int  # digits of the activation-gain table (quadrature costs grow with them)
     outputs: tuple[str, ...]
     intervals: tuple[Interval, ...]  # sorted, unique; symmetric ones included
     symmetric_cutoffs: tuple[decimal.Decimal, ...]  # the k of the symmetric range, sorted
@@ -45,6 +47,7 @@ class Spec:
     def canonical(self) -> dict[str, object]:
         return {
             "digits": self.digits,
+            "gain_digits": self.gain_digits,
             "intervals": [[bound_text(a), bound_text(b)] for a, b in self.intervals],
             "outputs": list(self.outputs),
             "symmetric_cutoffs": [bound_text(k) for k in self.symmetric_cutoffs],
@@ -104,19 +107,23 @@ def _symmetric_range(table: object) -> tuple[decimal.Decimal, ...]:
         return tuple(start + i * step for i in range(count))
 
 
+def _digits_field(t: dict[str, object], key: str, default: int) -> int:
+    raw = t.get(key, default)
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise InputError(
+            f"spec: {key} = {raw!r} has type {type(raw).__name__} (accepted: an integer 1..10000)"
+        )
+    try:
+        return parse_digits(raw)
+    except InputError as exc:
+        raise InputError(f"spec: {key}: {exc}") from None
+
+
 def parse_spec(table: object) -> Spec:
     """Validate a raw ``[tool.initref]`` table; every error names the key and the range."""
     t = _require(table, "[tool.initref]", _KEYS)
-    raw_digits = t.get("digits", 50)
-    if not isinstance(raw_digits, int) or isinstance(raw_digits, bool):
-        raise InputError(
-            f"spec: digits = {raw_digits!r} has type {type(raw_digits).__name__} "
-            "(accepted: an integer 1..10000)"
-        )
-    try:
-        digits = parse_digits(raw_digits)
-    except InputError as exc:
-        raise InputError(f"spec: {exc}") from None
+    digits = _digits_field(t, "digits", 50)
+    gain_digits = _digits_field(t, "gain_digits", DEFAULT_GAIN_DIGITS)
     outputs_raw = t.get("outputs", list(KNOWN_OUTPUTS))
     if not isinstance(outputs_raw, list) or not all(isinstance(o, str) for o in outputs_raw):
         raise InputError(f"spec: outputs = {outputs_raw!r} (accepted: a list of file names)")
@@ -143,6 +150,7 @@ def parse_spec(table: object) -> Spec:
         raise InputError(f"spec: {len(intervals)} intervals (accepted: <= {MAX_INTERVALS})")
     return Spec(
         digits=digits,
+        gain_digits=gain_digits,
         outputs=tuple(sorted(set(outputs_raw))),
         intervals=tuple(sorted(intervals)),
         symmetric_cutoffs=tuple(sorted(symmetric)),

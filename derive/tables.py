@@ -118,31 +118,34 @@ def _view(x: Any, digits: int) -> dict[str, Any]:
     return view
 
 
-def gain_rows(digits: int) -> list[dict[str, Any]]:
-    """Every built-in activation (default parameters): Gaussian moments, derived gains and
+def gain_row(name: str, digits: int) -> dict[str, Any]:
+    """One built-in activation (default parameter): Gaussian moments, derived gains and
     PyTorch's calculate_gain beside them (derive.gains)."""
     from derive.activations import BUILTINS
     from derive.gains import TORCH_GAIN_TEXT, gains, torch_gain
 
-    rows = []
-    for spec in BUILTINS:
-        g = gains(spec.name, None, digits)
-        param = spec.param
-        torch = torch_gain(spec.name, None, digits + 10)
-        rows.append(
-            {
-                "name": spec.name,
-                "label": g.label,
-                "definition": spec.doc,
-                "param_name": param.name if param else "",
-                "param": param.default if param else "",
-                "method": g.method,
-                "values": {q: _view(getattr(g, q), digits) for q in GAIN_QUANTITIES},
-                "torch_gain_text": TORCH_GAIN_TEXT.get(spec.name, ""),
-                "torch_gain": _view(torch, digits) if torch is not None else None,
-            }
-        )
-    return rows
+    (spec,) = (b for b in BUILTINS if b.name == name)
+    g = gains(spec.name, None, digits)
+    param = spec.param
+    torch = torch_gain(spec.name, None, digits + 10)
+    return {
+        "name": spec.name,
+        "label": g.label,
+        "definition": spec.doc,
+        "param_name": param.name if param else "",
+        "param": param.default if param else "",
+        "method": g.method,
+        "values": {q: _view(getattr(g, q), digits) for q in GAIN_QUANTITIES},
+        "torch_gain_text": TORCH_GAIN_TEXT.get(spec.name, ""),
+        "torch_gain": _view(torch, digits) if torch is not None else None,
+    }
+
+
+def gain_rows(digits: int) -> list[dict[str, Any]]:
+    """:func:`gain_row` for every built-in activation, in the order of BUILTINS."""
+    from derive.activations import BUILTINS
+
+    return [gain_row(b.name, digits) for b in BUILTINS]
 
 
 def depth_rows(digits: int) -> dict[str, Any]:
@@ -167,7 +170,14 @@ def depth_rows(digits: int) -> dict[str, Any]:
 
 
 def build_model(spec: Spec) -> dict[str, Any]:
-    """The whole model every template reads: provenance, quantities, interval rows."""
+    """The whole model every template reads: provenance, quantities, interval rows, gains,
+    the depth table and (when report.md is asked for) the report's data."""
+    model = _model_without_gains(spec)
+    model["gains"] = gain_rows(spec.gain_digits)
+    return model
+
+
+def _model_without_gains(spec: Spec) -> dict[str, Any]:
     rows = truncnorm_rows(spec)
     by_key = {row["key"]: row for row in rows}
     tf_row = by_key.get("[-2, 2]")
@@ -184,7 +194,6 @@ def build_model(spec: Spec) -> dict[str, Any]:
             "tf_literal_float64_repr": repr(float(TF_LITERAL)),
             "s2_float64_repr": tf_row["values"]["std"]["float64_repr"] if tf_row else "",
         },
-        "gains": gain_rows(spec.digits),
         "depth": depth_rows(spec.digits),
     }
     if "report.md" in spec.outputs:  # SymPy's LaTeX and the figures' data, only when asked

@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:488a9937d74e0529 (pyproject.toml [tool.initref])
+# spec:      sha256:66f32d2f8271f430 (pyproject.toml [tool.initref])
 # command:   make generate  (python -m derive generate)
 """Variance-scaling weight initialization for NumPy: He, Glorot and LeCun, with truncated
 normals whose std AFTER truncation is the one the rule asks for.
@@ -307,40 +307,40 @@ def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
 # (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
 # ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
 GAINS: dict[str, float] = {
-    # linear: closed form, gain = 1.0000000000000000000000000000000000000000000000000
+    # linear: closed form, gain = 1.000000000000000000000000
     #   float64 exactly 1
     "linear": 1.0,
-    # relu: closed form, gain = 1.4142135623730950488016887242096980785696718753769
+    # relu: closed form, gain = 1.414213562373095048801689
     #   float64 exactly 1.4142135623730951454746218587388284504413604736328125
     "relu": 1.4142135623730951,
-    # leaky_relu(a=0.01): closed form, gain = 1.4141428569978353498765356045248061467872003564854
+    # leaky_relu(a=0.01): closed form, gain = 1.414142856997835349876536
     #   float64 exactly 1.41414285699783537353368956246413290500640869140625
     "leaky_relu": 1.4141428569978354,
-    # elu(alpha=1): closed form, gain = 1.2451983007007065502869523573776084206886998322307
+    # elu(alpha=1): closed form, gain = 1.245198300700706550286952
     #   float64 exactly 1.2451983007007065840099357956205494701862335205078125
     "elu": 1.2451983007007066,
-    # selu: closed form, gain = 0.99999999999999999999999999999999320381883896209459
+    # selu: closed form, gain = 1.000000000000000000000000
     #   float64 exactly 1
     "selu": 1.0,
-    # gelu: closed form, gain = 1.5335304411955352337677455053904021238078393643294
+    # gelu: closed form, gain = 1.533530441195535233767746
     #   float64 exactly 1.5335304411955352765772886414197273552417755126953125
     "gelu": 1.5335304411955353,
-    # gelu_tanh: quadrature, gain = 1.5335805216661469180568218129418059631718757611911
+    # gelu_tanh: quadrature, gain = 1.533580521666146918056822
     #   float64 exactly 1.533580521666146889714354983880184590816497802734375
     "gelu_tanh": 1.533580521666147,
-    # silu: quadrature, gain = 1.6765324703310911586042575436648523557022385823110
+    # silu: quadrature, gain = 1.676532470331091158604258
     #   float64 exactly 1.6765324703310910958720114649622701108455657958984375
     "silu": 1.676532470331091,
-    # mish: quadrature, gain = 1.4868475812732081020076126054806961824941067404795
+    # mish: quadrature, gain = 1.486847581273208102007613
     #   float64 exactly 1.4868475812732080409972468260093592107295989990234375
     "mish": 1.486847581273208,
-    # softplus: quadrature, gain = 1.0418668355353017080439605949854811962502054787205
+    # softplus: quadrature, gain = 1.041866835535301708043961
     #   float64 exactly 1.0418668355353017940245763384154997766017913818359375
     "softplus": 1.0418668355353018,
-    # tanh: quadrature, gain = 1.5925374197228314277704388460185981702362682805256
+    # tanh: quadrature, gain = 1.592537419722831427770439
     #   float64 exactly 1.5925374197228314709917640357161872088909149169921875
     "tanh": 1.5925374197228315,
-    # sigmoid: quadrature, gain = 1.8462285453386054129608814096692932410092895669175
+    # sigmoid: quadrature, gain = 1.846228545338605412960881
     #   float64 exactly 1.84622854533860536463407697738148272037506103515625
     "sigmoid": 1.8462285453386054,
 }

@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:488a9937d74e0529 (pyproject.toml [tool.initref])
+# spec:      sha256:66f32d2f8271f430 (pyproject.toml [tool.initref])
 # command:   make generate  (python -m derive generate)
 """Variance-scaling weight initialization for PyTorch: He, Glorot and LeCun, with truncated
 normals whose std AFTER truncation is the one the rule asks for.
@@ -392,9 +392,9 @@ class _Plan:
 
     A ``normal`` candidate costs one normal draw, the others two uniforms and a logarithm,
     about twice as much; so the plan takes ``normal`` when Z >= 1/2, else the larger of the
-    other two (compared in logs, relative to exp(m^2 / 2), so that nothing overflows).  The
-    best of the three accepts >= 0.64 for every interval (worst around [3.7, 3.95]), so when
-    Z < 1/2 the plan accepts >= 0.64, and always >= 0.5.  +-2 and +-1 take ``normal``
+    other two (compared in logs, relative to exp(m^2 / 2), so that nothing overflows).  When
+    Z < 1/2 the better of those two accepts >= 1 - 1/e = 0.632 (the infimum, approached far
+    in the tail for w ~ 1/a), so every plan accepts >= 0.5.  +-2 and +-1 take ``normal``
     (0.954, 0.683), +-0.5 ``uniform`` (0.96), [2, inf), [3, 4], [5, 6], [8, 9] and
     (-inf, -5] ``exponential`` (0.93 to 0.99).  No sampler inverts a CDF, so nothing
     collapses onto a bound however far in the tail the interval lies.
@@ -431,11 +431,13 @@ class _Plan:
             scores["uniform"] = _HALF_LOG_2PI - math.log(b - a)
         self.method = max(scores, key=scores.__getitem__)
         # Z * c sizes the refill rounds; beyond m = 25, Z exp(m^2 / 2) is out of float64's
-        # reach and the floor 0.64 stands in
+        # reach (and for tiny w, Z is lost to rounding): the floor 1 - 1/e stands in
+        floor = 1.0 - math.exp(-1.0)
         if m <= 25.0:
-            self.acceptance = min(1.0, mass * math.exp(scores[self.method] + 0.5 * m * m))
+            accept = mass * math.exp(scores[self.method] + 0.5 * m * m)
+            self.acceptance = min(1.0, max(floor, accept))
         else:
-            self.acceptance = 0.64
+            self.acceptance = floor
 
 
 class _Sampler:
@@ -598,13 +600,21 @@ def truncated_normal_(
 
     Contrast ``torch.nn.init.trunc_normal_(tensor, mean, std, a, b)``: there ``a`` and ``b``
     are absolute values (the default +-2 with std=0.02 is +-100 sigma, no truncation at all)
-    and ``std`` is the std BEFORE truncation; it also refuses one-sided tail intervals such
-    as [5, inf).  ``truncated_normal_(w, std=s, lower=-2, upper=2)`` equals in law
-    ``trunc_normal_(w, 0, s / 0.8796256610342398, -2 * sigma, 2 * sigma)``.
+    and ``std`` is the std BEFORE truncation; torch 2.13 also refuses one-sided tail
+    intervals such as [5, inf).  With ``sigma = s / 0.8796256610342398``,
+    ``truncated_normal_(w, std=s)`` has the law of
+    ``trunc_normal_(w, 0.0, sigma, -2 * sigma, 2 * sigma)``.
+
+    Args:
+        tensor: float16, bfloat16, float32 or float64, any shape, any device.
+        std: the std after truncation, > 0.
+        lower, upper: cutoffs in units of sigma around ``mean``, lower < upper, +-inf allowed.
+        mean: the centre of the underlying normal.
+        generator: the torch.Generator to draw from (default: torch's global one).
 
     Sampling is exact rejection (normal, uniform or Robert's exponential proposal, chosen
-    per interval; see _Plan), in float32 or float64 on the tensor's device, so no value
-    collapses onto a bound.
+    per interval; see _Plan) in float64 for float64 tensors, else in float32, on the
+    tensor's device.  No CDF is inverted, so no value collapses onto a bound.
     """
     _check_tensor(tensor)
     std = _check_positive("std", std)

@@ -345,7 +345,7 @@ def test_every_plan_accepts_at_least_half_and_takes_the_better_two_uniform_propo
     ti: ModuleType,
 ) -> None:
     """The normal proposal when Z >= 1/2 (one draw per candidate), else the better of the
-    uniform and exponential ones (two draws each), which then accept >= 0.64."""
+    uniform and exponential ones (two draws each), which then accept >= 1 - 1/e."""
     edges = sorted({*np.round(np.linspace(-9.0, 9.0, 73), 6), -0.01, 0.01, -INF, INF})
     worst = {"normal": 1.0, "other": 1.0}
     for lower in edges:
@@ -362,7 +362,29 @@ def test_every_plan_accepts_at_least_half_and_takes_the_better_two_uniform_propo
                 assert acc[plan.method] == pytest.approx(best, rel=1e-9), (lower, upper)
                 worst["other"] = min(worst["other"], best)
             assert plan.acceptance == pytest.approx(acc[plan.method], rel=1e-9, abs=1e-300)
-    assert worst["normal"] >= 0.5 and worst["other"] >= 0.64, worst
+    assert worst["normal"] >= 0.5 and worst["other"] >= 1.0 - math.exp(-1.0), worst
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "cutoffs", [(0.0, 1e-9), (-1e-3, 1e-3), (30.0, 30.5), (25.5, INF), (-1001.0, -1000.0)], ids=_id
+)
+def test_extreme_cutoffs_sample_inside_the_interval_with_the_exact_mean(
+    torch: ModuleType, ti: ModuleType, cutoffs: tuple[float, float], dtype: str
+) -> None:
+    lower, upper = cutoffs
+    n = 1 << 14
+    t = torch.empty(n, dtype=getattr(torch, dtype))
+    ti.truncated_normal_(t, std=1.0, lower=lower, upper=upper, generator=_gen(torch, 12))
+    mean, std, _ = _exact(lower, upper)
+    sigma = 1.0 / ti.truncnorm_moments(lower, upper)[1]
+    x = _numpy(t)
+    lo, hi = (np.asarray(v * sigma, dtype=x.dtype) for v in (lower, upper))
+    assert np.all(np.isfinite(x)) and np.all(x >= lo) and np.all(x <= hi)
+    # the sample mean of x / sigma, within 6 standard errors (plus float32 rounding of x)
+    spacing = float(np.spacing(np.abs(x).max())) / sigma
+    tolerance = 6 * std / math.sqrt(n) + spacing
+    assert abs(float(np.mean(x.astype(np.float64))) / sigma - mean) <= tolerance
 
 
 def test_many_chunks_and_refill_rounds_keep_the_law(
