@@ -461,7 +461,6 @@ class _Sampler:
         # the bounds in output units: every output lies in [lo, hi] compared in its dtype
         self.lo = mean + sigma * plan.lower
         self.hi = mean + sigma * plan.upper
-        self.symmetric = mean == 0.0 and self.lo == -self.hi
         self.buffers: dict[str, torch.Tensor] = {}
 
     def _scratch(self, name: str, n: int, like: torch.Tensor, mask: bool = False) -> torch.Tensor:
@@ -483,32 +482,36 @@ class _Sampler:
         )
         mask = self._scratch("mask", n, x, mask=True)
         if plan.method == "normal":
+            # boolean scratch only: a float temporary costs more than the comparisons
             x.normal_(self.mean, self.sigma, generator=g)
-            if self.symmetric:  # one comparison
-                return le(torch.abs(x, out=self._scratch("t", n, x)), self.hi, out=mask)
+            if math.isinf(self.lo) and math.isinf(self.hi):
+                return mask.fill_(keep)
             if math.isinf(self.lo):
                 return le(x, self.hi, out=mask)
             ge(x, self.lo, out=mask)
             if math.isfinite(self.hi):
                 both(mask, le(x, self.hi, out=self._scratch("mask2", n, x, mask=True)))
             return mask
-        a, rate, t = plan.a, plan.rate, self._scratch("t", n, x)
-        # accept when log U <= t, t the log of the acceptance ratio (log 0 = -inf accepts)
-        log_u = self._scratch("e", n, x).uniform_(generator=g).log_()
+        a, rate = plan.a, plan.rate
+        # accept when r = log U - (log of the acceptance ratio) <= 0 (log 0 = -inf accepts);
+        # r is accumulated in place in the buffer of log U
+        r = self._scratch("r", n, x).uniform_(generator=g).log_()
         if plan.method == "uniform":
-            # x = a + v, v ~ U(0, w)
+            # x = a + v, v ~ U(0, w); with m the point nearest 0, the log ratio is
+            # (m^2 - x^2) / 2 = -(v^2 / 2 + a v) for m = a >= 0 (no cancellation), and
+            # -(v^2 / 2 + a v + a^2 / 2) for m = 0 > a
             x.uniform_(0.0, plan.width, generator=g)
-            if a >= 0.0:  # m = a: (m^2 - x^2) / 2 = -v (v + 2a) / 2, no cancellation
-                torch.add(x, 2.0 * a, out=t).mul_(x).mul_(-0.5)
-            else:  # m = 0: -x^2 / 2 = -(v + a)^2 / 2
-                torch.add(x, a, out=t).square_().mul_(-0.5)
-            return le(log_u, t, out=mask)
+            r.addcmul_(x, x, value=0.5).add_(x, alpha=a)
+            if a < 0.0:
+                r.add_(0.5 * a * a)
+            return le(r, 0.0, out=mask)
         # x = a + E / lam with E = -v, v = log(1 - U) in (-inf, 0]: finite, as 1 - U > 0
         # (on CPU, torch 2.13's exponential_ is over ten times slower than this)
         x.uniform_(generator=g).neg_().log1p_()
-        # -(x - lam)^2 / 2 = -(v + lam (lam - a))^2 / (2 lam^2)
-        torch.add(x, rate * (rate - a), out=t).square_().mul_(-0.5 / (rate * rate))
-        le(log_u, t, out=mask)
+        # log ratio -(x - lam)^2 / 2 = -(v + 1)^2 / (2 lam^2), as lam (lam - a) = 1
+        k = 0.5 / (rate * rate)
+        r.addcmul_(x, x, value=k).add_(x, alpha=2.0 * k).add_(k)
+        le(r, 0.0, out=mask)
         if math.isfinite(plan.width):  # x <= b: v >= -lam w
             both(mask, ge(x, -rate * plan.width, out=self._scratch("mask2", n, x, mask=True)))
         return mask

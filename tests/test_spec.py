@@ -154,7 +154,7 @@ BAD: list[tuple[str, Any, str]] = [
     (
         "both-infinite",
         {"intervals": [["inf", "inf"]]},
-        "intervals[0]: interval [Infinity, Infinity]",
+        "intervals[0]: interval [inf, inf]: lower must be < upper",
     ),
     ("not-a-pair", {"intervals": [["1"]]}, "intervals[0] = ['1'] (accepted: a pair"),
     ("not-a-list", {"intervals": "x"}, "intervals = 'x' (accepted: a list of [lower, upper])"),
