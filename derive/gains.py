@@ -167,9 +167,23 @@ def _finish(
         )
 
 
+def _memoized(g: Callable[[mpmath.mpf], mpmath.mpf]) -> Callable[[mpmath.mpf], mpmath.mpf]:
+    """g with its values kept per (node, precision): a pure function, so a cache is exact."""
+    seen: dict[tuple[mpmath.mpf, int], mpmath.mpf] = {}
+
+    def cached(t: mpmath.mpf) -> mpmath.mpf:
+        key = (t, mpmath.mp.prec)
+        if key not in seen:
+            seen[key] = g(t)
+        return seen[key]
+
+    return cached
+
+
 def quadrature_gains(act: Activation, digits: int) -> Gains:
     """E[f], E[f^2], E[f'^2] by quadrature (see :func:`_converged_expectation`)."""
-    f, df = act.f, act.df
+    f, df = _memoized(act.f), act.df
+    # E[f] and E[f^2] integrate over the same tanh-sinh nodes: f is evaluated once per node
     mean, p1 = _converged_expectation(f, act, digits, "E[f]")
     m2, p2 = _converged_expectation(lambda t: f(t) ** 2, act, digits, "E[f^2]")
     d2, p3 = _converged_expectation(lambda t: df(t) ** 2, act, digits, "E[f'^2]")
