@@ -10,7 +10,7 @@ import argparse
 import decimal
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -120,7 +120,7 @@ def _print_record(record: dict[str, object], fmt: str) -> None:
             print(f"{key:<{width}}  {value}")
 
 
-def _print_csv(records: list[dict[str, object]]) -> None:
+def _print_csv(records: Sequence[Mapping[str, object]]) -> None:
     import csv
 
     writer = csv.DictWriter(sys.stdout, fieldnames=list(records[0]), lineterminator="\n")

@@ -77,7 +77,7 @@ def _lost_digits(result: mpmath.mpf, *terms: mpmath.mpf) -> float:
         return 0.0
     if result == 0:
         return math.inf
-    return max(0.0, (mpmath.mag(big) - mpmath.mag(result) + 1) * _LOG10_2)
+    return max(0.0, float(mpmath.mag(big) - mpmath.mag(result) + 1) * _LOG10_2)
 
 
 def normal_pdf(x: mpmath.mpf) -> mpmath.mpf:

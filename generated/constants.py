@@ -1047,9 +1047,7 @@ def symmetric_std(k: float) -> float:
     try:
         return TRUNCNORM[(-k, k)].std
     except KeyError:
-        raise ValueError(
-            f"k: {k!r} is not in the table (accepted: {SYMMETRIC_CUTOFFS})"
-        ) from None
+        raise ValueError(f"k: {k!r} is not in the table (accepted: {SYMMETRIC_CUTOFFS})") from None
 
 
 SYMMETRIC_CUTOFFS: tuple[float, ...] = (

@@ -28,7 +28,11 @@ def truncnorm_cdf(x: np.ndarray, lower: float, upper: float) -> np.ndarray:
     if lower >= 0:  # right tail: ratios of survival functions
         log_qa = special.log_ndtr(-lower)
         num = -np.expm1(special.log_ndtr(-x) - log_qa)
-        den = -math.expm1(float(special.log_ndtr(-upper)) - float(log_qa)) if math.isfinite(upper) else 1.0
+        den = (
+            -math.expm1(float(special.log_ndtr(-upper)) - float(log_qa))
+            if math.isfinite(upper)
+            else 1.0
+        )
         return num / den
     if upper <= 0:  # left tail: mirror
         return 1.0 - truncnorm_cdf(-x, -upper, -lower)
@@ -67,9 +71,14 @@ def ks_pvalue(samples: np.ndarray, lower: float, upper: float) -> float:
 def truncnorm_pdf(x: float, lower: float, upper: float) -> float:
     """Density of N(0,1) truncated to [lower, upper] at a point inside it (log-space mass)."""
     if lower >= 0:
-        log_mass = float(special.log_ndtr(-lower)) + math.log1p(
-            -math.exp(float(special.log_ndtr(-upper)) - float(special.log_ndtr(-lower)))
-        ) if math.isfinite(upper) else float(special.log_ndtr(-lower))
+        log_mass = (
+            float(special.log_ndtr(-lower))
+            + math.log1p(
+                -math.exp(float(special.log_ndtr(-upper)) - float(special.log_ndtr(-lower)))
+            )
+            if math.isfinite(upper)
+            else float(special.log_ndtr(-lower))
+        )
     elif upper <= 0:
         return truncnorm_pdf(-x, -upper, -lower)
     else:
@@ -77,8 +86,9 @@ def truncnorm_pdf(x: float, lower: float, upper: float) -> float:
     return math.exp(-0.5 * x * x - 0.5 * math.log(2 * math.pi) - log_mass)
 
 
-def expected_bound_hits(n: int, bound: float, lower: float, upper: float, scale: float,
-                        dtype: np.dtype) -> float:
+def expected_bound_hits(
+    n: int, bound: float, lower: float, upper: float, scale: float, dtype: np.dtype
+) -> float:
     """Expected number of n correct draws that round onto ``bound * scale`` in ``dtype``:
     n * density at the bound * half an ulp (in units of the underlying normal's std)."""
     if not math.isfinite(bound):
