@@ -289,6 +289,74 @@ def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
     return truncnorm_mean_std(lower, upper)
 
 
+# Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
+# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
+# ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
+GAINS: dict[str, float] = {
+    # linear: closed form, gain = 1.000000000000000000000000
+    #   float64 exactly 1
+    "linear": 1.0,
+    # relu: closed form, gain = 1.414213562373095048801689
+    #   float64 exactly 1.4142135623730951454746218587388284504413604736328125
+    "relu": 1.4142135623730951,
+    # leaky_relu(a=0.01): closed form, gain = 1.414142856997835349876536
+    #   float64 exactly 1.41414285699783537353368956246413290500640869140625
+    "leaky_relu": 1.4141428569978354,
+    # elu(alpha=1): closed form, gain = 1.245198300700706550286952
+    #   float64 exactly 1.2451983007007065840099357956205494701862335205078125
+    "elu": 1.2451983007007066,
+    # selu: closed form, gain = 1.000000000000000000000000
+    #   float64 exactly 1
+    "selu": 1.0,
+    # gelu: closed form, gain = 1.533530441195535233767746
+    #   float64 exactly 1.5335304411955352765772886414197273552417755126953125
+    "gelu": 1.5335304411955353,
+    # gelu_tanh: quadrature, gain = 1.533580521666146918056822
+    #   float64 exactly 1.533580521666146889714354983880184590816497802734375
+    "gelu_tanh": 1.533580521666147,
+    # silu: quadrature, gain = 1.676532470331091158604258
+    #   float64 exactly 1.6765324703310910958720114649622701108455657958984375
+    "silu": 1.676532470331091,
+    # mish: quadrature, gain = 1.486847581273208102007613
+    #   float64 exactly 1.4868475812732080409972468260093592107295989990234375
+    "mish": 1.486847581273208,
+    # softplus: quadrature, gain = 1.041866835535301708043961
+    #   float64 exactly 1.0418668355353017940245763384154997766017913818359375
+    "softplus": 1.0418668355353018,
+    # tanh: quadrature, gain = 1.592537419722831427770439
+    #   float64 exactly 1.5925374197228314709917640357161872088909149169921875
+    "tanh": 1.5925374197228315,
+    # sigmoid: quadrature, gain = 1.846228545338605412960881
+    #   float64 exactly 1.84622854533860536463407697738148272037506103515625
+    "sigmoid": 1.8462285453386054,
+}
+
+
+def activation_scale(
+    scale: float, activation: str | None = None, gain: float | None = None
+) -> float:
+    """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
+    if activation is not None and gain is not None:
+        raise ValueError(
+            f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
+        )
+    if activation is not None:
+        if activation not in GAINS:
+            raise ValueError(
+                f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
+            )
+        g = GAINS[activation]
+    elif gain is not None:
+        if isinstance(gain, bool) or not isinstance(gain, int | float):
+            raise TypeError(f"gain: {gain!r} is not a number (accepted: a finite float > 0)")
+        g = float(gain)
+        if not (math.isfinite(g) and g > 0.0):
+            raise ValueError(f"gain: {gain!r} is out of range (accepted: a finite float > 0)")
+    else:
+        return scale
+    return scale * g * g
+
+
 # ---------------------------------------------------------------------------
 # Fans and argument checks
 # ---------------------------------------------------------------------------
@@ -651,6 +719,8 @@ def variance_scaling_(
     lower: float = -2.0,
     upper: float = 2.0,
     generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
     """Fill ``tensor`` so that its std is ``sqrt(scale / fan)`` (Keras VarianceScaling).
 
@@ -665,9 +735,11 @@ def variance_scaling_(
             "uniform" (U(-L, L), L = sqrt(3) * sqrt(scale / fan), as kaiming_uniform_).
         lower, upper: cutoffs of the truncated normal, lower < upper; +-inf allowed.
         generator: the torch.Generator to draw from (default: torch's global one).
+        activation, gain: multiply ``scale`` by g**2, g = GAINS[activation] (the derived
+            gain) or ``gain``; e.g. activation="gelu" keeps GELU's second moment.
     """
     _check_tensor(tensor)
-    scale = _check_positive("scale", scale)
+    scale = activation_scale(_check_positive("scale", scale), activation, gain)
     if distribution not in DISTRIBUTIONS:
         raise ValueError(
             f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"

@@ -602,3 +602,26 @@ def test_generated_file_carries_the_header_and_the_tabulated_constants(ti: Modul
     s2 = float(exact_moments("-2", "2").std)
     assert ti.truncnorm_moments(-2.0, 2.0)[1] == s2 == 0.8796256610342398
     assert "0.87962566103423978" in text  # the exact decimal stands in a comment
+
+
+def test_activation_relu_fills_exactly_what_scale_2_fills() -> None:
+    torch = require("torch")
+    ti = load_generated("torch_init")
+    a, b = torch.empty(64, 32), torch.empty(64, 32)
+    ti.variance_scaling_(a, activation="relu", generator=torch.Generator().manual_seed(4))
+    ti.variance_scaling_(b, scale=2.0, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b)
+
+
+def test_activation_gelu_uses_the_derived_gain_and_rejects_unknown_names() -> None:
+    torch = require("torch")
+    ti = load_generated("torch_init")
+    g = ti.GAINS["gelu"]
+    a, b = torch.empty(64, 32), torch.empty(64, 32)
+    ti.variance_scaling_(a, activation="gelu", generator=torch.Generator().manual_seed(9))
+    ti.variance_scaling_(b, scale=g * g, generator=torch.Generator().manual_seed(9))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="activation: 'gelu2'"):
+        ti.variance_scaling_(a, activation="gelu2")
+    with pytest.raises(ValueError, match="activation, gain"):
+        ti.variance_scaling_(a, activation="gelu", gain=1.5)
