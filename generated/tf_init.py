@@ -521,9 +521,10 @@ def _truncated_normal(shape, mean, sigma, lower, upper, dtype, seed):
       * else Robert's exponential proposals x = a + E / lam, lam = (a + sqrt(a^2 + 4)) / 2,
         accepted with probability exp(-(x - lam)^2 / 2) if x < upper.
     It gives up after 1000 rejections in a row for one element (RuntimeError here).
-    Unlike inverse-CDF samplers it does not collapse onto a bound far in a tail, and the
-    float64 draw scaled in float64 keeps float32 output of a [5, 6] interval spread over
-    the interval.
+    Unlike inverse-CDF samplers it does not collapse onto a bound far in a tail: no CDF is
+    inverted, so float32 output of a [5, 6] or [8, 9] interval is spread over the interval.
+    The draw is made in float64 for float64 output and in float32 otherwise (half types are
+    cast from float32), which keeps the peak extra memory at about one output's size.
     """
     if (lower, upper) == (-2.0, 2.0):
         return keras.random.truncated_normal(shape, mean=mean, stddev=sigma, dtype=dtype, seed=seed)
@@ -531,26 +532,32 @@ def _truncated_normal(shape, mean, sigma, lower, upper, dtype, seed):
     # as in Keras) becomes the stateless seed of the draw.
     key = keras.random.randint((2,), 0, 2**31 - 1, dtype="int32", seed=seed)
     count = math.prod(shape)
+    work = tf.float64 if tf.as_dtype(dtype) == tf.float64 else tf.float32
     if (lower, upper) == (-math.inf, math.inf):
-        x = tf.random.stateless_normal([count], seed=key, dtype=tf.float64)
+        x = tf.random.stateless_normal([count], seed=key, dtype=work)
     else:
         try:
             x = tf.random.stateless_parameterized_truncated_normal(
                 [count],
                 seed=key,
-                means=tf.constant(0.0, tf.float64),
-                stddevs=tf.constant(1.0, tf.float64),
-                minvals=tf.constant(lower, tf.float64),
-                maxvals=tf.constant(upper, tf.float64),
+                means=tf.constant(0.0, work),
+                stddevs=tf.constant(1.0, work),
+                minvals=tf.constant(lower, work),
+                maxvals=tf.constant(upper, work),
             )
         except tf.errors.OpError as exc:
             raise RuntimeError(
                 f"truncated normal on [{lower!r}, {upper!r}]: TensorFlow's rejection sampler "
                 f"gave up ({exc.message})"
             ) from exc
-    x = sigma * x
+    x = tf.constant(sigma, work) * x
     if mean != 0.0:
-        x += mean
+        x += tf.constant(mean, work)
+    # sigma and the cutoffs were rounded to the working dtype: keep every value inside the
+    # bounds rounded once from float64 (a move of at most an ulp or two)
+    lo = mean + sigma * lower if math.isfinite(lower) else -math.inf
+    hi = mean + sigma * upper if math.isfinite(upper) else math.inf
+    x = tf.clip_by_value(x, tf.constant(lo, work), tf.constant(hi, work))
     return tf.cast(tf.reshape(x, shape), dtype)
 
 
