@@ -10,9 +10,9 @@ import argparse
 import decimal
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from derive import __version__
 from derive.errors import InputError
@@ -40,7 +40,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from derive.tables import build_model
 
     spec = load_spec(Path(args.spec))
-    files = render(build_model(spec), spec.outputs)
+    files = render(build_model(spec, progress_bar(sys.stderr)), spec.outputs)
     out = Path(args.out)
     try:
         return _check_or_write(files, out, check=args.check)
@@ -49,6 +49,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
             f"--out: cannot write {str(out)!r}: {exc.strerror or exc} "
             "(accepted: a writable directory)"
         ) from None
+
+
+PROGRESS_MIN_TOTAL = 1000  # a bar only for long table runs
+
+
+def progress_bar(stream: TextIO, width: int = 30) -> Callable[[int, int], None] | None:
+    """A one-line progress bar on ``stream`` for long table runs, or None when ``stream`` is
+    not a terminal (pipes, files and CI logs stay clean)."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < PROGRESS_MIN_TOTAL:
+            return
+        if done != total and done % max(1, total // 200):
+            return
+        filled = width * done // total
+        bar = "#" * filled + "." * (width - filled)
+        end = "\n" if done == total else ""
+        stream.write(f"\r[{bar}] {done}/{total} intervals{end}")
+        stream.flush()
+
+    return show
 
 
 def _check_or_write(files: dict[str, str], out: Path, *, check: bool) -> int:

@@ -9,6 +9,7 @@ import decimal
 import importlib.metadata
 import importlib.resources
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -81,10 +82,18 @@ def interval_row(m: Moments, digits: int) -> dict[str, Any]:
     }
 
 
-def truncnorm_rows(spec: Spec) -> list[dict[str, Any]]:
-    return [
-        interval_row(truncnorm_moments(a, b, spec.digits), spec.digits) for a, b in spec.intervals
-    ]
+Progress = Callable[[int, int], None]
+
+
+def truncnorm_rows(spec: Spec, progress: Progress | None = None) -> list[dict[str, Any]]:
+    """One formatted row per spec interval; ``progress(done, total)`` after each, if given."""
+    rows = []
+    total = len(spec.intervals)
+    for done, (a, b) in enumerate(spec.intervals, start=1):
+        rows.append(interval_row(truncnorm_moments(a, b, spec.digits), spec.digits))
+        if progress is not None:
+            progress(done, total)
+    return rows
 
 
 SNIPPET_MARK = "# --- snippet ---\n"
@@ -169,16 +178,16 @@ def depth_rows(digits: int) -> dict[str, Any]:
     }
 
 
-def build_model(spec: Spec) -> dict[str, Any]:
+def build_model(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
     """The whole model every template reads: provenance, quantities, interval rows, gains,
     the depth table and (when report.md is asked for) the report's data."""
-    model = _model_without_gains(spec)
+    model = _model_without_gains(spec, progress)
     model["gains"] = gain_rows(spec.gain_digits)
     return model
 
 
-def _model_without_gains(spec: Spec) -> dict[str, Any]:
-    rows = truncnorm_rows(spec)
+def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
+    rows = truncnorm_rows(spec, progress)
     by_key = {row["key"]: row for row in rows}
     tf_row = by_key.get("[-2, 2]")
     model: dict[str, Any] = {
