@@ -223,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m derive",
         description="initref: derive variance-scaling initialization and its reference values.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m derive generate --check\n"
+        "  python -m derive truncnorm -2 2 --digits 40 --json\n"
+        "  python -m derive truncnorm 1000 1001 --csv\n"
+        "  python -m derive he --slope 0.01 --mode fan_out --latex\n"
+        "  python -m derive gain gelu --digits 30\n"
+        "  python -m derive depth --layers 24 --cutoff 2\n",
     )
     parser.add_argument("--version", action="version", version=f"initref {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
