@@ -41,7 +41,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from derive.tables import build_model
 
     spec = load_spec(Path(args.spec))
-    files = render(build_model(spec, progress_bar(sys.stderr)), spec.outputs)
+    bar = progress_bar(sys.stderr)
+    model = build_model(spec) if bar is None else build_model(spec, progress=bar)
+    files = render(model, spec.outputs)
     out = Path(args.out)
     try:
         return _check_or_write(files, out, check=args.check)
