@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 CONSTRAINTS := requirements/constraints.txt
+# The CPU wheel of torch 2.13.0 lies in /opt/wheels on these machines; name it explicitly so a
+# missing PIP_FIND_LINKS never turns into a multi-GB CUDA download.
+PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 BASE_STAMP := $(VENV)/.stamp-base
 TEST_STAMP := $(VENV)/.stamp-test
 
@@ -17,11 +20,11 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 $(BASE_STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e .
+	$(PIP) install --quiet $(PIP_FLAGS) -c $(CONSTRAINTS) -e .
 	touch $@
 
 $(TEST_STAMP): $(BASE_STAMP) pyproject.toml $(CONSTRAINTS)
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[test]'
+	$(PIP) install --quiet $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[test]'
 	touch $@
 
 venv: $(BASE_STAMP)
