@@ -65,12 +65,8 @@ def _python_float(a: decimal.Decimal) -> str:
 
 
 def interval_row(m: Moments, digits: int) -> dict[str, Any]:
-    values = {}
-    for name in QUANTITIES:
-        view = asdict(float_views(m.as_dict()[name], digits))
-        view.pop("float64")
-        view["short"] = format_sig(m.as_dict()[name], min(SHORT_DIGITS, digits))
-        values[name] = view
+    moments = m.as_dict()
+    values = {name: _view(moments[name], digits) for name in QUANTITIES}
     return {
         "key": interval_key(m.lower, m.upper),
         "lower": bound_text(m.lower),
@@ -109,17 +105,6 @@ def snippet_source(name: str) -> str:
     return body.strip("\n")
 
 
-GAIN_QUANTITIES: tuple[str, ...] = (
-    "mean",
-    "second_moment",
-    "variance",
-    "derivative_second_moment",
-    "forward_gain",
-    "backward_gain",
-    "variance_gain",
-)
-
-
 def _view(x: Any, digits: int) -> dict[str, Any]:
     view = asdict(float_views(x, digits))
     view.pop("float64")
@@ -131,6 +116,7 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
     """One built-in activation (default parameter): Gaussian moments, derived gains and
     PyTorch's calculate_gain beside them (derive.gains)."""
     from derive.activations import BUILTINS
+    from derive.gains import QUANTITIES as GAIN_QUANTITIES
     from derive.gains import TORCH_GAIN_TEXT, gains, torch_gain
 
     (spec,) = (b for b in BUILTINS if b.name == name)
