@@ -44,7 +44,7 @@ def main() -> int:
     n = 1 << args.log2n
 
     if args.what == "generator":
-        from derive.truncnorm import truncnorm_moments
+        from derive.maths.truncnorm import truncnorm_moments
 
         if args.count == 1:
             pairs = [(repr(args.lower), repr(args.upper))]

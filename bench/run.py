@@ -280,7 +280,7 @@ def truncnorm_std_f64(lower: float, upper: float) -> tuple[float, float]:
     """(mean, std) of N(0,1) on [lower, upper] from the repository's float64 snippet."""
     import mpmath
 
-    from derive.truncnorm import truncnorm_moments
+    from derive.maths.truncnorm import truncnorm_moments
 
     m = truncnorm_moments(lower, upper, 17)
     return float(m.mean), float(mpmath.sqrt(m.variance))
@@ -876,7 +876,7 @@ def time_process(
 def section_generator(cfg: dict[str, Any], threads: int, memory: bool) -> dict[str, Any]:
     import mpmath
 
-    from derive.truncnorm import truncnorm_moments
+    from derive.maths.truncnorm import truncnorm_moments
 
     py = sys.executable
     out: dict[str, Any] = {"mpmath_backend": mpmath.libmp.BACKEND, "threads": {"python": 1}}

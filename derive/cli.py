@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from derive import __version__
-from derive.errors import InputError
+from derive.core.errors import InputError
 
 EXIT_STALE = 1
 EXIT_USAGE = 2
@@ -36,9 +36,9 @@ def _fail(message: str) -> NoReturn:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from derive.render import render
-    from derive.spec import load_spec
-    from derive.tables import build_model
+    from derive.emit.render import render
+    from derive.model.spec import load_spec
+    from derive.model.tables import build_model
 
     spec = load_spec(Path(args.spec))
     bar = progress_bar(sys.stderr)
@@ -78,7 +78,7 @@ def progress_bar(stream: TextIO, width: int = 30) -> Callable[[int, int], None] 
 
 
 def _check_or_write(files: dict[str, str], out: Path, *, check: bool) -> int:
-    from derive.writer import stale_files, write_files
+    from derive.emit.writer import stale_files, write_files
 
     if check:
         stale = stale_files(files, out)
@@ -98,8 +98,8 @@ def _check_or_write(files: dict[str, str], out: Path, *, check: bool) -> int:
 
 
 def cmd_truncnorm(args: argparse.Namespace) -> int:
-    from derive.numbers import bound_text, format_sig
-    from derive.truncnorm import truncnorm_moments
+    from derive.core.numbers import bound_text, format_sig
+    from derive.maths.truncnorm import truncnorm_moments
 
     m = truncnorm_moments(args.lower, args.upper, args.digits)
     values = {k: format_sig(v, m.digits) for k, v in m.as_dict().items()}
@@ -114,7 +114,7 @@ def cmd_truncnorm(args: argparse.Namespace) -> int:
 
 
 def cmd_he(args: argparse.Namespace) -> int:
-    from derive.he_rule import variance_rule
+    from derive.maths.he_rule import variance_rule
 
     try:
         rule = variance_rule(args.slope, args.mode)
@@ -161,8 +161,8 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_gain(args: argparse.Namespace) -> int:
-    from derive.gains import QUANTITIES, gains, torch_gain
-    from derive.numbers import format_sig, parse_digits
+    from derive.core.numbers import format_sig, parse_digits
+    from derive.maths.gains import QUANTITIES, gains, torch_gain
 
     digits = parse_digits(args.digits)
     g = gains(args.activation, args.param, digits, method=args.method)
@@ -178,14 +178,14 @@ def cmd_gain(args: argparse.Namespace) -> int:
 
 
 def _param(text: str | None) -> decimal.Decimal | None:
-    from derive.numbers import parse_bound
+    from derive.core.numbers import parse_bound
 
     return None if text is None else parse_bound(text, "param")
 
 
 def cmd_depth(args: argparse.Namespace) -> int:
-    from derive.depth import depth_table
-    from derive.numbers import format_sig, parse_digits
+    from derive.core.numbers import format_sig, parse_digits
+    from derive.maths.depth import depth_table
 
     digits = parse_digits(args.digits)
     cutoffs = tuple(args.cutoff or ["2"])

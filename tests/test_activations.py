@@ -5,8 +5,8 @@ from __future__ import annotations
 import mpmath
 import pytest
 
-from derive.activations import BUILTIN_NAMES, activation, builtin, parse_activation
-from derive.errors import InputError
+from derive.core.errors import InputError
+from derive.maths.activations import BUILTIN_NAMES, activation, builtin, parse_activation
 
 
 @pytest.mark.parametrize("name", BUILTIN_NAMES)

@@ -1,6 +1,6 @@
 """The article's puzzle, measured: a plain 24-layer ReLU network (width 256, batch 1024, no
 biases) built with the generated NumPy and PyTorch initializers loses r^L of its second
-moment, r^L from derive.depth: 1 for the corrected truncated He init, s(2)^(2L) = 0.0021198
+moment, r^L from derive.maths.depth: 1 for the corrected truncated He init, s(2)^(2L) = 0.0021198
 for truncated_normal with the *pre-truncation* std sqrt(2 / fan_in).
 
 Tolerance, derived.  Let M_l be the mean square of layer l's activations over the batch and
@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from derive.depth import depth_table
+from derive.maths.depth import depth_table
 from tests.conftest import load_generated, require
 
 WIDTH = 256

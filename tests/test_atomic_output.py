@@ -17,9 +17,10 @@ from typing import Any
 import jinja2
 import pytest
 
-from derive import cli, tables
-from derive import render as render_mod
-from derive.spec import Spec, load_spec
+from derive import cli
+from derive.emit import render as render_mod
+from derive.model import tables
+from derive.model.spec import Spec, load_spec
 from tests.conftest import ROOT
 
 SPEC_TOML = """\

@@ -5,11 +5,12 @@
 * Spec files (``generate --spec FILE --out DIR``): the same, and nothing is written.  User
   text that reaches generated code (bounds) is validated as a number before rendering, so
   code (``1; import os``) or template syntax (``{{ 7*7 }}``) is refused.
-* Python API (derive.truncnorm, derive.he_rule, derive.spec.parse_spec): ValueError
-  (derive.errors.InputError is one) or TypeError with a message naming the value.
+* Python API (derive.maths.truncnorm, derive.maths.he_rule, derive.model.spec.parse_spec):
+  ValueError
+  (derive.core.errors.InputError is one) or TypeError with a message naming the value.
 * Generated initializers (numpy_init, torch_init, tf_init): ValueError/TypeError naming the
   argument.
-* Activation expressions for ``gain``: hostile strings are parsed by derive.activations'
+* Activation expressions for ``gain``: hostile strings are parsed by derive.maths.activations'
   own parser, never evaluated.
 """
 
@@ -27,7 +28,7 @@ from typing import Any
 import pytest
 
 from derive import cli
-from derive.errors import InputError
+from derive.core.errors import InputError
 from tests.conftest import GENERATED, ROOT, load_generated, require
 
 NAN = math.nan
@@ -110,7 +111,7 @@ _MODELS: dict[object, dict[str, Any]] = {}
 def build_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests of validation and of the CLI's error path share one model per spec (building
     one computes the activation gains, seconds of CPU)."""
-    from derive import tables
+    from derive.model import tables
 
     real_build = tables.build_model
 
@@ -262,9 +263,9 @@ def test_a_pyproject_without_a_tool_initref_table_is_refused(
 def test_accepted_bounds_reach_generated_code_only_in_canonical_form() -> None:
     """Spellings the validator accepts (signs, spaces, trailing zeros, underscores, exponents)
     appear in the output only as the canonical number, never as the user's text."""
-    from derive import tables
-    from derive.render import render
-    from derive.spec import parse_spec
+    from derive.emit.render import render
+    from derive.model import tables
+    from derive.model.spec import parse_spec
 
     spec = parse_spec(ODD_SPELLINGS)
     # "-2_5E-1_0" is -25e-10: Decimal's grouping underscores, as Python literals allow
@@ -286,31 +287,31 @@ def test_accepted_bounds_reach_generated_code_only_in_canonical_form() -> None:
 
 
 def _truncnorm(*args: Any, **kwargs: Any) -> Any:
-    from derive.truncnorm import truncnorm_moments
+    from derive.maths.truncnorm import truncnorm_moments
 
     return truncnorm_moments(*args, **kwargs)
 
 
 def _symmetric_std(*args: Any) -> Any:
-    from derive.truncnorm import symmetric_std
+    from derive.maths.truncnorm import symmetric_std
 
     return symmetric_std(*args)
 
 
 def _inverse(*args: Any) -> Any:
-    from derive.truncnorm import cutoff_for_post_truncation_units
+    from derive.maths.truncnorm import cutoff_for_post_truncation_units
 
     return cutoff_for_post_truncation_units(*args)
 
 
 def _rule(*args: Any) -> Any:
-    from derive.he_rule import variance_rule
+    from derive.maths.he_rule import variance_rule
 
     return variance_rule(*args)
 
 
 def _spec(table: object) -> Any:
-    from derive.spec import parse_spec
+    from derive.model.spec import parse_spec
 
     return parse_spec(table)
 
@@ -473,11 +474,11 @@ HOSTILE_EXPRESSIONS: list[tuple[str, str, str]] = [
 
 
 def _activations() -> Any:
-    if importlib.util.find_spec("derive.activations") is None:  # pragma: no cover
-        pytest.skip("derive.activations (issue 4) does not exist yet")
-    import derive.activations
+    if importlib.util.find_spec("derive.maths.activations") is None:  # pragma: no cover
+        pytest.skip("derive.maths.activations (issue 4) does not exist yet")
+    import derive.maths.activations
 
-    return derive.activations
+    return derive.maths.activations
 
 
 @pytest.mark.parametrize(

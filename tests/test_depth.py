@@ -1,4 +1,4 @@
-"""Depth predictions r and r^L (derive.depth) and the `depth` CLI."""
+"""Depth predictions r and r^L (derive.maths.depth) and the `depth` CLI."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 import mpmath
 import pytest
 
-from derive.depth import depth_table, truncated_uncorrected_r
-from derive.errors import InputError
-from derive.numbers import format_sig
+from derive.core.errors import InputError
+from derive.core.numbers import format_sig
+from derive.maths.depth import depth_table, truncated_uncorrected_r
 
 
 def _rows(**kw: object) -> dict[str, object]:

@@ -9,7 +9,7 @@ import sys
 import mpmath
 import pytest
 
-from derive.gains import gains, torch_gain
+from derive.maths.gains import gains, torch_gain
 
 CLOSED = ("linear", "relu", "leaky_relu", "elu", "selu", "gelu")
 
@@ -86,7 +86,7 @@ def test_user_expression_matches_builtin() -> None:
 
 
 def test_constant_expression_is_rejected() -> None:
-    from derive.errors import InputError
+    from derive.core.errors import InputError
 
     with pytest.raises(InputError, match="does not depend on a variable"):
         gains("max(x, 0) - max(x, 0) + 1", digits=10)

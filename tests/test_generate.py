@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from derive import cli
-from derive.numbers import format_sig
-from derive.render import render
-from derive.spec import Spec, load_spec
-from derive.tables import QUANTITIES, build_model
-from derive.truncnorm import truncnorm_moments
+from derive.core.numbers import format_sig
+from derive.emit.render import render
+from derive.maths.truncnorm import truncnorm_moments
+from derive.model.spec import Spec, load_spec
+from derive.model.tables import QUANTITIES, build_model
 from tests.conftest import GENERATED, ROOT, load_generated
 
 SMALL_SPEC = """\
@@ -171,7 +171,7 @@ def test_generate_check_exits_0_on_a_current_tree_and_1_naming_an_altered_file(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The model is reused (what is under test is the comparison, not the derivation)."""
-    monkeypatch.setattr("derive.tables.build_model", lambda spec: small_model)
+    monkeypatch.setattr("derive.model.tables.build_model", lambda spec: small_model)
     copy = tmp_path / "copy"
     shutil.copytree(cli_output, copy)
     argv = ["generate", "--check", "--spec", str(small_spec_file), "--out", str(copy)]

@@ -1,4 +1,4 @@
-"""derive.he_rule: He's variance rule derived from the layer recursion with SymPy.
+"""derive.maths.he_rule: He's variance rule derived from the layer recursion with SymPy.
 
 Every expected value is written out here in closed form and compared with
 ``sp.simplify(derived - expected) == 0`` (an exact symbolic identity, no tolerance).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from derive.he_rule import (
+from derive.maths.he_rule import (
     backward_condition,
     forward_condition,
     general_rule,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import mpmath
 import pytest
 
-from derive.errors import InputError
-from derive.meanfield import meanfield
+from derive.core.errors import InputError
+from derive.maths.meanfield import meanfield
 
 
 def test_relu_at_he_gain_is_critical_with_every_q_fixed() -> None:
@@ -34,7 +34,7 @@ def test_relu_with_bias_has_closed_form_fixed_point() -> None:
 
 def test_tanh_fixed_point_satisfies_length_map() -> None:
     m = meanfield("tanh", "1.2", "0.05", digits=12)
-    from derive.meanfield import second_moment_map
+    from derive.maths.meanfield import second_moment_map
 
     with mpmath.workdps(25):
         t = mpmath.mpf("1.44") * second_moment_map(m_act(), m.q_star, 25) + mpmath.mpf("0.0025")
@@ -44,7 +44,7 @@ def test_tanh_fixed_point_satisfies_length_map() -> None:
 
 
 def m_act():  # type: ignore[no-untyped-def]
-    from derive.activations import builtin
+    from derive.maths.activations import builtin
 
     return builtin("tanh")
 

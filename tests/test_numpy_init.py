@@ -1,7 +1,7 @@
 """generated/numpy_init.py: distribution, moments, fans, bad input and style.
 
 Statistical checks use fixed seeds and the bands of tests/stats.py (KS p > 1e-4 at n = 2**17;
-|z| < 6 for mean and variance at n = 2**20, moments from derive.truncnorm at 50 digits).
+|z| < 6 for mean and variance at n = 2**20, moments from derive.maths.truncnorm at 50 digits).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from derive.truncnorm import truncnorm_moments as exact_moments
+from derive.maths.truncnorm import truncnorm_moments as exact_moments
 from tests.conftest import GENERATED, ROOT, load_generated, require
 from tests.stats import basic_sanity, ks_pvalue, moment_z
 
@@ -389,7 +389,7 @@ def test_generated_file_carries_the_header_and_the_tabulated_constants(
 
 
 def test_gains_table_matches_the_derivation_to_the_float64(npi: ModuleType) -> None:
-    from derive.gains import gains
+    from derive.maths.gains import gains
 
     for name in ("relu", "gelu", "silu", "tanh"):
         assert npi.GAINS[name] == float(gains(name, None, 30).forward_gain), name

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 from derive.cli import PROGRESS_MIN_TOTAL, progress_bar
-from derive.spec import parse_spec
-from derive.tables import truncnorm_rows
+from derive.model.spec import parse_spec
+from derive.model.tables import truncnorm_rows
 
 
 class _Terminal(io.StringIO):

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from derive.snippets.truncnorm64 import truncnorm_mean_std
-from derive.truncnorm import (
+from derive.maths.snippets.truncnorm64 import truncnorm_mean_std
+from derive.maths.truncnorm import (
     cutoff_for_post_truncation_units,
     symmetric_std,
     truncnorm_moments,
@@ -29,7 +29,7 @@ from derive.truncnorm import (
 from tests.conftest import GENERATED, load_generated, require
 
 D = decimal.Decimal
-DIGITS = 30  # significant digits asked of derive.truncnorm in these tests
+DIGITS = 30  # significant digits asked of derive.maths.truncnorm in these tests
 BOUNDED = settings(
     deadline=None,
     derandomize=True,
@@ -244,7 +244,7 @@ def test_cutoff_in_post_truncation_units_inverts_k_over_s_of_k(k: decimal.Decima
 
 
 # ---------------------------------------------------------------------------
-# The float64 runtime snippet (derive/snippets/truncnorm64.py) against mpmath
+# The float64 runtime snippet (derive/maths/snippets/truncnorm64.py) against mpmath
 # ---------------------------------------------------------------------------
 
 ULPS = 8  # measured worst case over 2000 random intervals: 4.1 ulps (mean), 3.4 ulps (std)

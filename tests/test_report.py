@@ -19,11 +19,12 @@ import mpmath
 import numpy as np
 import pytest
 
-from derive import figures, report
-from derive.render import render
-from derive.spec import parse_spec
-from derive.tables import build_model
-from derive.truncnorm import truncnorm_moments
+from derive.emit import figures
+from derive.emit.render import render
+from derive.maths.truncnorm import truncnorm_moments
+from derive.model import report
+from derive.model.spec import parse_spec
+from derive.model.tables import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"

@@ -1,5 +1,5 @@
-"""derive/snippets/truncnorm64.py: the float64, standard-library-only moments that the
-generated initializers embed, against derive.truncnorm at 30 digits.
+"""derive/maths/snippets/truncnorm64.py: the float64, standard-library-only moments that the
+generated initializers embed, against derive.maths.truncnorm at 30 digits.
 
 Error measure: the std in ulps of the exact std; the mean in ulps of max(|mean|, std)
 (a mean of 0 has no ulp of its own, and an error small against the spread is what a
@@ -15,9 +15,9 @@ import math
 
 import pytest
 
-from derive.snippets.truncnorm64 import truncnorm_mean_std
-from derive.tables import snippet_source
-from derive.truncnorm import truncnorm_moments
+from derive.maths.snippets.truncnorm64 import truncnorm_mean_std
+from derive.maths.truncnorm import truncnorm_moments
+from derive.model.tables import snippet_source
 from tests.conftest import GENERATED
 
 ULPS = 4
@@ -138,7 +138,7 @@ def test_the_embedded_snippet_text_runs_alone_and_gives_the_same_floats() -> Non
 
 def test_generated_initializers_embed_the_current_snippet_verbatim() -> None:
     """generated/*.py that carry the runtime fallback carry exactly this text (regenerate
-    with `make generate` after editing derive/snippets/truncnorm64.py)."""
+    with `make generate` after editing derive/maths/snippets/truncnorm64.py)."""
     body = snippet_source("truncnorm64")
     carriers = [
         p for p in sorted(GENERATED.glob("*.py")) if "def truncnorm_mean_std" in p.read_text()

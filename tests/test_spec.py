@@ -1,4 +1,4 @@
-"""derive.spec: validation of the generation spec, and the spec hash in every header."""
+"""derive.model.spec: validation of the generation spec, and the spec hash in every header."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from derive.errors import InputError
-from derive.spec import KNOWN_OUTPUTS, Spec, load_spec, parse_spec
+from derive.core.errors import InputError
+from derive.model.spec import KNOWN_OUTPUTS, Spec, load_spec, parse_spec
 from tests.conftest import ROOT
 
 D = decimal.Decimal

@@ -1,7 +1,7 @@
 """generated/tf_init.py: Keras 3 (TensorFlow) initializers with exact truncated-normal constants.
 
 Parity with Keras is bit for bit; distributions are checked against the exact truncated-normal
-CDF (KS, p > 1e-4, n = 2**17) and moments (|z| < 6, n = 2**20) from derive.truncnorm (mpmath).
+CDF (KS, p > 1e-4, n = 2**17) and moments (|z| < 6, n = 2**20) from derive.maths.truncnorm (mpmath).
 Every draw uses a fixed seed.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from derive.truncnorm import truncnorm_moments as exact_moments
+from derive.maths.truncnorm import truncnorm_moments as exact_moments
 from tests.conftest import GENERATED, ROOT, load_generated, require
 from tests.stats import KS_P_MIN, basic_sanity, ks_pvalue, moment_z
 

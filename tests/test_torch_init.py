@@ -1,7 +1,7 @@
 """generated/torch_init.py: parity with torch.nn.init, distribution, moments, fans, bad input.
 
 Statistical checks use fixed seeds and the bands of tests/stats.py (KS p > 1e-4 at n = 2**17;
-|z| < 6 for mean and variance at n = 2**20, moments from derive.truncnorm at 50 digits).
+|z| < 6 for mean and variance at n = 2**20, moments from derive.maths.truncnorm at 50 digits).
 Parity with torch.nn.init is bit for bit (torch.equal).
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from derive.truncnorm import truncnorm_moments as exact_moments
+from derive.maths.truncnorm import truncnorm_moments as exact_moments
 from tests.conftest import GENERATED, ROOT, load_generated, require
 from tests.stats import basic_sanity, ks_pvalue, moment_z, truncnorm_cdf
 

@@ -1,8 +1,8 @@
-"""derive.truncnorm (closed forms evaluated with mpmath) against independent methods.
+"""derive.maths.truncnorm (closed forms evaluated with mpmath) against independent methods.
 
 Each reference is computed WITHOUT the closed forms (no erf, no integration-by-parts
-recursion), at ``digits + 20`` working digits, and every value of derive.truncnorm must
-then print the same ``digits`` significant digits (derive.numbers.format_sig: correctly
+recursion), at ``digits + 20`` working digits, and every value of derive.maths.truncnorm must
+then print the same ``digits`` significant digits (derive.core.numbers.format_sig: correctly
 rounded), i.e. agree to the full requested precision:
 
 * ``_quadrature``: tanh-sinh quadrature (mpmath.quad) of the density's moments about the
@@ -28,9 +28,9 @@ import mpmath
 import pytest
 from scipy import special, stats
 
-from derive.errors import InputError
-from derive.numbers import format_sig, parse_bound, to_mpf
-from derive.truncnorm import (
+from derive.core.errors import InputError
+from derive.core.numbers import format_sig, parse_bound, to_mpf
+from derive.maths.truncnorm import (
     Moments,
     cutoff_for_post_truncation_units,
     symmetric_std,

@@ -1,7 +1,7 @@
-"""derive.truncnorm_symbolic (SymPy) against derive.truncnorm (mpmath), and the derivation
-itself: the partial moments I_k(a, b) really are integrals of x^k phi(x) over [a, b].
+"""derive.maths.truncnorm_symbolic (SymPy) against derive.maths.truncnorm (mpmath), and the
+derivation itself: the partial moments I_k(a, b) really are integrals of x^k phi(x) over [a, b].
 
-Agreement is to all 50 requested digits (derive.numbers.format_sig strings equal), with the
+Agreement is to all 50 requested digits (derive.core.numbers.format_sig strings equal), with the
 SymPy forms evaluated two ways: SymPy's own adaptive ``evalf`` on exact rational cutoffs,
 and the forms ``lambdify``-ed to mpmath and evaluated naively at 70 working digits (at
 these moderate cutoffs the naive forms lose at most a few digits to cancellation).
@@ -13,9 +13,9 @@ import mpmath
 import pytest
 import sympy as sp
 
-from derive.numbers import format_sig
-from derive.truncnorm import truncnorm_moments
-from derive.truncnorm_symbolic import (
+from derive.core.numbers import format_sig
+from derive.maths.truncnorm import truncnorm_moments
+from derive.maths.truncnorm_symbolic import (
     a,
     b,
     display_forms,
@@ -27,7 +27,7 @@ from derive.truncnorm_symbolic import (
 )
 
 DIGITS = 50
-FIELDS = {  # TruncnormForms field -> derive.truncnorm.Moments field
+FIELDS = {  # TruncnormForms field -> derive.maths.truncnorm.Moments field
     "mass": "mass",
     "mean": "mean",
     "variance": "variance",

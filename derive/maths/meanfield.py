@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.activations import Activation, activation
-from derive.errors import InputError
-from derive.gains import GUARD_DIGITS, gaussian_expectation
-from derive.numbers import parse_bound, parse_digits, to_mpf
+from derive.core.errors import InputError
+from derive.core.numbers import parse_bound, parse_digits, to_mpf
+from derive.maths.activations import Activation, activation
+from derive.maths.gains import GUARD_DIGITS, gaussian_expectation
 
 ELASTICITY_GRID: tuple[str, ...] = (
     "0.01",

@@ -14,8 +14,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from derive.errors import InputError
-from derive.numbers import bound_text, parse_bound, parse_digits, parse_interval
+from derive.core.errors import InputError
+from derive.core.numbers import bound_text, parse_bound, parse_digits, parse_interval
 
 KNOWN_OUTPUTS: tuple[str, ...] = (
     "constants.json",

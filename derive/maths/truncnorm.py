@@ -1,6 +1,6 @@
 """Moments of the standard normal truncated to [a, b], evaluated with mpmath.
 
-Closed forms (derived symbolically in :mod:`derive.truncnorm_symbolic`; see Johnson, Kotz &
+Closed forms (derived symbolically in :mod:`derive.maths.truncnorm_symbolic`; see Johnson, Kotz &
 Balakrishnan, *Continuous Univariate Distributions* vol. 1, eq. 13.134-13.135), with
 phi the standard normal density and Z the mass::
 
@@ -28,9 +28,11 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.errors import InputError
-from derive.numbers import bound_text, parse_digits, parse_interval, to_mpf
+from derive.core.errors import InputError
+from derive.core.numbers import bound_text, parse_digits, parse_interval, to_mpf
 
+# TensorFlow/Keras/JAX divide by this float literal: s(2), the std of N(0, 1) truncated to [-2, 2].
+TF_LITERAL = "0.87962566103423978"
 GUARD_DIGITS = 12
 _MAX_ROUNDS = 8
 
@@ -176,7 +178,7 @@ def truncnorm_moments(lower: Bound, upper: Bound, digits: int = 50) -> Moments:
     """All moments of N(0, 1) truncated to [lower, upper], accurate to ``digits`` digits.
 
     The returned mpf values carry the working precision they were computed at (at least
-    ``digits`` + guard); round them with :func:`derive.numbers.format_sig`.
+    ``digits`` + guard); round them with :func:`derive.core.numbers.format_sig`.
     """
     digits = parse_digits(digits)
     a, b = parse_interval(lower, upper)
@@ -206,7 +208,7 @@ def symmetric_std(k: Bound, digits: int = 50) -> mpmath.mpf:
 
 
 def _positive_cutoff(k: Bound) -> decimal.Decimal:
-    from derive.numbers import parse_bound
+    from derive.core.numbers import parse_bound
 
     kd = parse_bound(k, "k")
     if not kd > 0:
@@ -224,7 +226,7 @@ def cutoff_for_post_truncation_units(c: Bound, digits: int = 50) -> mpmath.mpf:
     sqrt(3) (k -> 0, where the law tends to a uniform) to infinity, so a solution exists
     exactly for c > sqrt(3); it lies in (0, c) because s(k) < 1.
     """
-    from derive.numbers import parse_bound
+    from derive.core.numbers import parse_bound
 
     digits = parse_digits(digits)
     cd = parse_bound(c, "c")

@@ -7,9 +7,9 @@ from typing import Any
 
 import jinja2
 
-from derive.tables import json_string
+from derive.model.tables import json_string
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 TEMPLATES: dict[str, str] = {
     "constants.json": "constants.json.j2",
     "constants.md": "constants.md.j2",
@@ -44,7 +44,7 @@ def render(
         text = env.get_template(TEMPLATES[name]).render(model=model, output=name)
         files[name] = text
     if "report.md" in outputs:  # its figures, "figures/<name>.svg", drawn with numpy_init.py
-        from derive.figures import build_figures
+        from derive.emit.figures import build_figures
 
         sampler = files.get("numpy_init.py") or env.get_template(TEMPLATES["numpy_init.py"]).render(
             model=model, output="numpy_init.py"

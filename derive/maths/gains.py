@@ -27,9 +27,9 @@ from typing import Any
 
 import mpmath
 
-from derive.activations import Activation, activation
-from derive.errors import InputError
-from derive.numbers import parse_digits, to_mpf
+from derive.core.errors import InputError
+from derive.core.numbers import parse_digits, to_mpf
+from derive.maths.activations import Activation, activation
 
 GUARD_DIGITS = 10
 QUANTITIES: tuple[str, ...] = (
@@ -297,7 +297,7 @@ def closed_form_gains(act: Activation, digits: int) -> Gains:
     """Evaluate the closed forms to ``digits`` (+ guard) with SymPy's arbitrary-precision N."""
     import sympy as sp
 
-    from derive.activations import SELU_ALPHA, SELU_LAMBDA
+    from derive.maths.activations import SELU_ALPHA, SELU_LAMBDA
 
     forms = closed_forms(act)
     text = dict(

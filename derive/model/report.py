@@ -3,7 +3,7 @@
 ``report_model(spec, model)`` adds what ``templates/report.md.j2`` lays out to the tables'
 model: the He rule forward and backward (He, Zhang, Ren & Sun 2015, eq. 7-15) and its leaky
 slope, the truncated-normal moments (Johnson, Kotz & Balakrishnan vol. 1, eq. 13.134-13.135),
-the list of figures, and the plain data the figures are drawn from (:mod:`derive.figures`).
+the list of figures, and the plain data the figures are drawn from (:mod:`derive.emit.figures`).
 Every number is a finished string; LaTeX comes from ``sympy.latex`` of the derived expressions.
 """
 
@@ -17,12 +17,10 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from derive import he_rule, truncnorm_symbolic
-from derive.figures import DEPTH_BATCH, DEPTH_LAYERS, DEPTH_WIDTH, TAIL_SAMPLES
-from derive.numbers import format_sig, round_float32
-from derive.spec import Spec
-from derive.tables import TF_LITERAL
-from derive.truncnorm import truncnorm_moments
+from derive.core.numbers import format_sig, round_float32
+from derive.maths import he_rule, truncnorm_symbolic
+from derive.maths.truncnorm import TF_LITERAL, truncnorm_moments
+from derive.model.spec import Spec
 
 FIGURE_DIR = "figures"
 DIGITS = 20  # significant digits printed in the report
@@ -43,6 +41,12 @@ LEAKY_SLOPES: tuple[tuple[str, str], ...] = (
     ("sqrt(5)", "PyTorch's default `nn.Linear`/`nn.Conv*` init: `kaiming_uniform_(a=√5)`"),
     ("1", "linear (LeCun)"),
 )
+
+# The figures' experiments (derive.emit.figures runs them with these sizes; the report states them).
+DEPTH_LAYERS = 50
+DEPTH_WIDTH = 256
+DEPTH_BATCH = 256
+TAIL_SAMPLES = 200_000
 
 
 @dataclass(frozen=True)
@@ -241,9 +245,9 @@ DEPTH_FIGURE: tuple[tuple[str, str], ...] = (
 
 
 def depth_section() -> dict[str, Any]:
-    """derive.depth: the predicted r^L, L = 1..DEPTH_LAYERS, of the initializations figure 3
+    """derive.maths.depth: the predicted r^L, L = 1..DEPTH_LAYERS, of the initializations figure 3
     measures (the depth table itself is the tables' ``depth``)."""
-    from derive.depth import depth_table
+    from derive.maths.depth import depth_table
 
     by_key = {row.key: row for row in depth_table(DEPTH_LAYERS, digits=CURVE_DIGITS)}
     curves = []
@@ -263,7 +267,7 @@ def depth_section() -> dict[str, Any]:
 
 
 def figure_data(model: dict[str, Any], depth: dict[str, Any]) -> dict[str, Any]:
-    """Plain strings the figures are drawn from (derive.figures parses them back)."""
+    """Plain strings the figures are drawn from (derive.emit.figures parses them back)."""
     m2 = truncnorm_moments("-2", "2", CURVE_DIGITS)
     tail = truncnorm_moments(TAIL[0], TAIL[1], CURVE_DIGITS)
     with mpmath.workdps(40):

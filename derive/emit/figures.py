@@ -17,7 +17,7 @@ The four figures (issue 6):
    same ``stddev`` (shape [2, 50000], fan_in 2), both exact densities drawn;
 2. s(k) and the correction 1/s(k) against the cutoff k, the frameworks' k = 2 marked;
 3. the mean square activation against depth (1..50 ReLU layers): measured points over the
-   predicted lines q_L = r^L q_0 of :mod:`derive.depth`;
+   predicted lines q_L = r^L q_0 of :mod:`derive.maths.depth`;
 4. sampling N(0, 1) truncated to [5, 6] in float32: the inverse-CDF method (uniform in
    [Phi(a), Phi(b)], then sqrt(2) erfinv(2u - 1), both in float32) against initref's sampler.
 """
@@ -35,6 +35,8 @@ from typing import Any
 import mpmath
 import numpy as np
 import numpy.typing as npt
+
+from derive.model.report import DEPTH_BATCH, DEPTH_LAYERS, DEPTH_WIDTH, TAIL_SAMPLES
 
 Array = npt.NDArray[np.float64]
 Sampler = Callable[..., Any]
@@ -64,11 +66,7 @@ SEED_DEPTH = 20240602
 SEED_TAIL = 20240603
 
 ARTICLE_SHAPE = (2, 50000)  # [fan_in, fan_out] as in the seed article: fan_in = 2, std = 1
-DEPTH_LAYERS = 50
-DEPTH_WIDTH = 256
-DEPTH_BATCH = 256
 ROW_BLOCK = 4  # rows per GEMM in depth_experiment (m n k <= 2^18: one thread)
-TAIL_SAMPLES = 200_000
 TAIL_BINS = 50
 
 
@@ -163,7 +161,7 @@ def figure_article(data: Mapping[str, Any], sampler: types.ModuleType) -> str:
 
     he_normal is N(0, (stddev / s(2))^2) truncated at +-2 of its own std; truncated_normal is
     N(0, stddev^2) truncated at +-2 stddev, whose std is s(2) stddev (seed article; s(2) from
-    derive.truncnorm).
+    derive.maths.truncnorm).
     """
     s2 = float(data["s2"])
     mass = float(data["mass2"])
@@ -229,7 +227,7 @@ def figure_article(data: Mapping[str, Any], sampler: types.ModuleType) -> str:
 def figure_correction(data: Mapping[str, Any]) -> str:
     """Figure 2: s(k), the std of N(0, 1) truncated to [-k, k], and the correction 1/s(k).
 
-    The curve is derive.truncnorm's s(k) on a fine grid; the markers are the spec's symmetric
+    The curve is derive.maths.truncnorm's s(k) on a fine grid; the markers are the spec's symmetric
     cutoffs (constants.md); k = 2 is the cutoff TF/Keras/JAX fix, s(2) = 0.87962566103423978.
     """
     curve = np.array([[float(k), float(s)] for k, s in data["correction_curve"]])
@@ -309,7 +307,7 @@ def erfinv_float32(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     float32 numbers u in [Phi(a), Phi(b)]; the exact erfinv used here shows that collapse
     alone, undisturbed by any approximation error of a float32 erfinv kernel.
     """
-    from derive.numbers import round_float32
+    from derive.core.numbers import round_float32
 
     values, inverse = np.unique(v, return_inverse=True)
     with mpmath.workdps(30):
@@ -341,7 +339,7 @@ def inverse_cdf_float32(
 
 def figure_tail(data: Mapping[str, Any], sampler: types.ModuleType) -> str:
     """Figure 4: N(0, 1) truncated to [a, b] = [5, 6], drawn in float32, two samplers, exact
-    density phi(x) / Z (Z = Phi(b) - Phi(a) from derive.truncnorm)."""
+    density phi(x) / Z (Z = Phi(b) - Phi(a) from derive.maths.truncnorm)."""
     tail = data["tail"]
     a, b = float(tail["lower"]), float(tail["upper"])
     mass = float(tail["mass"])
@@ -495,7 +493,7 @@ def depth_experiment(
 def figure_depth(data: Mapping[str, Any], sampler: types.ModuleType) -> str:
     """Figure 3: q_L / q_0 against depth L for the depth table's initializations: measured
     (points, one seeded float64 ReLU network each, depth_experiment()) over the predicted r^L
-    (lines, derive.depth via derive.report)."""
+    (lines, derive.maths.depth via derive.model.report)."""
     curves = data["depth"]
     layers = np.arange(1, DEPTH_LAYERS + 1)
     markers = ("o", "s", "^", "D", "v", "P")
@@ -552,7 +550,7 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any], types.ModuleType], str]] = {
 
 
 def build_figures(report: Mapping[str, Any], sampler_source: str) -> dict[str, str]:
-    """``{path: svg text}`` for every figure of the report model (derive.report), drawn with
+    """``{path: svg text}`` for every figure of the report model (derive.model.report), drawn with
     the generated NumPy sampler whose source text is ``sampler_source``."""
     sampler = load_sampler(sampler_source)
     data = report["figure_data"]

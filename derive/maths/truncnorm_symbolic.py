@@ -3,7 +3,7 @@
 Each moment is the integral of x^k phi(x) over [a, b] divided by the mass
 (Johnson, Kotz & Balakrishnan vol. 1, sec. 10.1, eq. 13.134-13.135); SymPy does the
 integration, so nothing here is typed in from a table.  The numeric module
-:mod:`derive.truncnorm` evaluates the same forms stably; the tests check that the two agree.
+:mod:`derive.maths.truncnorm` evaluates the same forms stably; the tests check that the two agree.
 """
 
 from __future__ import annotations

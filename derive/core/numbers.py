@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.errors import InputError
+from derive.core.errors import InputError
 
 MIN_DIGITS = 1
 MAX_DIGITS = 10000

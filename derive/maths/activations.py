@@ -28,7 +28,7 @@ User expressions (:func:`parse_activation`) are read by a small recursive-descen
 written here: numbers, one variable, ``+ - * / ** ^``, parentheses and a whitelist of
 functions.  Nothing is passed to ``eval``/``exec``/``sympify``; attribute access, indexing,
 strings, lambdas, dunder names and every name outside the whitelist are rejected with a
-one-line :class:`~derive.errors.InputError`.
+one-line :class:`~derive.core.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any
 
 import mpmath
 
-from derive.errors import InputError
+from derive.core.errors import InputError
 
 Fn = Callable[[mpmath.mpf], mpmath.mpf]
 
@@ -127,7 +127,7 @@ class Activation:
 
 
 def _mp(text: str | decimal.Decimal) -> mpmath.mpf:
-    from derive.numbers import to_mpf
+    from derive.core.numbers import to_mpf
 
     return to_mpf(decimal.Decimal(text))
 
@@ -154,7 +154,7 @@ def _normal_pdf(t: mpmath.mpf) -> mpmath.mpf:
 
 
 def _parse_param(spec: ParamSpec, value: object) -> decimal.Decimal:
-    from derive.numbers import parse_bound
+    from derive.core.numbers import parse_bound
 
     d = parse_bound(spec.default if value is None else value, spec.name)
     if d.is_infinite() or d < decimal.Decimal(spec.low):

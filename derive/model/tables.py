@@ -14,9 +14,9 @@ from dataclasses import asdict
 from typing import Any
 
 from derive import GENERATOR, __version__
-from derive.numbers import bound_text, float_views, format_sig
-from derive.spec import Spec
-from derive.truncnorm import Moments, truncnorm_moments
+from derive.core.numbers import bound_text, float_views, format_sig
+from derive.maths.truncnorm import TF_LITERAL, Moments, truncnorm_moments
+from derive.model.spec import Spec
 
 QUANTITIES: tuple[str, ...] = ("mass", "mean", "variance", "std", "correction", "excess_kurtosis")
 QUANTITY_DOC = {
@@ -27,7 +27,6 @@ QUANTITY_DOC = {
     "correction": "1/std: divide the wanted post-truncation std by std to get the normal's",
     "excess_kurtosis": "mu_4/Var^2 - 3 (sets the standard error of a sample variance)",
 }
-TF_LITERAL = "0.87962566103423978"
 COMMAND = "make generate  (python -m derive generate)"
 LIBRARIES = ("jinja2", "mpmath", "numpy", "sympy")
 SHORT_DIGITS = 20
@@ -97,11 +96,13 @@ SNIPPETS = ("truncnorm64",)
 
 
 def snippet_source(name: str) -> str:
-    """The tested stdlib source below ``# --- snippet ---`` in ``derive/snippets/<name>.py``."""
-    text = importlib.resources.files("derive.snippets").joinpath(f"{name}.py").read_text("utf-8")
+    """The tested stdlib source after ``# --- snippet ---`` in derive/maths/snippets/<name>.py."""
+    text = (
+        importlib.resources.files("derive.maths.snippets").joinpath(f"{name}.py").read_text("utf-8")
+    )
     _, mark, body = text.partition(SNIPPET_MARK)
     if not mark:  # pragma: no cover - a broken snippet file
-        raise ValueError(f"derive/snippets/{name}.py has no snippet mark")
+        raise ValueError(f"derive/maths/snippets/{name}.py has no snippet mark")
     return body.strip("\n")
 
 
@@ -114,10 +115,10 @@ def _view(x: Any, digits: int) -> dict[str, Any]:
 
 def gain_row(name: str, digits: int) -> dict[str, Any]:
     """One built-in activation (default parameter): Gaussian moments, derived gains and
-    PyTorch's calculate_gain beside them (derive.gains)."""
-    from derive.activations import BUILTINS
-    from derive.gains import QUANTITIES as GAIN_QUANTITIES
-    from derive.gains import TORCH_GAIN_TEXT, gains, torch_gain
+    PyTorch's calculate_gain beside them (derive.maths.gains)."""
+    from derive.maths.activations import BUILTINS
+    from derive.maths.gains import QUANTITIES as GAIN_QUANTITIES
+    from derive.maths.gains import TORCH_GAIN_TEXT, gains, torch_gain
 
     (spec,) = (b for b in BUILTINS if b.name == name)
     g = gains(spec.name, None, digits)
@@ -138,14 +139,14 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
 
 def gain_rows(digits: int) -> list[dict[str, Any]]:
     """:func:`gain_row` for every built-in activation, in the order of BUILTINS."""
-    from derive.activations import BUILTINS
+    from derive.maths.activations import BUILTINS
 
     return [gain_row(b.name, digits) for b in BUILTINS]
 
 
 def depth_rows(digits: int) -> dict[str, Any]:
-    """r and r^L of each framework's init on a plain ReLU network (derive.depth)."""
-    from derive.depth import DEFAULT_LAYERS, TABLE_CUTOFFS, depth_table
+    """r and r^L of each framework's init on a plain ReLU network (derive.maths.depth)."""
+    from derive.maths.depth import DEFAULT_LAYERS, TABLE_CUTOFFS, depth_table
 
     rows = depth_table(DEFAULT_LAYERS, "relu", None, TABLE_CUTOFFS, digits)
     return {
@@ -192,7 +193,7 @@ def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[s
         "depth": depth_rows(spec.digits),
     }
     if "report.md" in spec.outputs:  # SymPy's LaTeX and the figures' data, only when asked
-        from derive.report import report_model
+        from derive.model.report import report_model
 
         model["report"] = report_model(spec, model)
     return model
