@@ -46,12 +46,14 @@ from numpy.typing import DTypeLike
 
 __all__ = [
     "compute_fans",
+    "delta_orthogonal",
     "glorot_normal",
     "glorot_uniform",
     "he_normal",
     "he_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "orthogonal",
     "truncated_normal",
     "truncated_normal_mean",
     "truncnorm_mean_std",
@@ -946,3 +948,187 @@ def lecun_uniform(
         dtype=dtype,
         rng=rng,
     )
+
+
+# ---------------------------------------------------------------------------
+# --- orthogonal --- (issue 13): orthogonal() and delta_orthogonal()
+# ---------------------------------------------------------------------------
+
+# Orthogonal initialization (Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear
+# dynamics of learning in deep linear neural networks").  A matrix with orthonormal columns
+# (tall) or rows (wide) is drawn from the Haar (uniform) law on that set by Mezzadri's recipe
+# ("How to generate random matrices from the classical compact groups", Notices AMS 54 (2007),
+# 592-604, arXiv:math-ph/0609050): A, big x small with i.i.d. N(0, 1) entries, is factored
+# A = QR by Householder QR, and Q's column j is multiplied by sign(R_jj).  The product is the
+# Q of the unique QR factorization with R_jj > 0; as A -> HA (H orthogonal) leaves A's law
+# unchanged and maps that Q to HQ, the law of Q is invariant under every rotation: Haar.
+# Without the sign step Q inherits the QR routine's sign convention (LAPACK's Householder QR
+# makes Q_11 < 0 always, and the diagonal of Q leans negative).  Multiplying column j by
+# g * sign(R_jj) in one pass gives the same bits as by sign(R_jj) and then by g (the sign is
+# exact).  A zero R_jj (probability 0) keeps the sign +1, so no column is ever zeroed.
+# A zero R_jj (probability 0) keeps the sign +1, so no column is ever zeroed.
+
+
+def _orthogonal_gain(activation: str | None = None, gain: float | None = None) -> float:
+    """g for the orthogonal initializers: GAINS[activation], ``gain``, or 1.0 when neither is
+    given; both at once, unknown names and non-positive gains are errors (activation_scale)."""
+    activation_scale(1.0, activation, gain)
+    if activation is not None:
+        return GAINS[activation]
+    return 1.0 if gain is None else float(gain)
+
+
+def _orthogonal_matrix(
+    rows: int, cols: int, g: float, dtype: np.dtype, rng: np.random.Generator
+) -> np.ndarray:
+    """g * M, M (rows, cols) Haar-distributed with orthonormal columns (rows >= cols) or rows.
+
+    As keras.initializers.Orthogonal and jax.nn.initializers.orthogonal: A ~ N(0, 1) of shape
+    (max, min) drawn in ``dtype``, Householder QR (np.linalg.qr, LAPACK), column j of Q
+    times g * sign(R_jj), transposed when wide.
+    """
+    big, small = max(rows, cols), min(rows, cols)
+    a = rng.standard_normal((big, small), dtype=dtype)
+    q, r = np.linalg.qr(a)
+    del a
+    q *= np.where(np.diagonal(r) < 0, dtype.type(-g), dtype.type(g))
+    return q if rows >= cols else q.T
+
+
+def _check_matrix_layout(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout: {layout!r} (accepted: {', '.join(map(repr, LAYOUTS))})")
+
+
+def orthogonal(
+    shape: int | Sequence[int],
+    *,
+    gain: float | None = None,
+    activation: str | None = None,
+    layout: Layout = "in_out",
+    dtype: DTypeLike = np.float32,
+    rng: RNG = None,
+) -> np.ndarray:
+    """A (semi-)orthogonal weight of this shape, Haar-distributed, times a gain g.
+
+    The weight is read as a matrix (rows, cols) and that matrix has orthonormal columns when
+    rows >= cols, else orthonormal rows:
+      * ``layout="in_out"`` (``[..., in, out]``, Keras and JAX with column_axis=-1):
+        rows = prod(shape[:-1]), cols = shape[-1], as keras.initializers.Orthogonal;
+      * ``layout="out_in"`` (``[out, in / groups, *kernel]``, PyTorch): rows = shape[0],
+        cols = prod(shape[1:]), as torch.nn.init.orthogonal_.
+    Either way it is a layer's (fan_in x out) matrix, up to the order of the fan_in axis:
+    out_in returns the transpose of the in_out matrix of that view, so for 2-d shapes
+    ``orthogonal((n, m), layout="out_in", rng=s)`` is ``orthogonal((m, n), rng=s).T``.
+
+    Law: A ~ N(0, 1) of shape (max(rows, cols), min(rows, cols)), A = QR (Householder),
+    Q's column j times sign(R_jj): Haar on the orthonormal frames (Mezzadri 2007).
+
+    The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
+    ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
+    derived forward gain that variance_scaling uses as scale = g^2: a square orthogonal
+    layer maps unit-variance pre-activations z to g W f(z), whose second moment is
+    g^2 E[f(z)^2] = 1, as Var[w] = g^2 / fan_in does on average.  ``gain=`` gives g
+    directly; with neither, g = 1.  Caveat: this gain keeps the second moment at q = 1,
+    which is not criticality for tanh-like activations (the mean-field theory of
+    Schoenholz et al. 2017 holds for orthogonal weights too, Xiao et al. 2018).  Without
+    biases tanh at g = GAINS["tanh"] is chaotic (chi_1 = g^2 E[f'(z)^2] > 1) and the
+    critical gain is 1; with biases of variance sigma_b^2 > 0 the critical sigma_w
+    solves q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and sigma_w^2 E[f'(sqrt(q*) z)^2]
+    = 1 together, and differs from the forward gain.  For the ReLU family the forward
+    gain is critical (chi_1 = 1 at sigma_b = 0).
+
+    Args:
+        shape: at least 2 dimensions; a zero dimension gives an empty array.
+        gain, activation: g as above (at most one of them).
+        layout: "in_out" or "out_in".
+        dtype: float32 or float64 (the draw and the QR are made in this dtype).
+        rng: a numpy.random.Generator, or a seed or None for np.random.default_rng(rng).
+    """
+    dims = _check_shape(shape)
+    if len(dims) < 2:
+        raise ValueError(f"shape: {dims!r} has {len(dims)} dimensions (accepted: 2 or more)")
+    g = _orthogonal_gain(activation, gain)
+    _check_matrix_layout(layout)
+    resolved = _check_dtype(dtype)
+    generator = np.random.default_rng(rng)
+    if math.prod(dims) == 0:
+        return np.zeros(dims, dtype=resolved)
+    if layout == "in_out":
+        matrix = _orthogonal_matrix(math.prod(dims[:-1]), dims[-1], g, resolved, generator)
+    else:  # the transpose of the in_out matrix of the (fan_in, out) view
+        matrix = _orthogonal_matrix(math.prod(dims[1:]), dims[0], g, resolved, generator).T
+    return np.ascontiguousarray(matrix).reshape(dims)
+
+
+def delta_orthogonal(
+    shape: int | Sequence[int],
+    *,
+    gain: float | None = None,
+    activation: str | None = None,
+    layout: Layout = "in_out",
+    dtype: DTypeLike = np.float32,
+    rng: RNG = None,
+) -> np.ndarray:
+    """A delta-orthogonal convolution kernel (Xiao et al. 2018, "Dynamical Isometry and a Mean
+    Field Theory of CNNs"): zero everywhere but at the spatial centre, where the
+    (in, out) matrix is g times a Haar orthogonal matrix with orthonormal rows (in <= out).
+
+    As jax.nn.initializers.delta_orthogonal: 1 to 3 spatial dimensions, in <= out, the centre
+    at index (k - 1) // 2 of each spatial dimension of size k (the lower middle when k is
+    even); the centre matrix is orthogonal((in, out)) under the same seed (in_out layout).
+      * ``layout="in_out"``: shape ``[*spatial, in, out]`` (Keras, JAX);
+      * ``layout="out_in"``: shape ``[out, in / groups, *spatial]`` (PyTorch); the centre is
+        the transpose of the in_out one drawn from the same seed.
+
+    The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
+    ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
+    derived forward gain that variance_scaling uses as scale = g^2: a square orthogonal
+    layer maps unit-variance pre-activations z to g W f(z), whose second moment is
+    g^2 E[f(z)^2] = 1, as Var[w] = g^2 / fan_in does on average.  ``gain=`` gives g
+    directly; with neither, g = 1.  Caveat: this gain keeps the second moment at q = 1,
+    which is not criticality for tanh-like activations (the mean-field theory of
+    Schoenholz et al. 2017 holds for orthogonal weights too, Xiao et al. 2018).  Without
+    biases tanh at g = GAINS["tanh"] is chaotic (chi_1 = g^2 E[f'(z)^2] > 1) and the
+    critical gain is 1; with biases of variance sigma_b^2 > 0 the critical sigma_w
+    solves q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and sigma_w^2 E[f'(sqrt(q*) z)^2]
+    = 1 together, and differs from the forward gain.  For the ReLU family the forward
+    gain is critical (chi_1 = 1 at sigma_b = 0).
+
+    Args:
+        shape: 3 to 5 dimensions with in <= out; a zero dimension gives an empty array.
+        gain, activation: g as above (at most one of them).
+        layout: "in_out" or "out_in".
+        dtype: float32 or float64.
+        rng: a numpy.random.Generator, or a seed or None for np.random.default_rng(rng).
+    """
+    dims = _check_shape(shape)
+    _check_matrix_layout(layout)
+    if not 3 <= len(dims) <= 5:
+        raise ValueError(
+            f"shape: {dims!r} has {len(dims)} dimensions (accepted: 3 to 5, "
+            + ("[*spatial, in, out]" if layout == "in_out" else "[out, in, *spatial]")
+            + " with 1 to 3 spatial dimensions)"
+        )
+    if layout == "in_out":
+        spatial, fan_in, fan_out = dims[:-2], dims[-2], dims[-1]
+    else:
+        spatial, fan_in, fan_out = dims[2:], dims[1], dims[0]
+    if fan_in > fan_out:
+        raise ValueError(
+            f"shape: {dims!r} has in = {fan_in} > out = {fan_out} (accepted: in <= out, "
+            "an orthogonal centre needs at least as many outputs as inputs)"
+        )
+    g = _orthogonal_gain(activation, gain)
+    resolved = _check_dtype(dtype)
+    generator = np.random.default_rng(rng)
+    out = np.zeros(dims, dtype=resolved)
+    if out.size == 0:
+        return out
+    centre = tuple((k - 1) // 2 for k in spatial)
+    matrix = _orthogonal_matrix(fan_in, fan_out, g, resolved, generator)
+    if layout == "in_out":
+        out[centre] = matrix
+    else:
+        out[(slice(None), slice(None), *centre)] = matrix.T
+    return out

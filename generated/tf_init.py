@@ -71,21 +71,25 @@ if keras.backend.backend() != "tensorflow":
     )
 
 __all__ = [
+    "DeltaOrthogonal",
     "GlorotNormal",
     "GlorotUniform",
     "HeNormal",
     "HeUniform",
     "LecunNormal",
     "LecunUniform",
+    "Orthogonal",
     "TruncatedNormal",
     "VarianceScaling",
     "compute_fans",
+    "delta_orthogonal",
     "glorot_normal",
     "glorot_uniform",
     "he_normal",
     "he_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "orthogonal",
     "truncated_normal",
     "truncnorm_moments",
     "variance_scaling",
@@ -849,3 +853,180 @@ glorot_normal = GlorotNormal
 glorot_uniform = GlorotUniform
 lecun_normal = LecunNormal
 lecun_uniform = LecunUniform
+
+
+# ---------------------------------------------------------------------------
+# --- orthogonal --- (issue 13): Orthogonal and DeltaOrthogonal
+# ---------------------------------------------------------------------------
+
+# Orthogonal initialization (Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear
+# dynamics of learning in deep linear neural networks").  A matrix with orthonormal columns
+# (tall) or rows (wide) is drawn from the Haar (uniform) law on that set by Mezzadri's recipe
+# ("How to generate random matrices from the classical compact groups", Notices AMS 54 (2007),
+# 592-604, arXiv:math-ph/0609050): A, big x small with i.i.d. N(0, 1) entries, is factored
+# A = QR by Householder QR, and Q's column j is multiplied by sign(R_jj).  The product is the
+# Q of the unique QR factorization with R_jj > 0; as A -> HA (H orthogonal) leaves A's law
+# unchanged and maps that Q to HQ, the law of Q is invariant under every rotation: Haar.
+# Without the sign step Q inherits the QR routine's sign convention (LAPACK's Householder QR
+# makes Q_11 < 0 always, and the diagonal of Q leans negative).  Multiplying column j by
+# g * sign(R_jj) in one pass gives the same bits as by sign(R_jj) and then by g (the sign is
+# exact).  A zero R_jj (probability 0) keeps the sign +1, so no column is ever zeroed.
+# A zero R_jj (probability 0) keeps the sign +1, so no column is ever zeroed.
+
+
+def _orthogonal_gain(activation: str | None = None, gain: float | None = None) -> float:
+    """g for the orthogonal initializers: GAINS[activation], ``gain``, or 1.0 when neither is
+    given; both at once, unknown names and non-positive gains are errors (activation_scale)."""
+    activation_scale(1.0, activation, gain)
+    if activation is not None:
+        return GAINS[activation]
+    return 1.0 if gain is None else float(gain)
+
+
+def _orthogonal_matrix(rows, cols, g, dtype, seed):
+    """g * M as a (rows, cols) tensor of ``dtype``, M Haar with orthonormal columns
+    (rows >= cols) or rows: keras.initializers.Orthogonal's draws and QR, bit for bit.
+
+    As Keras: A = keras.random.normal((max, min), seed=seed) (an int seed repeats, a
+    SeedGenerator advances once), Q, R = QR of A (tf.linalg.qr, what keras.ops.qr calls),
+    transposed when wide.  Q's column j is multiplied by g * sign(R_jj) in one pass where
+    Keras multiplies by sign(R_jj) and then by g, which changes no bit.  float16 (which
+    Keras factors in half precision, losing orthogonality) and bfloat16 (which TF's QR
+    lacks) are drawn and factored in float32 and rounded once.
+    """
+    work = dtype if dtype in ("float32", "float64") else "float32"
+    big, small = max(rows, cols), min(rows, cols)
+    a = keras.random.normal((big, small), seed=seed, dtype=work)
+    q, r = tf.linalg.qr(a, full_matrices=False)
+    d = tf.linalg.diag_part(r)
+    q = q * tf.where(d < 0, tf.constant(-g, work), tf.constant(g, work))
+    if rows < cols:
+        q = tf.transpose(q)
+    return q if work == dtype else tf.cast(q, dtype)
+
+
+@keras.saving.register_keras_serializable(package="initref")
+class Orthogonal(_RandomInitializer):
+    """A (semi-)orthogonal matrix, Haar-distributed, times a gain g; a drop-in for
+    ``keras.initializers.Orthogonal(gain, seed)``.
+
+    As Keras: a shape [..., in, out] (at least 2-d) is read as the matrix
+    (prod(shape[:-1]), shape[-1]) = (rows, cols), with orthonormal columns when
+    rows >= cols, else orthonormal rows (jax.nn.initializers.orthogonal with
+    column_axis=-1 reads it the same way).  Law: A ~ N(0, 1) of shape (max, min),
+    A = QR (Householder), Q's column j times sign(R_jj): Haar on the orthonormal frames
+    (Mezzadri 2007).
+
+    For float32 and float64 the values equal ``keras.initializers.Orthogonal(gain=g,
+    seed=seed)(shape, dtype)`` bit for bit (same draw, same QR).  float16 and bfloat16 are
+    computed in float32 and rounded once, so float16 differs from Keras's, which factors
+    in half precision (and bfloat16, where Keras's raises, works).  Seeds follow Keras 3
+    (module docstring).
+
+    The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
+    ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
+    derived forward gain that variance_scaling uses as scale = g^2: a square orthogonal
+    layer maps unit-variance pre-activations z to g W f(z), whose second moment is
+    g^2 E[f(z)^2] = 1, as Var[w] = g^2 / fan_in does on average.  ``gain=`` gives g
+    directly; with neither, g = 1.  Caveat: this gain keeps the second moment at q = 1,
+    which is not criticality for tanh-like activations (the mean-field theory of
+    Schoenholz et al. 2017 holds for orthogonal weights too, Xiao et al. 2018).  Without
+    biases tanh at g = GAINS["tanh"] is chaotic (chi_1 = g^2 E[f'(z)^2] > 1) and the
+    critical gain is 1; with biases of variance sigma_b^2 > 0 the critical sigma_w
+    solves q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and sigma_w^2 E[f'(sqrt(q*) z)^2]
+    = 1 together, and differs from the forward gain.  For the ReLU family the forward
+    gain is critical (chi_1 = 1 at sigma_b = 0).
+
+    Args:
+        gain: g (default 1), or None with ``activation``.
+        seed: int, ``keras.random.SeedGenerator`` or None (Keras 3 semantics).
+        activation: a name in GAINS: g = GAINS[activation].
+    """
+
+    def __init__(self, gain=None, seed=None, *, activation=None):
+        self._gain = _orthogonal_gain(activation, gain)
+        self.gain = gain
+        self.activation = activation
+        super().__init__(seed=seed)
+
+    def __call__(self, shape, dtype=None):
+        dtype = _float_dtype(dtype)
+        shape = _shape(shape)
+        if len(shape) < 2:
+            raise ValueError(
+                f"shape: {shape!r} has {len(shape)} dimensions "
+                "(accepted: 2 or more, [..., in, out])"
+            )
+        if math.prod(shape) == 0:
+            return tf.zeros(shape, dtype)
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        return tf.reshape(_orthogonal_matrix(rows, cols, self._gain, dtype, self.seed), shape)
+
+    def get_config(self):
+        return {**super().get_config(), "gain": self.gain, "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package="initref")
+class DeltaOrthogonal(_RandomInitializer):
+    """A delta-orthogonal convolution kernel (Xiao et al. 2018, "Dynamical Isometry and a
+    Mean Field Theory of CNNs"): zero everywhere but at the spatial centre, where the
+    (in, out) matrix is g times a Haar matrix with orthonormal rows (in <= out).
+
+    jax.nn.initializers.delta_orthogonal in Keras's kernel layout [*spatial, in, out]:
+    1 to 3 spatial dimensions (Conv1D/2D/3D kernels), in <= out, the centre at index
+    (k - 1) // 2 of each spatial dimension of size k (the lower middle when k is even).
+    The centre matrix equals ``Orthogonal(gain, seed)((in, out), dtype)`` (and so
+    ``keras.initializers.Orthogonal(g, seed)((in, out), dtype)``) for the same seed.
+
+    The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
+    ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
+    derived forward gain that variance_scaling uses as scale = g^2: a square orthogonal
+    layer maps unit-variance pre-activations z to g W f(z), whose second moment is
+    g^2 E[f(z)^2] = 1, as Var[w] = g^2 / fan_in does on average.  ``gain=`` gives g
+    directly; with neither, g = 1.  Caveat: this gain keeps the second moment at q = 1,
+    which is not criticality for tanh-like activations (the mean-field theory of
+    Schoenholz et al. 2017 holds for orthogonal weights too, Xiao et al. 2018).  Without
+    biases tanh at g = GAINS["tanh"] is chaotic (chi_1 = g^2 E[f'(z)^2] > 1) and the
+    critical gain is 1; with biases of variance sigma_b^2 > 0 the critical sigma_w
+    solves q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and sigma_w^2 E[f'(sqrt(q*) z)^2]
+    = 1 together, and differs from the forward gain.  For the ReLU family the forward
+    gain is critical (chi_1 = 1 at sigma_b = 0).
+
+    Args:
+        gain: g (default 1), or None with ``activation``.
+        seed: int, ``keras.random.SeedGenerator`` or None (Keras 3 semantics).
+        activation: a name in GAINS: g = GAINS[activation].
+    """
+
+    def __init__(self, gain=None, seed=None, *, activation=None):
+        self._gain = _orthogonal_gain(activation, gain)
+        self.gain = gain
+        self.activation = activation
+        super().__init__(seed=seed)
+
+    def __call__(self, shape, dtype=None):
+        dtype = _float_dtype(dtype)
+        shape = _shape(shape)
+        if not 3 <= len(shape) <= 5:
+            raise ValueError(
+                f"shape: {shape!r} has {len(shape)} dimensions (accepted: 3 to 5, "
+                "[*spatial, in, out] with 1 to 3 spatial dimensions)"
+            )
+        fan_in, fan_out = shape[-2], shape[-1]
+        if fan_in > fan_out:
+            raise ValueError(
+                f"shape: {shape!r} has in = {fan_in} > out = {fan_out} (accepted: in <= out, "
+                "an orthogonal centre needs at least as many outputs as inputs)"
+            )
+        if math.prod(shape) == 0:
+            return tf.zeros(shape, dtype)
+        centre = _orthogonal_matrix(fan_in, fan_out, self._gain, dtype, self.seed)
+        index = [[(k - 1) // 2 for k in shape[:-2]]]
+        return tf.tensor_scatter_nd_update(tf.zeros(shape, dtype), index, centre[tf.newaxis])
+
+    def get_config(self):
+        return {**super().get_config(), "gain": self.gain, "activation": self.activation}
+
+
+orthogonal = Orthogonal
+delta_orthogonal = DeltaOrthogonal

@@ -39,12 +39,14 @@ import torch
 
 __all__ = [
     "calculate_fans",
+    "delta_orthogonal_",
     "glorot_normal_",
     "glorot_uniform_",
     "he_normal_",
     "he_uniform_",
     "lecun_normal_",
     "lecun_uniform_",
+    "orthogonal_",
     "truncated_normal_",
     "truncated_normal_mean",
     "truncnorm_mean_std",
@@ -871,3 +873,188 @@ def lecun_uniform_(
     return variance_scaling_(
         tensor, scale=LECUN_SCALE, mode="fan_in", distribution="uniform", generator=generator
     )
+
+
+# ---------------------------------------------------------------------------
+# --- orthogonal --- (issue 13): orthogonal_() and delta_orthogonal_()
+# ---------------------------------------------------------------------------
+
+# Orthogonal initialization (Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear
+# dynamics of learning in deep linear neural networks").  A matrix with orthonormal columns
+# (tall) or rows (wide) is drawn from the Haar (uniform) law on that set by Mezzadri's recipe
+# ("How to generate random matrices from the classical compact groups", Notices AMS 54 (2007),
+# 592-604, arXiv:math-ph/0609050): A, big x small with i.i.d. N(0, 1) entries, is factored
+# A = QR by Householder QR, and Q's column j is multiplied by sign(R_jj).  The product is the
+# Q of the unique QR factorization with R_jj > 0; as A -> HA (H orthogonal) leaves A's law
+# unchanged and maps that Q to HQ, the law of Q is invariant under every rotation: Haar.
+# Without the sign step Q inherits the QR routine's sign convention (LAPACK's Householder QR
+# makes Q_11 < 0 always, and the diagonal of Q leans negative).  Multiplying column j by
+# g * sign(R_jj) in one pass gives the same bits as by sign(R_jj) and then by g (the sign is
+# exact).  A zero R_jj (probability 0) keeps the sign +1, so no column is ever zeroed.
+# A zero R_jj (probability 0) keeps the sign +1, so no column is ever zeroed.
+
+
+def _orthogonal_gain(activation: str | None = None, gain: float | None = None) -> float:
+    """g for the orthogonal initializers: GAINS[activation], ``gain``, or 1.0 when neither is
+    given; both at once, unknown names and non-positive gains are errors (activation_scale)."""
+    activation_scale(1.0, activation, gain)
+    if activation is not None:
+        return GAINS[activation]
+    return 1.0 if gain is None else float(gain)
+
+
+def _orthogonal_fill_(out: torch.Tensor, g: float, generator: torch.Generator | None) -> None:
+    """out[:] = g * M for a 2-d contiguous float32/float64 tensor out of shape (rows, cols),
+    M Haar with orthonormal columns (rows >= cols) or rows: torch.nn.init.orthogonal_'s
+    draws and QR, bit for bit.
+
+    As torch: A ~ N(0, 1) drawn as a (rows, cols) tensor in out's dtype (transposed when
+    wide), Q, R = torch.linalg.qr(A).  Then one fused pass writes Q times g * sign(R_jj)
+    into out, where torch multiplies Q by sign(R_jj), copies it in and multiplies by g.
+    """
+    rows, cols = out.shape
+    a = out.new_empty((rows, cols)).normal_(0, 1, generator=generator)
+    if rows < cols:
+        a = a.t()
+    q, r = torch.linalg.qr(a)
+    del a
+    d = r.diagonal()
+    scale = torch.full_like(d, g).masked_fill_(d < 0, -g)
+    if rows >= cols:
+        torch.mul(q, scale, out=out)
+    else:
+        torch.mul(q.t(), scale.unsqueeze(1), out=out)
+
+
+def _orthogonal_into_(
+    tensor: torch.Tensor, rows: int, g: float, generator: torch.Generator | None
+) -> None:
+    """tensor (any float dtype, any strides) = g * M with M read as (rows, numel / rows):
+    _orthogonal_fill_ in place when tensor is contiguous float32/float64, else into a
+    float32/float64 buffer copied in (rounded once for float16/bfloat16)."""
+    work = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float32
+    if tensor.dtype == work and tensor.is_contiguous():
+        _orthogonal_fill_(tensor.view(rows, -1), g, generator)
+        return
+    tmp = torch.empty((rows, tensor.numel() // rows), dtype=work, device=tensor.device)
+    _orthogonal_fill_(tmp, g, generator)
+    tensor.copy_(tmp.view(tensor.shape))
+
+
+def orthogonal_(
+    tensor: torch.Tensor,
+    gain: float | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    activation: str | None = None,
+) -> torch.Tensor:
+    """Fill ``tensor`` with a (semi-)orthogonal matrix, Haar-distributed, times a gain g; a
+    drop-in for ``torch.nn.init.orthogonal_(tensor, gain, generator)``.
+
+    As torch: the tensor (at least 2-d) is read as a matrix (rows, cols), rows = size(0),
+    cols = numel / rows (the trailing dimensions flattened: [out, in / groups, *kernel] gives
+    a (fan_out, fan_in) matrix), with orthonormal columns when rows >= cols, else rows.
+    Law: A ~ N(0, 1), A = QR (Householder), Q's column j times sign(R_jj): Haar on the
+    orthonormal frames (Mezzadri 2007).
+
+    For float32 and float64 tensors the values equal ``torch.nn.init.orthogonal_(tensor,
+    gain=g, generator=generator)`` bit for bit (same draws, same torch.linalg.qr; the sign
+    and the gain are applied in one fused pass, which changes no bit), and the generator
+    advances by the same draws.  float16 and bfloat16 tensors (where torch's raises, as its
+    QR has no half kernels) are drawn and factored in float32 and rounded once.
+
+    The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
+    ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
+    derived forward gain that variance_scaling uses as scale = g^2: a square orthogonal
+    layer maps unit-variance pre-activations z to g W f(z), whose second moment is
+    g^2 E[f(z)^2] = 1, as Var[w] = g^2 / fan_in does on average.  ``gain=`` gives g
+    directly; with neither, g = 1.  Caveat: this gain keeps the second moment at q = 1,
+    which is not criticality for tanh-like activations (the mean-field theory of
+    Schoenholz et al. 2017 holds for orthogonal weights too, Xiao et al. 2018).  Without
+    biases tanh at g = GAINS["tanh"] is chaotic (chi_1 = g^2 E[f'(z)^2] > 1) and the
+    critical gain is 1; with biases of variance sigma_b^2 > 0 the critical sigma_w
+    solves q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and sigma_w^2 E[f'(sqrt(q*) z)^2]
+    = 1 together, and differs from the forward gain.  For the ReLU family the forward
+    gain is critical (chi_1 = 1 at sigma_b = 0).
+
+    Args:
+        tensor: float16, bfloat16, float32 or float64, at least 2 dimensions, any device.
+            Empty and meta tensors are returned untouched.
+        gain: g (default 1), or None with ``activation``.
+        generator: the torch.Generator to draw from (default: torch's global one).
+        activation: a name in GAINS: g = GAINS[activation].
+    """
+    _check_tensor(tensor)
+    if tensor.dim() < 2:
+        raise ValueError(
+            f"tensor: shape {tuple(tensor.shape)} has {tensor.dim()} dimensions "
+            "(accepted: 2 or more)"
+        )
+    g = _orthogonal_gain(activation, gain)
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    with torch.no_grad():
+        _orthogonal_into_(tensor, tensor.size(0), g, generator)
+    return tensor
+
+
+def delta_orthogonal_(
+    tensor: torch.Tensor,
+    gain: float | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    activation: str | None = None,
+) -> torch.Tensor:
+    """Fill a convolution weight ``[out, in / groups, *kernel]`` with a delta-orthogonal
+    kernel (Xiao et al. 2018, "Dynamical Isometry and a Mean Field Theory of CNNs"): zero
+    everywhere but at the spatial centre, where the (out, in) matrix is g times a Haar
+    matrix with orthonormal columns (out >= in).
+
+    jax.nn.initializers.delta_orthogonal in PyTorch's layout: 1 to 3 spatial dimensions
+    (Conv1d/2d/3d weights), in <= out, the centre at index (k - 1) // 2 of each spatial
+    dimension of size k (the lower middle when k is even).  The centre matrix equals
+    orthogonal_(torch.empty(out, in), gain, generator) for the same generator state: the
+    only draws are its (out, in) normals.  For grouped convolutions ``in`` is in / groups
+    and the (out, in / groups) matrix is drawn as a whole, not group by group.
+
+    The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
+    ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
+    derived forward gain that variance_scaling uses as scale = g^2: a square orthogonal
+    layer maps unit-variance pre-activations z to g W f(z), whose second moment is
+    g^2 E[f(z)^2] = 1, as Var[w] = g^2 / fan_in does on average.  ``gain=`` gives g
+    directly; with neither, g = 1.  Caveat: this gain keeps the second moment at q = 1,
+    which is not criticality for tanh-like activations (the mean-field theory of
+    Schoenholz et al. 2017 holds for orthogonal weights too, Xiao et al. 2018).  Without
+    biases tanh at g = GAINS["tanh"] is chaotic (chi_1 = g^2 E[f'(z)^2] > 1) and the
+    critical gain is 1; with biases of variance sigma_b^2 > 0 the critical sigma_w
+    solves q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and sigma_w^2 E[f'(sqrt(q*) z)^2]
+    = 1 together, and differs from the forward gain.  For the ReLU family the forward
+    gain is critical (chi_1 = 1 at sigma_b = 0).
+
+    Args:
+        tensor: float16, bfloat16, float32 or float64, 3 to 5 dimensions, any device.
+            Empty and meta tensors are returned untouched.
+        gain: g (default 1), or None with ``activation``.
+        generator: the torch.Generator to draw from (default: torch's global one).
+        activation: a name in GAINS: g = GAINS[activation].
+    """
+    _check_tensor(tensor)
+    shape = tuple(tensor.shape)
+    if not 3 <= len(shape) <= 5:
+        raise ValueError(
+            f"tensor: shape {shape} has {len(shape)} dimensions "
+            "(accepted: 3 to 5, [out, in / groups, *kernel] with 1 to 3 kernel dimensions)"
+        )
+    if shape[1] > shape[0]:
+        raise ValueError(
+            f"tensor: shape {shape} has in = {shape[1]} > out = {shape[0]} (accepted: "
+            "in <= out, an orthogonal centre needs at least as many outputs as inputs)"
+        )
+    g = _orthogonal_gain(activation, gain)
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    centre = tuple((k - 1) // 2 for k in shape[2:])
+    with torch.no_grad():
+        tensor.zero_()
+        _orthogonal_into_(tensor[(slice(None), slice(None), *centre)], shape[0], g, generator)
+    return tensor
