@@ -21,7 +21,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"
 RESULTS = ROOT / "bench" / "results"
-SECTIONS = ("numpy", "torch", "tf", "generator")
+SECTIONS = (
+    "numpy",
+    "torch",
+    "tf",
+    "generator",
+    "orthogonal_numpy",
+    "orthogonal_torch",
+    "orthogonal_tf",
+)
+# --only orthogonal: the three orthogonal sections (one subprocess per framework)
+SECTION_GROUPS = {"orthogonal": ("orthogonal_numpy", "orthogonal_torch", "orthogonal_tf")}
+NO_MEMORY_SECTIONS = ("generator", "orthogonal_numpy", "orthogonal_torch", "orthogonal_tf")
 INF = math.inf
 
 # (label, lower, upper) in units of the underlying normal's std
@@ -50,6 +61,14 @@ FULL = {
     "very_slow_call_s": 4.0,  # ... and slower than this, 1 rep
     "single_call_s": 8.0,  # ... and slower than this, the warm-up call is the one measurement
     "max_extrapolated_call_s": 12.0,  # skip a call expected to take longer; scale from smaller n
+    # orthogonal sections (bench/bench_orthogonal.py): square sizes (float32; float64 up to
+    # orthogonal_float64_max), wide float32 shapes, and the longest predicted call allowed
+    "orthogonal_sizes": [1024, 4096, 8192],
+    "orthogonal_float64_max": 4096,
+    "orthogonal_wide": [[1024, 4096]],
+    "orthogonal_reps": 3,  # alternating rounds of (ours, reference)
+    "orthogonal_single_call_s": 30.0,  # a slower warm-up call is the one measurement
+    "max_orthogonal_call_s": 150.0,
 }
 QUICK = {
     "sizes": [2**10],
@@ -65,6 +84,12 @@ QUICK = {
     "very_slow_call_s": 4.0,
     "single_call_s": 8.0,
     "max_extrapolated_call_s": 12.0,
+    "orthogonal_sizes": [64, 128],
+    "orthogonal_float64_max": 128,
+    "orthogonal_wide": [[32, 96]],
+    "orthogonal_reps": 1,
+    "orthogonal_single_call_s": 30.0,
+    "max_orthogonal_call_s": 150.0,
 }
 
 

@@ -50,13 +50,22 @@ from typing import Any
 
 from bench_generator import section_generator
 from bench_numpy import section_numpy
+from bench_orthogonal import (
+    orthogonal_table,
+    orthogonal_targets,
+    section_orthogonal_numpy,
+    section_orthogonal_tf,
+    section_orthogonal_torch,
+)
 from bench_tf import section_tf
 from bench_torch import section_torch
 from common import (
     FULL,
+    NO_MEMORY_SECTIONS,
     QUICK,
     RESULTS,
     ROOT,
+    SECTION_GROUPS,
     SECTIONS,
     log,
 )
@@ -211,6 +220,9 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     big = [r for r in g.get("intervals_growth", []) if r.get("intervals") == 10000]
     t = big[0].get("median_s") if big else None
     add("10,000 intervals at 50 digits", "< 10 s", t, None if t is None else t < 10)
+    for what, ratio, where in orthogonal_targets(res):
+        add(what, "≤ 1×", ratio, None if ratio is None else ratio <= 1.0, where)
+
     rows_1000 = [r for r in g.get("digits_growth", []) if r["digits"] == 1000 and "median_s" in r]
     if rows_1000:
         r = max(rows_1000, key=lambda r: r["median_s"])
@@ -312,6 +324,7 @@ def report(res: dict[str, Any]) -> str:
                 for m in mem
             ]
             parts.append(table(["what", "method", "n", "dtype", "cutoff", "extra/output"], rows))
+    parts += orthogonal_table(res, table)
     g = res.get("generator")
     if g and "error" not in g:
         parts.append(f"\n== generator (mpmath backend: {g.get('mpmath_backend')})")
@@ -366,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         default=[],
-        help="numpy|torch|tf|generator (repeatable or comma-separated)",
+        help="numpy|torch|tf|generator|orthogonal (the three orthogonal_* sections) "
+        "(repeatable or comma-separated)",
     )
     parser.add_argument("--out", help="results JSON path (default bench/results/bench-<mode>.json)")
     parser.add_argument(
@@ -388,15 +402,20 @@ def main(argv: list[str] | None = None) -> int:
             "torch": section_torch,
             "tf": section_tf,
             "generator": section_generator,
+            "orthogonal_numpy": section_orthogonal_numpy,
+            "orthogonal_torch": section_orthogonal_torch,
+            "orthogonal_tf": section_orthogonal_tf,
         }[args.section]
         data = func(cfg, args.threads, args.memory)
         Path(args.out).write_text(json.dumps(data, sort_keys=True, allow_nan=False))
         return 0
 
     only = [s.strip() for part in args.only for s in part.split(",") if s.strip()] or list(SECTIONS)
+    only = [name for s in only for name in SECTION_GROUPS.get(s, (s,))]
     bad = [s for s in only if s not in SECTIONS]
     if bad:
-        parser.error(f"--only: {', '.join(bad)} (accepted: {', '.join(SECTIONS)})")
+        accepted = ", ".join([*SECTIONS, *SECTION_GROUPS])
+        parser.error(f"--only: {', '.join(bad)} (accepted: {accepted})")
     t_start = time.perf_counter()
     res: dict[str, Any] = {
         "meta": {
@@ -418,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in only:
         log(f"[bench] section {name}")
         res[name] = run_section(name, args, memory=False)
-        if name != "generator" and not args.no_memory:
+        if name not in NO_MEMORY_SECTIONS and not args.no_memory:
             log(f"[bench] section {name}: memory")
             res[name + "_memory"] = run_section(name, args, memory=True)
     res["targets"] = evaluate_targets(res)

@@ -76,3 +76,30 @@ def test_quick_bench_times_the_generator_and_reports_targets(
     names = [t["target"] for t in data["targets"]]
     assert "make generate (python -m derive generate)" in names
     assert "== targets" in stdout and "== generator" in stdout
+
+
+def test_quick_bench_times_orthogonal_against_each_framework(tmp_path: Path) -> None:
+    out = tmp_path / "orthogonal.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--only", "orthogonal", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text(), parse_constant=_reject_constant)
+    assert data["meta"]["sections"] == ["orthogonal_numpy", "orthogonal_torch", "orthogonal_tf"]
+    refs = {
+        "orthogonal_numpy": "recipe",
+        "orthogonal_torch": "torch_orthogonal_",
+        "orthogonal_tf": "keras_Orthogonal",
+    }
+    for section, ref in refs.items():
+        assert section + "_memory" not in data
+        cases = data[section]["cases"]
+        assert [c["shape"] for c in cases] == [[64, 64], [64, 64], [128, 128], [128, 128], [32, 96]]
+        for case in cases:
+            assert case["generated"]["output_check"] == "ok", case
+            assert case["ratio_generated_over"][ref] > 0
+    assert "orthogonal vs torch_orthogonal_" in proc.stdout
