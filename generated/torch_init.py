@@ -953,7 +953,7 @@ def orthogonal_(
 
     As torch: the tensor (at least 2-d) is read as a matrix (rows, cols), rows = size(0),
     cols = numel / rows (the trailing dimensions flattened: [out, in / groups, *kernel] gives
-    a (fan_out, fan_in) matrix), with orthonormal columns when rows >= cols, else rows.
+    an (out, fan_in) matrix), with orthonormal columns when rows >= cols, else rows.
     Law: A ~ N(0, 1), A = QR (Householder), Q's column j times sign(R_jj): Haar on the
     orthonormal frames (Mezzadri 2007).
 
