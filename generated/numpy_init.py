@@ -32,12 +32,17 @@ Fans: ``layout="in_out"`` (default) reads shapes ``[..., in, out]`` as Keras and
 kernels; ``layout="out_in"`` reads ``[out, in / groups, *kernel]`` as PyTorch does
 (compute_fans()).
 
+Arguments: numbers (scale, std, mean, lower, upper, gain) are real numbers -- Python int or
+float, NumPy scalars, 0-d arrays; bool and strings raise TypeError, values out of range
+ValueError, each on one line naming the argument, the value and what is accepted.
+
 Sampling (truncated_normal()) is exact rejection sampling for every cutoff, vectorized, in
 chunks of bounded size; far tails ([5, 6], [8, 9], [40, 41]) never collapse onto a bound the
 way inverse-CDF samplers do.
 """
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Literal
 
@@ -304,8 +309,11 @@ def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
 
 
 # Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
-# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
-# ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
+# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  In
+# variance_scaling, ``activation=NAME`` (or ``gain=g``) multiplies the scale by g**2:
+# activation="relu" with scale 1 is He.  In the named rules it replaces the rule's own gain
+# (He: relu's sqrt(2); Glorot and LeCun: linear's 1), so he_normal(activation="gelu") draws
+# what variance_scaling(scale=1, activation="gelu") draws.
 GAINS: dict[str, float] = {
     # linear: closed form, gain = 1.000000000000000000000000
     #   float64 exactly 1
@@ -350,6 +358,13 @@ def activation_scale(
     scale: float, activation: str | None = None, gain: float | None = None
 ) -> float:
     """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
+    scale = _check_positive("scale", scale)
+    g = _activation_gain(activation, gain)
+    return scale if g is None else scale * g * g
+
+
+def _activation_gain(activation: str | None, gain: float | None) -> float | None:
+    """g = GAINS[activation] or the given ``gain``; None when neither is given."""
     if activation is not None and gain is not None:
         raise ValueError(
             f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
@@ -359,16 +374,17 @@ def activation_scale(
             raise ValueError(
                 f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
             )
-        g = GAINS[activation]
-    elif gain is not None:
-        if isinstance(gain, bool) or not isinstance(gain, int | float):
-            raise TypeError(f"gain: {gain!r} is not a number (accepted: a finite float > 0)")
-        g = float(gain)
-        if not (math.isfinite(g) and g > 0.0):
-            raise ValueError(f"gain: {gain!r} is out of range (accepted: a finite float > 0)")
-    else:
-        return scale
-    return scale * g * g
+        return GAINS[activation]
+    if gain is not None:
+        return _check_positive("gain", gain)
+    return None
+
+
+def _rule_scale(rule_scale: float, activation: str | None, gain: float | None) -> float:
+    """The scale of a named rule: its own (He 2 = relu's gain squared, Glorot and LeCun 1 =
+    linear's), or g**2 when ``activation`` or ``gain`` gives the gain g instead."""
+    g = _activation_gain(activation, gain)
+    return rule_scale if g is None else g * g
 
 
 # ---------------------------------------------------------------------------
@@ -398,6 +414,7 @@ def compute_fans(shape: int | Sequence[int], layout: Layout = "in_out") -> tuple
     ConvTranspose weights ``[in, out / groups, *kernel]`` and, like torch, this swaps them.)
     """
     dims = _check_shape(shape)
+    _check_choice("layout", layout, LAYOUTS)
     if layout == "in_out":
         if len(dims) == 0:
             return 1, 1
@@ -405,15 +422,13 @@ def compute_fans(shape: int | Sequence[int], layout: Layout = "in_out") -> tuple
             return dims[0], dims[0]
         receptive_field = math.prod(dims[:-2])
         return dims[-2] * receptive_field, dims[-1] * receptive_field
-    if layout == "out_in":
-        if len(dims) < 2:
-            raise ValueError(
-                f"shape: {dims!r} has {len(dims)} dimensions "
-                "(accepted with layout='out_in': 2 or more, [out, in / groups, *kernel])"
-            )
-        receptive_field = math.prod(dims[2:])
-        return dims[1] * receptive_field, dims[0] * receptive_field
-    raise ValueError(f"layout: {layout!r} (accepted: {', '.join(map(repr, LAYOUTS))})")
+    if len(dims) < 2:  # layout == "out_in"
+        raise ValueError(
+            f"shape: {dims!r} has {len(dims)} dimensions "
+            "(accepted with layout='out_in': 2 or more, [out, in / groups, *kernel])"
+        )
+    receptive_field = math.prod(dims[2:])
+    return dims[1] * receptive_field, dims[0] * receptive_field
 
 
 def _check_dtype(dtype: DTypeLike) -> np.dtype:
@@ -427,28 +442,93 @@ def _check_dtype(dtype: DTypeLike) -> np.dtype:
     return resolved
 
 
-def _check_positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0.0):
-        raise ValueError(f"{name}: {value!r} (accepted: a finite number > 0)")
+def _scalar(value: object) -> object:
+    """A 0-d NumPy array as its Python scalar; anything else unchanged."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
     return value
 
 
-def _check_finite(name: str, value: float) -> float:
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name}: {value!r} (accepted: a finite number)")
+# Real numbers are Python ints and floats, NumPy scalars (numbers.Real) and
+# 0-d NumPy arrays; bool, strings and everything else are a TypeError.  Every error is
+# one line: "{argument}: {value} ... (accepted: {range})".
+_REAL = "a finite real number"
+_POSITIVE = "a finite real number > 0"
+_CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+
+
+def _shown(value: object) -> str:
+    """repr(value) on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_real(name: str, value: object, accepted: str) -> float:
+    """``value`` as a float; TypeError unless it is a real number (not bool, not a string)."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        raise TypeError(f"{name}: {_shown(value)} is not a real number (accepted: {accepted})")
+    return float(number)
+
+
+def _check_finite(name: str, value: object) -> float:
+    number = _check_real(name, value, _REAL)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_REAL})")
+    return number
+
+
+def _check_positive(name: str, value: object) -> float:
+    number = _check_real(name, value, _POSITIVE)
+    if not (math.isfinite(number) and number > 0.0):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_POSITIVE})")
+    return number
+
+
+def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
+    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
+    for name, value, number in (("lower", lower, low), ("upper", upper, high)):
+        if math.isnan(number):
+            raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_CUTOFFS})")
+    if not low < high:
+        raise ValueError(
+            f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
+            f"(accepted: {_CUTOFFS})"
+        )
+    return low, high
+
+
+def _check_seed(name: str, value: object, accepted: str) -> int:
+    """An integer seed: a Python or NumPy integer (not bool), as an int."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+        raise TypeError(f"{name}: {_shown(value)} is not a seed (accepted: {accepted})")
+    return int(number)
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in accepted:
+        raise ValueError(
+            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
+        )
     return value
 
 
-def _check_cutoffs(lower: float, upper: float) -> tuple[float, float]:
-    lower, upper = float(lower), float(upper)
-    for name, value in (("lower", lower), ("upper", upper)):
-        if math.isnan(value):
-            raise ValueError(f"{name}: {value!r} is NaN (accepted: a real number, inf or -inf)")
-    if not lower < upper:
-        raise ValueError(f"lower, upper: [{lower!r}, {upper!r}] (accepted: lower < upper)")
-    return lower, upper
+_RNG_ACCEPTED = "a numpy.random.Generator, BitGenerator or SeedSequence, an int >= 0, or None"
+
+
+def _generator(rng: object) -> np.random.Generator:
+    """np.random.default_rng(rng) for a Generator, BitGenerator, SeedSequence, None or an
+    integer seed >= 0 (Python or NumPy, not bool)."""
+    if rng is None or isinstance(
+        rng, np.random.Generator | np.random.BitGenerator | np.random.SeedSequence
+    ):
+        return np.random.default_rng(rng)
+    seed = _check_seed("rng", rng, _RNG_ACCEPTED)
+    if seed < 0:
+        raise ValueError(f"rng: {_shown(rng)} is out of range (accepted: {_RNG_ACCEPTED})")
+    return np.random.default_rng(seed)
 
 
 def variance_scaling_std(
@@ -461,8 +541,7 @@ def variance_scaling_std(
     """The std the rule asks for, ``sqrt(scale / fan)``, fan = fan_in, fan_out or
     (fan_in + fan_out) / 2 of ``shape`` read in ``layout`` (Keras VarianceScaling)."""
     scale = _check_positive("scale", scale)
-    if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} (accepted: {', '.join(map(repr, MODES))})")
+    _check_choice("mode", mode, MODES)
     fan_in, fan_out = compute_fans(shape, layout)
     fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
     if fan == 0:
@@ -700,14 +779,15 @@ def truncated_normal(
             scipy.stats.truncnorm convention), lower < upper; +-inf allowed.
         mean: the location of the underlying normal.
         dtype: float32 or float64.  Sampling is exact in both, in far tails too.
-        rng: a numpy.random.Generator, or a seed or None for np.random.default_rng(rng).
+        rng: a numpy.random.Generator (advanced), or a seed for np.random.default_rng:
+            an int >= 0 (Python or NumPy), a BitGenerator, a SeedSequence or None.
     """
     dims = _check_shape(shape)
     std = _check_positive("std", std)
     lower, upper = _check_cutoffs(lower, upper)
     mean = _check_finite("mean", mean)
     resolved = _check_dtype(dtype)
-    generator = np.random.default_rng(rng)
+    generator = _generator(rng)
     sigma = std / truncnorm_moments(lower, upper)[1]
     out = np.empty(dims, dtype=resolved)
     _fill_truncated(out.reshape(-1), lower, upper, mean, sigma, generator)
@@ -755,20 +835,18 @@ def variance_scaling(
         layout: "in_out" (``[..., in, out]``, Keras/JAX) or "out_in" (``[out, in, ...]``,
             PyTorch).
         dtype: float32 or float64.
-        rng: a numpy.random.Generator, or a seed or None for np.random.default_rng(rng).
+        rng: a numpy.random.Generator (advanced), or a seed for np.random.default_rng:
+            an int >= 0 (Python or NumPy), a BitGenerator, a SeedSequence or None.
         activation, gain: multiply ``scale`` by g**2, g = GAINS[activation] (the derived
             gain) or ``gain``; e.g. activation="gelu" keeps GELU's second moment.
     """
     dims = _check_shape(shape)
     scale = activation_scale(scale, activation, gain)
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"
-        )
+    _check_choice("distribution", distribution, DISTRIBUTIONS)
     lower, upper = _check_cutoffs(lower, upper)
     std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
     resolved = _check_dtype(dtype)
-    generator = np.random.default_rng(rng)
+    generator = _generator(rng)
     if distribution == "truncated_normal":
         return truncated_normal(
             dims, std=std, lower=lower, upper=upper, dtype=resolved, rng=generator
@@ -820,16 +898,21 @@ def he_normal(
     layout: Layout = "in_out",
     dtype: DTypeLike = np.float32,
     rng: RNG = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> np.ndarray:
     """He et al. 2015, eq. 10: std sqrt(2 / fan_in) (eq. 14: fan_out with mode="fan_out").
 
     By default TensorFlow's ``he_normal``: truncated at +-2 sigma, std AFTER truncation
     sqrt(2 / fan).  ``distribution="untruncated_normal"`` is PyTorch's
     ``kaiming_normal_(nonlinearity="relu")``, N(0, 2 / fan).
+
+    ``activation=NAME`` or ``gain=g`` replaces ReLU's gain sqrt(2) by the derived gain of
+    NAME (GAINS) or by g: std g / sqrt(fan), e.g. activation="gelu" for GELU layers.
     """
     return variance_scaling(
         shape,
-        scale=HE_SCALE,
+        scale=_rule_scale(HE_SCALE, activation, gain),
         mode=mode,
         distribution=_normal_distribution(distribution),
         lower=lower,
@@ -847,11 +930,14 @@ def he_uniform(
     layout: Layout = "in_out",
     dtype: DTypeLike = np.float32,
     rng: RNG = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> np.ndarray:
-    """He et al. 2015 with a uniform law: U(-L, L), L = sqrt(6 / fan_in) (std sqrt(2 / fan))."""
+    """He et al. 2015 with a uniform law: U(-L, L), L = sqrt(6 / fan_in) (std sqrt(2 / fan));
+    ``activation=``/``gain=`` replace ReLU's gain sqrt(2) as in he_normal()."""
     return variance_scaling(
         shape,
-        scale=HE_SCALE,
+        scale=_rule_scale(HE_SCALE, activation, gain),
         mode=mode,
         distribution="uniform",
         layout=layout,
@@ -869,12 +955,15 @@ def glorot_normal(
     layout: Layout = "in_out",
     dtype: DTypeLike = np.float32,
     rng: RNG = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> np.ndarray:
     """Glorot & Bengio 2010, eq. 12: std sqrt(2 / (fan_in + fan_out)); truncated at +-2
-    sigma with that std after truncation by default (Keras ``glorot_normal``)."""
+    sigma with that std after truncation by default (Keras ``glorot_normal``).
+    ``activation=``/``gain=``: std g * sqrt(2 / (fan_in + fan_out)), g the gain."""
     return variance_scaling(
         shape,
-        scale=GLOROT_SCALE,
+        scale=_rule_scale(GLOROT_SCALE, activation, gain),
         mode="fan_avg",
         distribution=_normal_distribution(distribution),
         lower=lower,
@@ -891,11 +980,14 @@ def glorot_uniform(
     layout: Layout = "in_out",
     dtype: DTypeLike = np.float32,
     rng: RNG = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> np.ndarray:
-    """Glorot & Bengio 2010, eq. 16: U(-L, L), L = sqrt(6 / (fan_in + fan_out))."""
+    """Glorot & Bengio 2010, eq. 16: U(-L, L), L = sqrt(6 / (fan_in + fan_out)), times the
+    gain g of ``activation=``/``gain=`` if given."""
     return variance_scaling(
         shape,
-        scale=GLOROT_SCALE,
+        scale=_rule_scale(GLOROT_SCALE, activation, gain),
         mode="fan_avg",
         distribution="uniform",
         layout=layout,
@@ -913,12 +1005,15 @@ def lecun_normal(
     layout: Layout = "in_out",
     dtype: DTypeLike = np.float32,
     rng: RNG = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> np.ndarray:
     """LeCun et al. 1998: std sqrt(1 / fan_in); truncated at +-2 sigma with that std after
-    truncation by default (Keras ``lecun_normal``)."""
+    truncation by default (Keras ``lecun_normal``).  ``activation=``/``gain=``: std
+    g * sqrt(1 / fan_in), g the gain."""
     return variance_scaling(
         shape,
-        scale=LECUN_SCALE,
+        scale=_rule_scale(LECUN_SCALE, activation, gain),
         mode="fan_in",
         distribution=_normal_distribution(distribution),
         lower=lower,
@@ -935,11 +1030,14 @@ def lecun_uniform(
     layout: Layout = "in_out",
     dtype: DTypeLike = np.float32,
     rng: RNG = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> np.ndarray:
-    """LeCun et al. 1998 with a uniform law: U(-L, L), L = sqrt(3 / fan_in)."""
+    """LeCun et al. 1998 with a uniform law: U(-L, L), L = sqrt(3 / fan_in), times the gain
+    g of ``activation=``/``gain=`` if given."""
     return variance_scaling(
         shape,
-        scale=LECUN_SCALE,
+        scale=_rule_scale(LECUN_SCALE, activation, gain),
         mode="fan_in",
         distribution="uniform",
         layout=layout,

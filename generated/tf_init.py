@@ -313,8 +313,11 @@ def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
 
 
 # Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
-# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
-# ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
+# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  In
+# variance_scaling, ``activation=NAME`` (or ``gain=g``) multiplies the scale by g**2:
+# activation="relu" with scale 1 is He.  In the named rules it replaces the rule's own gain
+# (He: relu's sqrt(2); Glorot and LeCun: linear's 1), so he_normal(activation="gelu") draws
+# what variance_scaling(scale=1, activation="gelu") draws.
 GAINS: dict[str, float] = {
     # linear: closed form, gain = 1.000000000000000000000000
     #   float64 exactly 1
@@ -359,6 +362,13 @@ def activation_scale(
     scale: float, activation: str | None = None, gain: float | None = None
 ) -> float:
     """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
+    scale = _check_positive("scale", scale)
+    g = _activation_gain(activation, gain)
+    return scale if g is None else scale * g * g
+
+
+def _activation_gain(activation: str | None, gain: float | None) -> float | None:
+    """g = GAINS[activation] or the given ``gain``; None when neither is given."""
     if activation is not None and gain is not None:
         raise ValueError(
             f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
@@ -368,16 +378,17 @@ def activation_scale(
             raise ValueError(
                 f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
             )
-        g = GAINS[activation]
-    elif gain is not None:
-        if isinstance(gain, bool) or not isinstance(gain, int | float):
-            raise TypeError(f"gain: {gain!r} is not a number (accepted: a finite float > 0)")
-        g = float(gain)
-        if not (math.isfinite(g) and g > 0.0):
-            raise ValueError(f"gain: {gain!r} is out of range (accepted: a finite float > 0)")
-    else:
-        return scale
-    return scale * g * g
+        return GAINS[activation]
+    if gain is not None:
+        return _check_positive("gain", gain)
+    return None
+
+
+def _rule_scale(rule_scale: float, activation: str | None, gain: float | None) -> float:
+    """The scale of a named rule: its own (He 2 = relu's gain squared, Glorot and LeCun 1 =
+    linear's), or g**2 when ``activation`` or ``gain`` gives the gain g instead."""
+    g = _activation_gain(activation, gain)
+    return rule_scale if g is None else g * g
 
 
 # ---------------------------------------------------------------------------
@@ -390,32 +401,77 @@ _NORMAL_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal")
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: {value!r} is not a real number (accepted: int or float)")
-    return float(value)
-
-
-def _positive(name, value):
-    value = _real(name, value)
-    if not 0.0 < value < math.inf:
-        raise ValueError(f"{name}: {value!r} is out of range (accepted: 0 < {name} < inf)")
+def _scalar(value):
+    """A 0-d eager tf.Tensor as its NumPy scalar; anything else unchanged."""
+    if isinstance(value, tf.Tensor) and value.shape.rank == 0 and hasattr(value, "numpy"):
+        return value.numpy()
     return value
 
 
-def _cutoffs(lower, upper):
-    lower, upper = _real("lower", lower), _real("upper", upper)
-    for name, value in (("lower", lower), ("upper", upper)):
-        if math.isnan(value):
-            raise ValueError(
-                f"{name}: nan is not a cutoff (accepted: -inf <= lower < upper <= inf)"
-            )
-    if not lower < upper:
+# Real numbers are Python ints and floats, NumPy scalars (numbers.Real) and
+# 0-d TensorFlow tensors; bool, strings and everything else are a TypeError.  Every error is
+# one line: "{argument}: {value} ... (accepted: {range})".
+_REAL = "a finite real number"
+_POSITIVE = "a finite real number > 0"
+_CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+
+
+def _shown(value: object) -> str:
+    """repr(value) on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_real(name: str, value: object, accepted: str) -> float:
+    """``value`` as a float; TypeError unless it is a real number (not bool, not a string)."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        raise TypeError(f"{name}: {_shown(value)} is not a real number (accepted: {accepted})")
+    return float(number)
+
+
+def _check_finite(name: str, value: object) -> float:
+    number = _check_real(name, value, _REAL)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_REAL})")
+    return number
+
+
+def _check_positive(name: str, value: object) -> float:
+    number = _check_real(name, value, _POSITIVE)
+    if not (math.isfinite(number) and number > 0.0):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_POSITIVE})")
+    return number
+
+
+def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
+    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
+    for name, value, number in (("lower", lower, low), ("upper", upper, high)):
+        if math.isnan(number):
+            raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_CUTOFFS})")
+    if not low < high:
         raise ValueError(
-            f"lower, upper: ({lower!r}, {upper!r}) is an empty interval "
-            "(accepted: -inf <= lower < upper <= inf)"
+            f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
+            f"(accepted: {_CUTOFFS})"
         )
-    return lower, upper
+    return low, high
+
+
+def _check_seed(name: str, value: object, accepted: str) -> int:
+    """An integer seed: a Python or NumPy integer (not bool), as an int."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+        raise TypeError(f"{name}: {_shown(value)} is not a seed (accepted: {accepted})")
+    return int(number)
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in accepted:
+        raise ValueError(
+            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
+        )
+    return value
 
 
 def _truncation(lower, upper):
@@ -427,12 +483,6 @@ def _truncation(lower, upper):
             f"is {std!r} in float64 (accepted: cutoffs whose std is positive)"
         )
     return mean, std
-
-
-def _choice(name, value, accepted):
-    if value not in accepted:
-        raise ValueError(f"{name}: {value!r} is not known (accepted: {', '.join(accepted)})")
-    return value
 
 
 def _float_dtype(dtype):
@@ -447,11 +497,11 @@ def _float_dtype(dtype):
 def _axes(name, axes):
     if axes is None:
         return None
-    if isinstance(axes, int):
+    if isinstance(axes, numbers.Integral):
         axes = [axes]
-    if any(isinstance(axis, bool) or not isinstance(axis, int) for axis in axes):
-        raise TypeError(f"{name}: {axes!r} is not a list of ints (accepted: ints, or None)")
-    return list(axes)
+    if any(isinstance(axis, bool) or not isinstance(axis, numbers.Integral) for axis in axes):
+        raise TypeError(f"{name}: {_shown(axes)} is not a list of ints (accepted: ints, or None)")
+    return [int(axis) for axis in axes]
 
 
 def _seed(seed):
@@ -460,11 +510,11 @@ def _seed(seed):
         return random.randint(1, int(1e9))  # as keras.random.make_default_seed()
     if isinstance(seed, dict):
         seed = keras.saving.deserialize_keras_object(seed)
-    if isinstance(seed, bool) or not isinstance(seed, (int, keras.random.SeedGenerator)):
-        raise TypeError(
-            f"seed: {seed!r} is not a seed (accepted: int, keras.random.SeedGenerator or None)"
-        )
-    return seed
+    if isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    return _check_seed(
+        "seed", seed, "an int (Python or NumPy), a keras.random.SeedGenerator or None"
+    )
 
 
 def _shape(shape):
@@ -566,16 +616,35 @@ def _truncated_normal(shape, mean, sigma, lower, upper, dtype, seed):
 # ---------------------------------------------------------------------------
 
 
+def _register(cls):
+    """Register ``cls`` with Keras under the package "initref" ("initref>HeNormal") and save
+    it under that name too.
+
+    Keras writes ``cls.__name__`` as the "class_name" of a saved config and, when the
+    registered name is unknown at load time (this file not imported), looks that class_name
+    up among its own initializers: a plain "HeNormal" would silently become
+    keras.initializers.HeNormal and fail on ``lower``.  "initref>HeNormal" names nothing in
+    Keras, so loading without this file fails with "Could not interpret initializer
+    identifier: {'module': 'tf_init', 'class_name': 'initref>HeNormal', ...}".  The Python
+    name (``__qualname__``, the repr) stays HeNormal.
+    """
+    cls = keras.saving.register_keras_serializable(package="initref")(cls)
+    cls.__name__ = keras.saving.get_registered_name(cls)
+    return cls
+
+
 class _RandomInitializer(keras.initializers.Initializer):
     def __init__(self, seed=None):
-        self._init_seed = seed
         self.seed = _seed(seed)
+        # the config keeps what was given (None draws a new seed on load, as in Keras), with
+        # a NumPy integer stored as the int it stands for
+        self._init_seed = self.seed if isinstance(self.seed, int) and seed is not None else seed
 
     def get_config(self):
         return {"seed": keras.saving.serialize_keras_object(self._init_seed)}
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class VarianceScaling(_RandomInitializer):
     """Draws with std sqrt(scale / fan) after truncation, for any cutoffs.
 
@@ -614,18 +683,14 @@ class VarianceScaling(_RandomInitializer):
     ):
         self.activation = activation
         self.gain = gain
-        self.scale = activation_scale(_positive("scale", scale), activation, gain)
-        self.mode = _choice("mode", mode, _MODES)
-        if not isinstance(distribution, str):
-            raise TypeError(
-                f"distribution: {distribution!r} is not a string "
-                f"(accepted: {', '.join(_DISTRIBUTIONS)})"
-            )
-        distribution = distribution.lower()
-        if distribution == "normal":
+        self.scale = activation_scale(scale, activation, gain)
+        self.mode = _check_choice("mode", mode, _MODES)
+        if isinstance(distribution, str):
+            distribution = distribution.lower()
+        if distribution == "normal":  # Keras's name for its truncated normal
             distribution = "truncated_normal"
-        self.distribution = _choice("distribution", distribution, _DISTRIBUTIONS)
-        self.lower, self.upper = _cutoffs(lower, upper)
+        self.distribution = _check_choice("distribution", distribution, _DISTRIBUTIONS)
+        self.lower, self.upper = _check_cutoffs(lower, upper)
         self._trunc_moments = _truncation(self.lower, self.upper)
         self.input_axes = _axes("input_axes", input_axes)
         self.output_axes = _axes("output_axes", output_axes)
@@ -695,17 +760,21 @@ class _NamedNormal(VarianceScaling):
         lower=-2.0,
         upper=2.0,
         distribution="truncated_normal",
+        activation=None,
+        gain=None,
     ):
         super().__init__(
-            scale=self._scale,
+            scale=_rule_scale(self._scale, activation, gain),
             mode=self._mode,
-            distribution=_choice("distribution", distribution, _NORMAL_DISTRIBUTIONS),
+            distribution=_check_choice("distribution", distribution, _NORMAL_DISTRIBUTIONS),
             seed=seed,
             input_axes=input_axes,
             output_axes=output_axes,
             lower=lower,
             upper=upper,
         )
+        self.activation = activation
+        self.gain = None if gain is None else _check_positive("gain", gain)
 
     def get_config(self):
         return {
@@ -715,6 +784,8 @@ class _NamedNormal(VarianceScaling):
             "lower": self.lower,
             "upper": self.upper,
             "distribution": self.distribution,
+            "activation": self.activation,
+            "gain": self.gain,
         }
 
 
@@ -722,25 +793,29 @@ class _NamedUniform(VarianceScaling):
     _scale = 1.0
     _mode = "fan_in"
 
-    def __init__(self, seed=None, input_axes=None, output_axes=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None, *, activation=None, gain=None):
         super().__init__(
-            scale=self._scale,
+            scale=_rule_scale(self._scale, activation, gain),
             mode=self._mode,
             distribution="uniform",
             seed=seed,
             input_axes=input_axes,
             output_axes=output_axes,
         )
+        self.activation = activation
+        self.gain = None if gain is None else _check_positive("gain", gain)
 
     def get_config(self):
         return {
             "seed": keras.saving.serialize_keras_object(self._init_seed),
             "input_axes": self.input_axes,
             "output_axes": self.output_axes,
+            "activation": self.activation,
+            "gain": self.gain,
         }
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class HeNormal(_NamedNormal):
     """He normal: std sqrt(2 / fan_in) after truncation at [lower, upper] (default +-2).
 
@@ -752,7 +827,7 @@ class HeNormal(_NamedNormal):
     _mode = "fan_in"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class HeUniform(_NamedUniform):
     """He uniform: U(-limit, limit), limit = sqrt(6 / fan_in) (He et al. 2015, eq. 10)."""
 
@@ -760,7 +835,7 @@ class HeUniform(_NamedUniform):
     _mode = "fan_in"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class GlorotNormal(_NamedNormal):
     """Glorot normal: std sqrt(2 / (fan_in + fan_out)) after truncation (default +-2).
 
@@ -772,7 +847,7 @@ class GlorotNormal(_NamedNormal):
     _mode = "fan_avg"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class GlorotUniform(_NamedUniform):
     """Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) (eq. 16)."""
 
@@ -780,7 +855,7 @@ class GlorotUniform(_NamedUniform):
     _mode = "fan_avg"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class LecunNormal(_NamedNormal):
     """LeCun normal: std sqrt(1 / fan_in) after truncation (default +-2).
 
@@ -792,7 +867,7 @@ class LecunNormal(_NamedNormal):
     _mode = "fan_in"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class LecunUniform(_NamedUniform):
     """LeCun uniform: U(-limit, limit), limit = sqrt(3 / fan_in) (LeCun et al. 1998)."""
 
@@ -800,7 +875,7 @@ class LecunUniform(_NamedUniform):
     _mode = "fan_in"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class TruncatedNormal(_RandomInitializer):
     """mean + sigma * X, X ~ N(0, 1) truncated to [lower, upper], with ``stddev`` the std
     AFTER truncation: sigma = stddev / std_trunc(lower, upper).
@@ -811,11 +886,9 @@ class TruncatedNormal(_RandomInitializer):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None, *, lower=-2.0, upper=2.0):
-        self.mean = _real("mean", mean)
-        if not math.isfinite(self.mean):
-            raise ValueError(f"mean: {self.mean!r} is not finite (accepted: finite floats)")
-        self.stddev = _positive("stddev", stddev)
-        self.lower, self.upper = _cutoffs(lower, upper)
+        self.mean = _check_finite("mean", mean)
+        self.stddev = _check_positive("stddev", stddev)
+        self.lower, self.upper = _check_cutoffs(lower, upper)
         self._trunc_moments = _truncation(self.lower, self.upper)
         super().__init__(seed=seed)
 

@@ -25,15 +25,24 @@ sqrt(scale / fan) for every cutoff, symmetric, asymmetric or one-sided.  For asy
 cutoffs the law is not centred: its mean is ``sigma * m(lower, upper)``, m the mean of the
 truncated N(0, 1) (variance_scaling_mean() returns it).
 
-``distribution="untruncated_normal"`` is PyTorch's He: ``he_normal_(w,
-distribution="untruncated_normal")`` is bit for bit ``torch.nn.init.kaiming_normal_(w,
-mode="fan_in", nonlinearity="relu")`` under the same generator, and ``he_uniform_`` is bit
-for bit ``kaiming_uniform_(w, nonlinearity="relu")``.
+``distribution="untruncated_normal"`` is PyTorch's He.  ``he_normal_`` and ``he_uniform_``
+take ``kaiming_normal_``'s and ``kaiming_uniform_``'s arguments in their order,
+``(tensor, a=0, mode="fan_in", nonlinearity, generator=None)``: ``he_normal_(w, a, mode,
+nonlinearity, g, distribution="untruncated_normal")`` is bit for bit ``kaiming_normal_(w, a,
+mode, nonlinearity, g)`` and ``he_uniform_(w, a, mode, nonlinearity, g)`` is bit for bit
+``kaiming_uniform_(w, a, mode, nonlinearity, g)`` for nonlinearity "relu", "leaky_relu" (any
+slope ``a``) and "linear"; other nonlinearities take initref's derived gains (GAINS) instead
+of torch's heuristics (see he_normal_).
 
 Fans use PyTorch's weight layout ``[out, in / groups, *kernel]`` (calculate_fans()).
+
+Arguments: numbers (scale, std, mean, lower, upper, gain, a) are real numbers -- Python int
+or float, NumPy scalars, 0-d tensors; bool and strings raise TypeError, values out of range
+ValueError, each on one line naming the argument, the value and what is accepted.
 """
 
 import math
+import numbers
 
 import torch
 
@@ -290,8 +299,11 @@ def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
 
 
 # Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
-# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
-# ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
+# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  In
+# variance_scaling, ``activation=NAME`` (or ``gain=g``) multiplies the scale by g**2:
+# activation="relu" with scale 1 is He.  In the named rules it replaces the rule's own gain
+# (He: relu's sqrt(2); Glorot and LeCun: linear's 1), so he_normal(activation="gelu") draws
+# what variance_scaling(scale=1, activation="gelu") draws.
 GAINS: dict[str, float] = {
     # linear: closed form, gain = 1.000000000000000000000000
     #   float64 exactly 1
@@ -336,6 +348,13 @@ def activation_scale(
     scale: float, activation: str | None = None, gain: float | None = None
 ) -> float:
     """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
+    scale = _check_positive("scale", scale)
+    g = _activation_gain(activation, gain)
+    return scale if g is None else scale * g * g
+
+
+def _activation_gain(activation: str | None, gain: float | None) -> float | None:
+    """g = GAINS[activation] or the given ``gain``; None when neither is given."""
     if activation is not None and gain is not None:
         raise ValueError(
             f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
@@ -345,16 +364,17 @@ def activation_scale(
             raise ValueError(
                 f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
             )
-        g = GAINS[activation]
-    elif gain is not None:
-        if isinstance(gain, bool) or not isinstance(gain, int | float):
-            raise TypeError(f"gain: {gain!r} is not a number (accepted: a finite float > 0)")
-        g = float(gain)
-        if not (math.isfinite(g) and g > 0.0):
-            raise ValueError(f"gain: {gain!r} is out of range (accepted: a finite float > 0)")
-    else:
-        return scale
-    return scale * g * g
+        return GAINS[activation]
+    if gain is not None:
+        return _check_positive("gain", gain)
+    return None
+
+
+def _rule_scale(rule_scale: float, activation: str | None, gain: float | None) -> float:
+    """The scale of a named rule: its own (He 2 = relu's gain squared, Glorot and LeCun 1 =
+    linear's), or g**2 when ``activation`` or ``gain`` gives the gain g instead."""
+    g = _activation_gain(activation, gain)
+    return rule_scale if g is None else g * g
 
 
 # ---------------------------------------------------------------------------
@@ -393,26 +413,89 @@ def _check_tensor(tensor: torch.Tensor) -> None:
         )
 
 
-def _check_positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0.0):
-        raise ValueError(f"{name}: {value!r} (accepted: a finite number > 0)")
+def _scalar(value: object) -> object:
+    """A 0-d torch tensor as its Python scalar; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_meta:
+        return value.item()
     return value
 
 
-def _check_cutoffs(lower: float, upper: float) -> tuple[float, float]:
-    lower, upper = float(lower), float(upper)
-    for name, value in (("lower", lower), ("upper", upper)):
-        if math.isnan(value):
-            raise ValueError(f"{name}: {value!r} is NaN (accepted: a real number, inf or -inf)")
-    if not lower < upper:
-        raise ValueError(f"lower, upper: [{lower!r}, {upper!r}] (accepted: lower < upper)")
-    return lower, upper
+# Real numbers are Python ints and floats, NumPy scalars (numbers.Real) and
+# 0-d torch tensors; bool, strings and everything else are a TypeError.  Every error is
+# one line: "{argument}: {value} ... (accepted: {range})".
+_REAL = "a finite real number"
+_POSITIVE = "a finite real number > 0"
+_CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+
+
+def _shown(value: object) -> str:
+    """repr(value) on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_real(name: str, value: object, accepted: str) -> float:
+    """``value`` as a float; TypeError unless it is a real number (not bool, not a string)."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        raise TypeError(f"{name}: {_shown(value)} is not a real number (accepted: {accepted})")
+    return float(number)
+
+
+def _check_finite(name: str, value: object) -> float:
+    number = _check_real(name, value, _REAL)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_REAL})")
+    return number
+
+
+def _check_positive(name: str, value: object) -> float:
+    number = _check_real(name, value, _POSITIVE)
+    if not (math.isfinite(number) and number > 0.0):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_POSITIVE})")
+    return number
+
+
+def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
+    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
+    for name, value, number in (("lower", lower, low), ("upper", upper, high)):
+        if math.isnan(number):
+            raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_CUTOFFS})")
+    if not low < high:
+        raise ValueError(
+            f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
+            f"(accepted: {_CUTOFFS})"
+        )
+    return low, high
+
+
+def _check_seed(name: str, value: object, accepted: str) -> int:
+    """An integer seed: a Python or NumPy integer (not bool), as an int."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+        raise TypeError(f"{name}: {_shown(value)} is not a seed (accepted: {accepted})")
+    return int(number)
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in accepted:
+        raise ValueError(
+            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
+        )
+    return value
+
+
+def _check_generator(generator: object) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator: {_shown(generator)} is not a torch.Generator "
+            "(accepted: a torch.Generator or None)"
+        )
 
 
 def _fan(tensor: torch.Tensor, mode: str) -> float:
-    if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} (accepted: {', '.join(map(repr, MODES))})")
+    _check_choice("mode", mode, MODES)
     fan_in, fan_out = calculate_fans(tensor)
     fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
     if fan == 0:
@@ -689,10 +772,9 @@ def truncated_normal_(
     """
     _check_tensor(tensor)
     std = _check_positive("std", std)
-    mean = float(mean)
-    if not math.isfinite(mean):
-        raise ValueError(f"mean: {mean!r} (accepted: a finite number)")
+    mean = _check_finite("mean", mean)
     lower, upper = _check_cutoffs(lower, upper)
+    _check_generator(generator)
     sigma = std / truncnorm_moments(lower, upper)[1]
     with torch.no_grad():
         return _truncated_normal_fill_(tensor, sigma, lower, upper, mean, generator)
@@ -707,7 +789,7 @@ def truncated_normal_mean(
     std = _check_positive("std", std)
     lower, upper = _check_cutoffs(lower, upper)
     m, s = truncnorm_moments(lower, upper)
-    return float(mean) + std * (m / s)
+    return _check_finite("mean", mean) + std * (m / s)
 
 
 def variance_scaling_(
@@ -739,12 +821,10 @@ def variance_scaling_(
             gain) or ``gain``; e.g. activation="gelu" keeps GELU's second moment.
     """
     _check_tensor(tensor)
-    scale = activation_scale(_check_positive("scale", scale), activation, gain)
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"
-        )
+    scale = activation_scale(scale, activation, gain)
+    _check_choice("distribution", distribution, DISTRIBUTIONS)
     lower, upper = _check_cutoffs(lower, upper)
+    _check_generator(generator)
     std = _rule_std(scale, _fan(tensor, mode))
     with torch.no_grad():
         if distribution == "untruncated_normal":
@@ -776,42 +856,152 @@ def variance_scaling_mean(
 def _normal_distribution(distribution: str) -> str:
     if distribution not in ("truncated_normal", "untruncated_normal"):
         raise ValueError(
-            f"distribution: {distribution!r} "
+            f"distribution: {_shown(distribution)} is not known "
             "(accepted: 'truncated_normal', 'untruncated_normal'; for uniform use *_uniform_)"
         )
     return distribution
 
 
+# torch.nn.init.calculate_gain's names for layers without an activation: linear's gain 1
+_TORCH_LINEAR_NAMES = (
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+)
+
+
+def _he_gain(
+    a: float, nonlinearity: str | None, activation: str | None, gain: float | None
+) -> float:
+    """The gain g of he_normal_ / he_uniform_ (std g / sqrt(fan)).
+
+    ``nonlinearity`` and ``a`` as in torch's kaiming_normal_: "leaky_relu" (the default when
+    none of nonlinearity, activation, gain is given) has the gain sqrt(2 / (1 + a^2)) of the
+    leaky ReLU of negative slope ``a`` (He et al. 2015, eq. 15; E[f(z)^2] = (1 + a^2) / 2),
+    written as torch.nn.init.calculate_gain writes it, so a = 0 is ReLU's sqrt(2) bit for
+    bit.  Any other built-in name takes its derived gain GAINS[name] (torch's conv names are
+    "linear").  ``activation`` / ``gain`` are variance_scaling_'s.  ``a`` is only the leaky
+    slope: a non-zero ``a`` with anything but nonlinearity="leaky_relu" is an error (torch
+    ignores it).
+    """
+    slope = _check_finite("a", a)
+    given = [
+        (name, value)
+        for name, value in (
+            ("nonlinearity", nonlinearity),
+            ("activation", activation),
+            ("gain", gain),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ValueError(
+            f"{', '.join(name for name, _ in given)}: "
+            f"{' and '.join(_shown(value) for _, value in given)} given together "
+            "(accepted: one of nonlinearity, activation, gain)"
+        )
+    if not given or nonlinearity == "leaky_relu":
+        try:
+            return math.sqrt(2.0 / (1 + slope**2))
+        except OverflowError:
+            raise ValueError(
+                f"a: {_shown(a)} is out of range (accepted: {_REAL} whose square is finite)"
+            ) from None
+    if slope != 0.0:
+        raise ValueError(
+            f"a: {_shown(a)} is the leaky_relu slope, unused with "
+            f"{given[0][0]}={_shown(given[0][1])} (accepted: a=0 unless nonlinearity='leaky_relu')"
+        )
+    if nonlinearity is not None:
+        name = "linear" if nonlinearity in _TORCH_LINEAR_NAMES else nonlinearity
+        if not isinstance(name, str) or name not in GAINS:
+            raise ValueError(
+                f"nonlinearity: {_shown(nonlinearity)} is not a built-in "
+                f"(accepted: {', '.join(GAINS)}, {', '.join(_TORCH_LINEAR_NAMES)})"
+            )
+        return GAINS[name]
+    g = _activation_gain(activation, gain)
+    assert g is not None
+    return g
+
+
 def he_normal_(
     tensor: torch.Tensor,
-    *,
+    a: float = 0.0,
     mode: str = "fan_in",
+    nonlinearity: str | None = None,
+    generator: torch.Generator | None = None,
+    *,
     distribution: str = "truncated_normal",
     lower: float = -2.0,
     upper: float = 2.0,
-    generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """He et al. 2015: std sqrt(2 / fan_in) (or fan_out), after truncation at [lower, upper]
-    (TensorFlow's he_normal, corrected).  ``distribution="untruncated_normal"`` is PyTorch's
-    ``kaiming_normal_(tensor, mode=mode, nonlinearity="relu")``, bit for bit."""
+    """He et al. 2015: std g / sqrt(fan_in) (or fan_out), after truncation at [lower, upper]
+    (TensorFlow's he_normal, corrected); g = sqrt(2) for ReLU by default.
+
+    A drop-in for ``torch.nn.init.kaiming_normal_(tensor, a=0, mode="fan_in",
+    nonlinearity="leaky_relu", generator=None)``: the same arguments in the same order
+    (``he_normal_(w, 0, "fan_in")``), and with ``distribution="untruncated_normal"`` the same
+    draws, bit for bit, for nonlinearity "relu", "leaky_relu" (any ``a``), "linear" and
+    torch's conv names.  Differences, by design: other nonlinearities take their derived gain
+    (GAINS: tanh 1.5925, sigmoid 1.8462, selu 1.0, gelu, silu, ...; torch's heuristics are
+    5/3, 1 and 3/4, and it has none for gelu or silu); a non-zero ``a`` with a nonlinearity
+    other than "leaky_relu" is an error (torch ignores it); mode may also be "fan_avg".
+
+    Args:
+        tensor: float16, bfloat16, float32 or float64, shape ``[out, in / groups, *kernel]``.
+        a: the negative slope of the leaky ReLU (nonlinearity "leaky_relu" only).
+        mode: "fan_in", "fan_out" or "fan_avg".
+        nonlinearity: None (torch's default, "leaky_relu" with slope ``a``: ReLU for a = 0),
+            "leaky_relu", or any built-in activation (GAINS).
+        generator: the torch.Generator to draw from (default: torch's global one).
+        distribution: "truncated_normal" (default) or "untruncated_normal" (torch's law).
+        lower, upper: cutoffs of the truncated normal in units of its std.
+        activation, gain: instead of ``nonlinearity``: the derived gain GAINS[activation]
+            (activation="leaky_relu" is slope 0.01, as torch's calculate_gain) or ``gain``.
+    """
     return variance_scaling_(
         tensor,
-        scale=HE_SCALE,
+        scale=1.0,
         mode=mode,
         distribution=_normal_distribution(distribution),
         lower=lower,
         upper=upper,
         generator=generator,
+        gain=_he_gain(a, nonlinearity, activation, gain),
     )
 
 
 def he_uniform_(
-    tensor: torch.Tensor, *, mode: str = "fan_in", generator: torch.Generator | None = None
+    tensor: torch.Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """He et al. 2015 uniform: U(-L, L), L = sqrt(6 / fan_in) (or fan_out); PyTorch's
-    ``kaiming_uniform_(tensor, mode=mode, nonlinearity="relu")``, bit for bit."""
+    """He et al. 2015 uniform: U(-L, L), L = g * sqrt(3 / fan_in) (or fan_out), g = sqrt(2)
+    for ReLU by default.
+
+    A drop-in for ``torch.nn.init.kaiming_uniform_(tensor, a=0, mode="fan_in",
+    nonlinearity="leaky_relu", generator=None)``, bit for bit for nonlinearity "relu",
+    "leaky_relu" (any ``a``, e.g. nn.Linear's a=sqrt(5)), "linear" and torch's conv names;
+    the arguments and the differences are he_normal_'s.
+    """
     return variance_scaling_(
-        tensor, scale=HE_SCALE, mode=mode, distribution="uniform", generator=generator
+        tensor,
+        scale=1.0,
+        mode=mode,
+        distribution="uniform",
+        generator=generator,
+        gain=_he_gain(a, nonlinearity, activation, gain),
     )
 
 
@@ -822,11 +1012,14 @@ def glorot_normal_(
     lower: float = -2.0,
     upper: float = 2.0,
     generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """Glorot & Bengio 2010: std sqrt(2 / (fan_in + fan_out)) after truncation."""
+    """Glorot & Bengio 2010: std g * sqrt(2 / (fan_in + fan_out)) after truncation, g = 1 or
+    the gain of ``activation=`` (derived, GAINS) / ``gain=``."""
     return variance_scaling_(
         tensor,
-        scale=GLOROT_SCALE,
+        scale=_rule_scale(GLOROT_SCALE, activation, gain),
         mode="fan_avg",
         distribution=_normal_distribution(distribution),
         lower=lower,
@@ -836,11 +1029,20 @@ def glorot_normal_(
 
 
 def glorot_uniform_(
-    tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    tensor: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """Glorot & Bengio 2010 uniform: U(-L, L), L = sqrt(6 / (fan_in + fan_out))."""
+    """Glorot & Bengio 2010 uniform: U(-L, L), L = g * sqrt(6 / (fan_in + fan_out)), g = 1 or
+    the gain of ``activation=`` (derived, GAINS) / ``gain=``."""
     return variance_scaling_(
-        tensor, scale=GLOROT_SCALE, mode="fan_avg", distribution="uniform", generator=generator
+        tensor,
+        scale=_rule_scale(GLOROT_SCALE, activation, gain),
+        mode="fan_avg",
+        distribution="uniform",
+        generator=generator,
     )
 
 
@@ -851,11 +1053,14 @@ def lecun_normal_(
     lower: float = -2.0,
     upper: float = 2.0,
     generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """LeCun et al. 1998: std sqrt(1 / fan_in) after truncation."""
+    """LeCun et al. 1998: std g * sqrt(1 / fan_in) after truncation, g = 1 or the gain of
+    ``activation=`` (derived, GAINS) / ``gain=``."""
     return variance_scaling_(
         tensor,
-        scale=LECUN_SCALE,
+        scale=_rule_scale(LECUN_SCALE, activation, gain),
         mode="fan_in",
         distribution=_normal_distribution(distribution),
         lower=lower,
@@ -865,9 +1070,18 @@ def lecun_normal_(
 
 
 def lecun_uniform_(
-    tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    tensor: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """LeCun et al. 1998 uniform: U(-L, L), L = sqrt(3 / fan_in)."""
+    """LeCun et al. 1998 uniform: U(-L, L), L = g * sqrt(3 / fan_in), g = 1 or the gain of
+    ``activation=`` (derived, GAINS) / ``gain=``."""
     return variance_scaling_(
-        tensor, scale=LECUN_SCALE, mode="fan_in", distribution="uniform", generator=generator
+        tensor,
+        scale=_rule_scale(LECUN_SCALE, activation, gain),
+        mode="fan_in",
+        distribution="uniform",
+        generator=generator,
     )
