@@ -26,7 +26,11 @@ def require(module: str) -> ModuleType:
 
 
 def load_generated(name: str) -> ModuleType:
-    """Import ``generated/<name>.py`` as a standalone module (as a user's copy would be)."""
+    """Import ``generated/<name>.py`` as a standalone module (as a user's copy would be), once
+    per process: executing tf_init.py again would register new classes under the same Keras
+    names, and models saved with the first ones would load as the second."""
+    if f"initref_generated_{name}" in sys.modules:
+        return sys.modules[f"initref_generated_{name}"]
     path = GENERATED / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"initref_generated_{name}", path)
     assert spec is not None and spec.loader is not None
