@@ -9,7 +9,17 @@
 
 Copy this one file into your project: it needs the standard library, TensorFlow and Keras 3.
 Every class is a ``keras.initializers.Initializer`` registered under the package "initref",
-so a model that uses one saves to ``.keras`` and loads back.
+so a model that uses one saves to ``.keras`` and loads back -- provided this file is imported
+before ``keras.models.load_model``.  A saved config names the class "initref>HeNormal" (its
+"class_name" and "registered_name"; module "tf_init"), a name Keras's own initializers do not
+have: without ``import tf_init`` the load fails with "Could not interpret initializer
+identifier: {'module': 'tf_init', 'class_name': 'initref>HeNormal', ...}" instead of building
+``keras.initializers.HeNormal`` from initref's arguments.
+
+Arguments: numbers (scale, stddev, mean, lower, upper, gain) are real numbers -- Python int
+or float, NumPy scalars, 0-d tensors; bool and strings raise TypeError, values out of range
+ValueError, each on one line naming the argument, the value and what is accepted.  Seeds are
+Python or NumPy ints (not bool), a ``keras.random.SeedGenerator`` or None.
 
 What it changes.  ``keras.initializers.VarianceScaling`` (and with it ``HeNormal``,
 ``GlorotNormal``, ``LecunNormal``) draws from a normal truncated at +-2 of its std and
@@ -821,6 +831,8 @@ class HeNormal(_NamedNormal):
 
     He, Zhang, Ren & Sun 2015, "Delving Deep into Rectifiers", eq. 10 (forward) for ReLU.
     ``distribution="untruncated_normal"`` gives PyTorch's ``kaiming_normal_``.
+    ``activation=NAME`` / ``gain=g`` replace ReLU's gain sqrt(2) by the derived gain of NAME
+    (GAINS) or g: std g / sqrt(fan_in), as ``VarianceScaling(1.0, activation=NAME)``.
     """
 
     _scale = 2.0
@@ -829,7 +841,8 @@ class HeNormal(_NamedNormal):
 
 @_register
 class HeUniform(_NamedUniform):
-    """He uniform: U(-limit, limit), limit = sqrt(6 / fan_in) (He et al. 2015, eq. 10)."""
+    """He uniform: U(-limit, limit), limit = sqrt(6 / fan_in) (He et al. 2015, eq. 10);
+    ``activation=`` / ``gain=`` replace ReLU's gain as in HeNormal."""
 
     _scale = 2.0
     _mode = "fan_in"
@@ -840,7 +853,7 @@ class GlorotNormal(_NamedNormal):
     """Glorot normal: std sqrt(2 / (fan_in + fan_out)) after truncation (default +-2).
 
     Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward neural
-    networks", eq. 12.
+    networks", eq. 12.  ``activation=`` / ``gain=``: std g * sqrt(2 / (fan_in + fan_out)).
     """
 
     _scale = 1.0
@@ -849,7 +862,8 @@ class GlorotNormal(_NamedNormal):
 
 @_register
 class GlorotUniform(_NamedUniform):
-    """Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) (eq. 16)."""
+    """Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) (eq. 16), times
+    the gain g of ``activation=`` / ``gain=`` if given."""
 
     _scale = 1.0
     _mode = "fan_avg"
@@ -860,7 +874,7 @@ class LecunNormal(_NamedNormal):
     """LeCun normal: std sqrt(1 / fan_in) after truncation (default +-2).
 
     LeCun, Bottou, Orr & Mueller 1998, "Efficient BackProp", sec. 4.6; Klambauer et al. 2017
-    (SELU).
+    (SELU).  ``activation=`` / ``gain=``: std g * sqrt(1 / fan_in).
     """
 
     _scale = 1.0
@@ -869,7 +883,8 @@ class LecunNormal(_NamedNormal):
 
 @_register
 class LecunUniform(_NamedUniform):
-    """LeCun uniform: U(-limit, limit), limit = sqrt(3 / fan_in) (LeCun et al. 1998)."""
+    """LeCun uniform: U(-limit, limit), limit = sqrt(3 / fan_in) (LeCun et al. 1998), times the
+    gain g of ``activation=`` / ``gain=`` if given."""
 
     _scale = 1.0
     _mode = "fan_in"
