@@ -883,7 +883,7 @@ def _normal_distribution(distribution: str) -> Distribution:
     if distribution == "untruncated_normal":
         return "untruncated_normal"
     raise ValueError(
-        f"distribution: {distribution!r} "
+        f"distribution: {_shown(distribution)} is not known "
         "(accepted: 'truncated_normal', 'untruncated_normal'; for uniform use *_uniform)"
     )
 
