@@ -27,7 +27,6 @@ QUANTITY_DOC = {
     "correction": "1/std: divide the wanted post-truncation std by std to get the normal's",
     "excess_kurtosis": "mu_4/Var^2 - 3 (sets the standard error of a sample variance)",
 }
-COMMAND = "make generate  (python -m derive generate)"
 LIBRARIES = ("jinja2", "mpmath", "numpy", "sympy")
 SHORT_DIGITS = 20
 
@@ -37,12 +36,17 @@ def _version(dist: str) -> str:
 
 
 def provenance(spec: Spec) -> dict[str, str]:
+    """What made the files: versions, precision, the spec (its hash and where it was read
+    from) and the command that regenerates them.  No path of the machine and no time, so the
+    files are byte-identical wherever and however they are generated (``make generate``,
+    ``python -m derive generate`` and the ``initref`` console script are one command)."""
     return {
         "generator": f"{GENERATOR} {__version__}",
         "libraries": ", ".join(f"{lib} {_version(lib)}" for lib in LIBRARIES),
         "precision": f"{spec.digits} significant digits",
+        "spec": spec.source.name,
         "spec_hash": spec.hash,
-        "command": COMMAND,
+        "command": spec.source.command,
     }
 
 
