@@ -174,6 +174,8 @@ def build_model(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
     the depth table and (when report.md is asked for) the report's data."""
     model = _model_without_gains(spec, progress)
     model["gains"] = gain_rows(spec.gain_digits)
+    model["gain_digits"] = str(spec.gain_digits)  # digits of the gains' "decimal" strings
+    model["gain_short_digits"] = str(min(SHORT_DIGITS, spec.gain_digits))  # their "short"
     return model
 
 
@@ -185,6 +187,7 @@ def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[s
         "generator": GENERATOR,
         "provenance": provenance(spec),
         "digits": str(spec.digits),
+        "short_digits": str(min(SHORT_DIGITS, spec.digits)),  # digits of every "short" view
         "quantities": [{"name": q, "doc": QUANTITY_DOC[q]} for q in QUANTITIES],
         "intervals": rows,
         "symmetric": [by_key[interval_key(k.copy_negate(), k)] for k in spec.symmetric_cutoffs],
