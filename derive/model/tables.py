@@ -27,7 +27,6 @@ QUANTITY_DOC = {
     "correction": "1/std: divide the wanted post-truncation std by std to get the normal's",
     "excess_kurtosis": "mu_4/Var^2 - 3 (sets the standard error of a sample variance)",
 }
-COMMAND = "make generate  (python -m derive generate)"
 LIBRARIES = ("jinja2", "mpmath", "numpy", "sympy")
 SHORT_DIGITS = 20
 
@@ -37,12 +36,17 @@ def _version(dist: str) -> str:
 
 
 def provenance(spec: Spec) -> dict[str, str]:
+    """What made the files: versions, precision, the spec (its hash and where it was read
+    from) and the command that regenerates them.  No path of the machine and no time, so the
+    files are byte-identical wherever and however they are generated (``make generate``,
+    ``python -m derive generate`` and the ``initref`` console script are one command)."""
     return {
         "generator": f"{GENERATOR} {__version__}",
         "libraries": ", ".join(f"{lib} {_version(lib)}" for lib in LIBRARIES),
         "precision": f"{spec.digits} significant digits",
+        "spec": spec.source.name,
         "spec_hash": spec.hash,
-        "command": COMMAND,
+        "command": spec.source.command,
     }
 
 
@@ -170,6 +174,8 @@ def build_model(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
     the depth table and (when report.md is asked for) the report's data."""
     model = _model_without_gains(spec, progress)
     model["gains"] = gain_rows(spec.gain_digits)
+    model["gain_digits"] = str(spec.gain_digits)  # digits of the gains' "decimal" strings
+    model["gain_short_digits"] = str(min(SHORT_DIGITS, spec.gain_digits))  # their "short"
     return model
 
 
@@ -181,6 +187,7 @@ def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[s
         "generator": GENERATOR,
         "provenance": provenance(spec),
         "digits": str(spec.digits),
+        "short_digits": str(min(SHORT_DIGITS, spec.digits)),  # digits of every "short" view
         "quantities": [{"name": q, "doc": QUANTITY_DOC[q]} for q in QUANTITIES],
         "intervals": rows,
         "symmetric": [by_key[interval_key(k.copy_negate(), k)] for k in spec.symmetric_cutoffs],
