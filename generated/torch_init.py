@@ -472,13 +472,16 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # kernel would add is memory traffic.  normal_ writes 4 B per float32 value; here the mask
 # costs ~13 B more (two comparisons reading the 4 B value and writing 1 B, and their
 # logical and), nonzero_static ~2 B, the pool ~1 B: ~20 B and ~25 kernel launches per
-# chunk, so expect ~4x normal_ at +-2 where bandwidth-bound and more at 2^24 where launches
-# dominate (bfloat16 also pays a float32 work buffer and the copy, ~25 B against normal_'s
-# 2 B).  A Triton fix-up kernel run after normal_ -- read each value once, test the bounds in
+# chunk, so expect ~3-4x normal_ at +-2 where bandwidth-bound and more at 2^24 where
+# launches dominate (bfloat16 also pays a float32 work buffer and the copy, ~25 B against
+# normal_'s 2 B).  The tails are worse: two uniforms, three logarithm and arithmetic passes,
+# the test and the map to output units are ~12 passes, ~95 B per value: expect ~10-20x.  A
+# Triton fix-up kernel run after normal_ -- read each value once, test the bounds in
 # registers, claim a refill slot with an atomic counter, write pool values in place -- would
-# bring it to ~8 B and ~3 launches, the <= 2x a GPU allows.  (With an atomic counter the
-# slot a candidate lands in depends on thread timing: still exact, no longer bit-for-bit
-# reproducible.)  _fill_batch's steps 1-3 are the part it would replace.
+# bring +-2 to ~8 B and ~3 launches, the <= 2x a GPU allows, and a kernel that draws the
+# tail proposal and tests it in registers would write each value once.  (With an atomic
+# counter the slot a candidate lands in depends on thread timing: still exact, no longer bit
+# for bit reproducible.)  _fill_batch's steps 1-3 and propose() are what it would replace.
 _BATCHED_DEVICE_TYPES: tuple[str, ...] = ("cuda",)  # tests add "cpu" to run it on CPU tensors
 _BATCHED_CUDA_TORCH = (2, 6)  # nonzero_static on CUDA
 _SYNCS_PER_CALL = 1
@@ -612,7 +615,8 @@ class _Sampler:
             return mask
         a, rate = plan.a, plan.rate
         # accept when r = log U - (log of the acceptance ratio) <= 0 (log 0 = -inf accepts);
-        # r is accumulated in place in the buffer of log U
+        # r is accumulated in place in the buffer of log U, a constant term of the log ratio
+        # moved to the right-hand side (one pass less)
         r = self._scratch("r", n, x).uniform_(generator=g).log_()
         if plan.method == "uniform":
             # x = a + v, v ~ U(0, w); with m the point nearest 0, the log ratio is
@@ -620,16 +624,14 @@ class _Sampler:
             # -(v^2 / 2 + a v + a^2 / 2) for m = 0 > a
             x.uniform_(0.0, plan.width, generator=g)
             r.addcmul_(x, x, value=0.5).add_(x, alpha=a)
-            if a < 0.0:
-                r.add_(0.5 * a * a)
-            return le(r, 0.0, out=mask)
+            return le(r, -0.5 * a * a if a < 0.0 else 0.0, out=mask)
         # x = a + E / lam with E = -v, v = log(1 - U) in (-inf, 0]: finite, as 1 - U > 0
         # (on CPU, torch 2.13's exponential_ is over ten times slower than this)
         x.uniform_(generator=g).neg_().log1p_()
         # log ratio -(x - lam)^2 / 2 = -(v + 1)^2 / (2 lam^2), as lam (lam - a) = 1
         k = 0.5 / (rate * rate)
-        r.addcmul_(x, x, value=k).add_(x, alpha=2.0 * k).add_(k)
-        le(r, 0.0, out=mask)
+        r.addcmul_(x, x, value=k).add_(x, alpha=2.0 * k)
+        le(r, -k, out=mask)
         if math.isfinite(plan.width):  # x <= b: v >= -lam w
             both(mask, ge(x, -rate * plan.width, out=self._scratch("mask2", n, x, mask=True)))
         return mask
@@ -696,7 +698,7 @@ class _Sampler:
     def _batch_chunk(self, n: int, out: torch.Tensor, work_dtype: torch.dtype) -> int:
         """Values per chunk of fill_batched(): a function of n, the dtypes and the plan only,
         unless free device memory is short (then smaller chunks, and other draws)."""
-        plan, work = self.plan, torch.empty((), dtype=work_dtype).element_size()
+        plan, work = self.plan, torch.finfo(work_dtype).bits // 8
         reject = 1.0 - plan.acceptance
         # scratch bytes per value, about: two masks, log U for the two-uniform proposals, the
         # work buffer, the lists (int64) and values of the rejected slots, and the pool
@@ -740,10 +742,10 @@ class _Sampler:
             0, torch.where(listed, missing, head), torch.where(listed, values, head_value)
         )
         # 4. short: fewer than `capacity` accepted, or `capacity` < n slots listed (maybe more)
-        short = take[-1:].eq(pool_size)
         if capacity < n:
-            short.logical_or_(listed[-1:])
-        flag.copy_(short)
+            torch.logical_or(take[-1:].eq(pool_size), listed[-1:], out=flag)
+        else:
+            torch.eq(take[-1:], pool_size, out=flag)
         if self.plan.method != "normal":
             self._to_output(chunk)
 
@@ -857,7 +859,17 @@ def truncated_normal_(
 
     Sampling is exact rejection (normal, uniform or Robert's exponential proposal, chosen
     per interval; see _Plan) in float64 for float64 tensors, else in float32, on the
-    tensor's device.  No CDF is inverted, so no value collapses onto a bound.
+    tensor's device.  No CDF is inverted, so no value collapses onto a bound.  CUDA tensors
+    take the batched path: a fixed number of kernels per chunk and one device-to-host sync
+    per call, whatever the size (see _BATCHED_DEVICE_TYPES); others are filled in 2^21-value
+    chunks with refill rounds.
+
+    Reproducible: the same generator state gives the same tensor, bit for bit, for the same
+    shape, dtype, cutoffs and device type -- on CUDA also the same GPU model and torch build
+    (torch's own normal_ depends on them), and unless free GPU memory is too short for the
+    usual chunks (smaller chunks draw differently).  Not across devices: a CPU and a CUDA
+    generator seeded alike give different streams, and the two paths use them differently,
+    so the tensors differ (each with the exact law).
     """
     _check_tensor(tensor)
     std = _check_positive("std", std)
