@@ -459,12 +459,13 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 #      slot with its own new value, so duplicate writes carry identical bits);
 #   4. the chunk is flagged if K slots were listed (there may be more) or the pool had fewer
 #      than K accepted;
-# and at the end one read of the flags (the sync).  A flagged chunk -- probability < 1e-9,
+# and at the end one read of the flags (the sync).  A flagged chunk -- probability < 1e-11,
 # see _batch_sizes() -- is redone from scratch by the round-based fill(), which syncs per
 # round.  This is exact: a chunk is kept or redone on an event that depends only on which
 # proposals were accepted, and given those, the accepted values are independent draws from
 # the truncated law wherever they land.  The draws made (sizes, order) depend only on the
-# tensor's size and dtype and the cutoffs, so one generator state gives one tensor.
+# tensor's size and dtype and the cutoffs (and on free memory when it is short, see
+# _batch_chunk()), so one generator state gives one tensor.
 #
 # Why pure torch and no Triton kernel: this file must run wherever torch runs (CPU wheels ship
 # no Triton), and a kernel is only worth its weight if measured on a GPU and tested without one
@@ -701,13 +702,13 @@ class _Sampler:
         plan, work = self.plan, torch.finfo(work_dtype).bits // 8
         reject = 1.0 - plan.acceptance
         # scratch bytes per value, about: two masks, log U for the two-uniform proposals, the
-        # work buffer, the lists (int64) and values of the rejected slots, and the pool
+        # work buffer, per rejected value (+10%) three int64 lists, a mask and two values, and
+        # the pool's candidates
         per_value = (
             2.0
             + (work if plan.method != "normal" else 0.0)
             + (0.0 if out.dtype == work_dtype else work)
-            + 1.2 * reject * (16.0 + work)
-            + 1.2 * reject / plan.acceptance * (2.0 * work + 2.0)
+            + 1.1 * reject * (25.0 + 2.0 * work + work / plan.acceptance)
         )
         budget = max(float(_BATCH_MIN_BYTES), _BATCH_FRACTION * n * out.element_size())
         size = min(n, _BATCH_MAX_CHUNK, max(_BATCH_MIN_CHUNK, int(budget / per_value)))
