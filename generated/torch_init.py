@@ -472,9 +472,9 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # (TRITON_INTERPRET=1), neither of which the machines this was written on allow.  What a fused
 # kernel would add is memory traffic.  normal_ writes 4 B per float32 value; here the mask
 # costs ~13 B more (two comparisons reading the 4 B value and writing 1 B, and their
-# logical and), nonzero_static ~2 B, the pool ~1 B: ~20 B and ~25 kernel launches per
-# chunk, so expect ~3-4x normal_ at +-2 where bandwidth-bound and more at 2^24 where
-# launches dominate (bfloat16 also pays a float32 work buffer and the copy, ~25 B against
+# logical and), nonzero_static ~2 B, the pool ~1 B: ~20 B and 20 torch calls per chunk
+# (35 in the tails), so expect ~3-4x normal_ at +-2 where bandwidth-bound and more at 2^24
+# where launches dominate (bfloat16 also pays a float32 work buffer and the copy, ~25 B against
 # normal_'s 2 B).  The tails are worse: two uniforms, three logarithm and arithmetic passes,
 # the test and the map to output units are ~12 passes, ~95 B per value: expect ~10-20x.  A
 # Triton fix-up kernel run after normal_ -- read each value once, test the bounds in
