@@ -527,6 +527,60 @@ _CHUNK = 1 << 21
 _MAX_ROUNDS = 64
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
+# The batched path (CUDA; _Sampler.fill_batched).  The chunked path's refill rounds end in
+# nonzero(), which on a GPU is a device-to-host sync: once per round per 2^21-value chunk,
+# over a hundred per call at 2^28, each one draining the queue and leaving the GPU idle while
+# Python launches the next kernels.  The batched path makes the syncs a constant,
+# _SYNCS_PER_CALL = 1 per call whatever the size: per chunk, in stream order and reading
+# nothing back,
+#   1. proposals are drawn into the chunk in place (for a normal plan, normal_ straight into
+#      the output: the floor) and the mask of the rejected ones computed;
+#   2. nonzero_static (a fixed-size, sync-free compaction; on CUDA since torch 2.6) lists the
+#      rejected slots, up to a capacity K above the expected count;
+#   3. one pool of M candidates is drawn, nonzero_static lists its first K accepted ones, and
+#      index_copy_ puts them into the listed slots (list entries left over repeat the first
+#      slot with its own new value, so duplicate writes carry identical bits);
+#   4. the chunk is flagged if K slots were listed (there may be more) or the pool had fewer
+#      than K accepted;
+# and at the end one read of the flags (the sync).  A flagged chunk -- probability < 1e-11,
+# see _batch_sizes() -- is redone from scratch by the round-based fill(), which syncs per
+# round.  This is exact: a chunk is kept or redone on an event that depends only on which
+# proposals were accepted, and given those, the accepted values are independent draws from
+# the truncated law wherever they land.  The draws made (sizes, order) depend only on the
+# tensor's size and dtype and the cutoffs (and on free memory when it is short, see
+# _batch_chunk()), so one generator state gives one tensor.
+#
+# Why pure torch and no Triton kernel: this file must run wherever torch runs (CPU wheels ship
+# no Triton), and a kernel is only worth its weight if measured on a GPU and tested without one
+# (TRITON_INTERPRET=1), neither of which the machines this was written on allow.  What a fused
+# kernel would add is memory traffic.  normal_ writes 4 B per float32 value; here the mask
+# costs ~13 B more (two comparisons reading the 4 B value and writing 1 B, and their
+# logical and), nonzero_static ~2 B, the pool ~1 B: ~20 B and 20 torch calls per chunk
+# (35 in the tails), so expect ~3-4x normal_ at +-2 where bandwidth-bound and more at 2^24
+# where launches dominate (bfloat16 also pays a float32 work buffer and the copy, ~25 B against
+# normal_'s 2 B).  The tails are worse: two uniforms, three logarithm and arithmetic passes,
+# the test and the map to output units are ~12 passes, ~95 B per value: expect ~10-20x.  A
+# Triton fix-up kernel run after normal_ -- read each value once, test the bounds in
+# registers, claim a refill slot with an atomic counter, write pool values in place -- would
+# bring +-2 to ~8 B and ~3 launches, the <= 2x a GPU allows, and a kernel that draws the
+# tail proposal and tests it in registers would write each value once.  (With an atomic
+# counter the slot a candidate lands in depends on thread timing: still exact, no longer bit
+# for bit reproducible.)  _fill_batch's steps 1-3 and propose() are what it would replace.
+_BATCHED_DEVICE_TYPES: tuple[str, ...] = ("cuda",)  # tests add "cpu" to run it on CPU tensors
+_BATCHED_CUDA_TORCH = (2, 6)  # nonzero_static on CUDA
+_SYNCS_PER_CALL = 1
+# Chunk size: a chunk's scratch is at most about max(_BATCH_MIN_BYTES, _BATCH_FRACTION x the
+# output's bytes), and at most half the free device memory; equal chunks of at most
+# _BATCH_MAX_CHUNK values (nonzero_static counts in 32 bits on CUDA).
+_BATCH_MIN_BYTES = 1 << 27
+_BATCH_FRACTION = 0.4
+_BATCH_MAX_CHUNK = 1 << 30
+_BATCH_MIN_CHUNK = 1 << 16
+# The capacity K and the pool M stand this many standard deviations (plus _BATCH_SLACK)
+# above the counts they must hold.
+_BATCH_SIGMAS = 7.0
+_BATCH_SLACK = 16
+
 
 class _Plan:
     """How to sample N(0, 1) truncated to [lower, upper], chosen once per call.
@@ -645,7 +699,8 @@ class _Sampler:
             return mask
         a, rate = plan.a, plan.rate
         # accept when r = log U - (log of the acceptance ratio) <= 0 (log 0 = -inf accepts);
-        # r is accumulated in place in the buffer of log U
+        # r is accumulated in place in the buffer of log U, a constant term of the log ratio
+        # moved to the right-hand side (one pass less)
         r = self._scratch("r", n, x).uniform_(generator=g).log_()
         if plan.method == "uniform":
             # x = a + v, v ~ U(0, w); with m the point nearest 0, the log ratio is
@@ -653,16 +708,14 @@ class _Sampler:
             # -(v^2 / 2 + a v + a^2 / 2) for m = 0 > a
             x.uniform_(0.0, plan.width, generator=g)
             r.addcmul_(x, x, value=0.5).add_(x, alpha=a)
-            if a < 0.0:
-                r.add_(0.5 * a * a)
-            return le(r, 0.0, out=mask)
+            return le(r, -0.5 * a * a if a < 0.0 else 0.0, out=mask)
         # x = a + E / lam with E = -v, v = log(1 - U) in (-inf, 0]: finite, as 1 - U > 0
         # (on CPU, torch 2.13's exponential_ is over ten times slower than this)
         x.uniform_(generator=g).neg_().log1p_()
         # log ratio -(x - lam)^2 / 2 = -(v + 1)^2 / (2 lam^2), as lam (lam - a) = 1
         k = 0.5 / (rate * rate)
-        r.addcmul_(x, x, value=k).add_(x, alpha=2.0 * k).add_(k)
-        le(r, 0.0, out=mask)
+        r.addcmul_(x, x, value=k).add_(x, alpha=2.0 * k)
+        le(r, -k, out=mask)
         if math.isfinite(plan.width):  # x <= b: v >= -lam w
             both(mask, ge(x, -rate * plan.width, out=self._scratch("mask2", n, x, mask=True)))
         return mask
@@ -700,6 +753,119 @@ class _Sampler:
             if self.plan.method != "normal":
                 self._to_output(chunk)
 
+    def fill_batched(self, out: torch.Tensor) -> None:
+        """Fill the 1-D contiguous tensor out with one host sync in all (see the comment at
+        _BATCHED_DEVICE_TYPES): chunk by chunk with _fill_batch(), then one read of the
+        chunks' flags, then fill() for a flagged chunk.  float16 and bfloat16 are sampled in
+        a float32 work buffer, one chunk at a time, and rounded once into out."""
+        n = out.numel()
+        work_dtype = out.dtype if out.dtype in (torch.float32, torch.float64) else torch.float32
+        direct = out.dtype == work_dtype
+        size = self._batch_chunk(n, out, work_dtype)
+        starts = range(0, n, size)
+        work = None if direct else torch.empty(size, dtype=work_dtype, device=out.device)
+        flags = torch.zeros(len(starts), dtype=torch.bool, device=out.device)
+        for i, start in enumerate(starts):
+            part = out[start : start + size]
+            chunk = part if work is None else work[: part.numel()]
+            self._fill_batch(chunk, flags[i : i + 1])
+            if work is not None:
+                part.copy_(chunk)
+        for start, flagged in zip(starts, flags.tolist(), strict=True):  # the one sync
+            if flagged:
+                part = out[start : start + size]
+                chunk = part if work is None else work[: part.numel()]
+                self.fill(chunk)
+                if work is not None:
+                    part.copy_(chunk)
+
+    def _batch_chunk(self, n: int, out: torch.Tensor, work_dtype: torch.dtype) -> int:
+        """Values per chunk of fill_batched(): a function of n, the dtypes and the plan only,
+        unless free device memory is short (then smaller chunks, and other draws)."""
+        plan, work = self.plan, torch.finfo(work_dtype).bits // 8
+        reject = 1.0 - plan.acceptance
+        # scratch bytes per value, about: two masks, log U for the two-uniform proposals, the
+        # work buffer, per rejected value (+10%) three int64 lists, a mask and two values, and
+        # the pool's candidates
+        per_value = (
+            2.0
+            + (work if plan.method != "normal" else 0.0)
+            + (0.0 if out.dtype == work_dtype else work)
+            + 1.1 * reject * (25.0 + 2.0 * work + work / plan.acceptance)
+        )
+        budget = max(float(_BATCH_MIN_BYTES), _BATCH_FRACTION * n * out.element_size())
+        size = min(n, _BATCH_MAX_CHUNK, max(_BATCH_MIN_CHUNK, int(budget / per_value)))
+        if out.device.type == "cuda" and size * per_value > _BATCH_MIN_BYTES:
+            free, _ = torch.cuda.mem_get_info(out.device)  # a driver query, not a sync
+            free += torch.cuda.memory_reserved(out.device) - torch.cuda.memory_allocated(out.device)
+            if size * per_value > free / 2:
+                size = max(_BATCH_MIN_CHUNK, int(free / 2 / per_value))
+        chunks = -(-n // size)
+        return -(-n // chunks)
+
+    def _fill_batch(self, chunk: torch.Tensor, flag: torch.Tensor) -> None:
+        """Fill chunk without a host sync; set the 1-element bool flag when the chunk may hold
+        rejected values (then fill_batched() redoes it)."""
+        n = chunk.numel()
+        capacity, pool_size = _batch_sizes(n, self.plan.acceptance)
+        # 1. proposals in place; 2. the first `capacity` rejected slots, padded with -1
+        rejected = self.propose(chunk, keep=False)
+        missing = torch.nonzero_static(rejected, size=capacity, fill_value=-1).view(-1)
+        # 3. the pool's first `capacity` accepted candidates, padded with pool_size (a spare
+        # candidate, never used unless flagged)
+        pool = self._scratch("pool", pool_size + 1, chunk)
+        accepted = self.propose(pool, keep=True)[:pool_size]
+        take = torch.nonzero_static(accepted, size=capacity, fill_value=pool_size).view(-1)
+        values = pool.index_select(0, take)
+        listed = missing.ge(0)
+        # padding entries rewrite the first listed slot with its new value (or, when none is
+        # listed, slot 0 with its own value): duplicate indices, identical bits
+        head = missing[:1].clamp(min=0)
+        head_value = torch.where(listed[:1], values[:1], chunk.index_select(0, head))
+        chunk.index_copy_(
+            0, torch.where(listed, missing, head), torch.where(listed, values, head_value)
+        )
+        # 4. short: fewer than `capacity` accepted, or `capacity` < n slots listed (maybe more)
+        if capacity < n:
+            torch.logical_or(take[-1:].eq(pool_size), listed[-1:], out=flag)
+        else:
+            torch.eq(take[-1:], pool_size, out=flag)
+        if self.plan.method != "normal":
+            self._to_output(chunk)
+
+
+def _batch_sizes(count: int, acceptance: float) -> tuple[int, int]:
+    """(capacity K, pool size M) of _fill_batch() for a chunk of ``count`` proposals, each
+    accepted with probability p = ``acceptance`` (>= 1/2 for every plan).
+
+    The rejected count R ~ Binomial(count, q), q = 1 - p, and
+    K = min(count, ceil(count q + S sqrt(count p q) + s)): S standard deviations and s above
+    its mean.  The pool's accepted count ~ Binomial(M, p) with
+    M = ceil((K + S sqrt(K / p) + s) / p): its mean stands S sqrt(K / p) + s above K, more
+    than S of its standard deviations sqrt(M p q) ~ sqrt(K q).  With S = _BATCH_SIGMAS = 7
+    and s = _BATCH_SLACK = 16, P(R >= K) < 2e-12 and P(accepted < K) < 1e-16 for every
+    count up to 2^30 and p >= 1/2 (the exact binomial tails; a test checks them), so a
+    chunk is flagged with probability below 1e-11.
+    """
+    q = 1.0 - acceptance
+    sigmas, slack = _BATCH_SIGMAS, _BATCH_SLACK
+    capacity = math.ceil(count * q + sigmas * math.sqrt(count * acceptance * q) + slack)
+    capacity = min(count, max(1, capacity))
+    pool = math.ceil((capacity + sigmas * math.sqrt(capacity / acceptance) + slack) / acceptance)
+    return capacity, max(1, pool)
+
+
+def _takes_batched_path(tensor: torch.Tensor) -> bool:
+    """The batched path on the devices in _BATCHED_DEVICE_TYPES (on CUDA with torch >= 2.6,
+    where nonzero_static runs on the GPU); the chunked path everywhere else."""
+    kind = tensor.device.type
+    if kind not in _BATCHED_DEVICE_TYPES:
+        return False
+    if kind == "cuda":
+        version = tuple(int(part) for part in torch.__version__.split(".")[:2])
+        return version >= _BATCHED_CUDA_TORCH
+    return True
+
 
 def _truncated_normal_fill_(
     tensor: torch.Tensor,
@@ -715,6 +881,15 @@ def _truncated_normal_fill_(
     for float16/bfloat16, on the tensor's device, then copied in.
     """
     if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    if _takes_batched_path(tensor):
+        if tensor.is_contiguous():
+            flat = tensor.view(-1)
+        else:
+            flat = torch.empty(tensor.numel(), dtype=tensor.dtype, device=tensor.device)
+        _Sampler(_Plan(lower, upper), sigma, mean, generator).fill_batched(flat)
+        if not tensor.is_contiguous():
+            tensor.copy_(flat.view(tensor.shape))
         return tensor
     dtype = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float32
     direct = tensor.dtype == dtype and tensor.is_contiguous()
@@ -768,7 +943,17 @@ def truncated_normal_(
 
     Sampling is exact rejection (normal, uniform or Robert's exponential proposal, chosen
     per interval; see _Plan) in float64 for float64 tensors, else in float32, on the
-    tensor's device.  No CDF is inverted, so no value collapses onto a bound.
+    tensor's device.  No CDF is inverted, so no value collapses onto a bound.  CUDA tensors
+    take the batched path: a fixed number of kernels per chunk and one device-to-host sync
+    per call, whatever the size (see _BATCHED_DEVICE_TYPES); others are filled in 2^21-value
+    chunks with refill rounds.
+
+    Reproducible: the same generator state gives the same tensor, bit for bit, for the same
+    shape, dtype, cutoffs and device type -- on CUDA also the same GPU model and torch build
+    (torch's own normal_ depends on them), and unless free GPU memory is too short for the
+    usual chunks (smaller chunks draw differently).  Not across devices: a CPU and a CUDA
+    generator seeded alike give different streams, and the two paths use them differently,
+    so the tensors differ (each with the exact law).
     """
     _check_tensor(tensor)
     std = _check_positive("std", std)
