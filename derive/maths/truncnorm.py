@@ -16,11 +16,12 @@ Z the mass and x^k phi(x) = 0 at x = +-inf::
     excess kurtosis = mu_4 / var^2 - 3 = E / var^2,   std = sqrt(var),   correction = 1 / std
 
 (*) is mu_4 = m_4 - 4 m_1 m_3 + 6 m_1^2 m_2 - 3 m_1^4 minus 3 var^2, expanded in the T_k
-(``truncnorm_symbolic.excess_kurtosis_numerator`` derives it; the tests check the two
-agree).  Written so, the excess kurtosis has no final "- 3": as truncation vanishes, every
-T_k and E go to 0 together (for [-k, k], E = -2 (k^3 - 3k) phi(k) / Z - 12 k^2 phi(k)^2 / Z^2),
-so [-40, 40] or [-1000, inf) need no more working digits than [-2, 2], where
-``mu_4 / var^2 - 3`` would cancel 350 and 217,000 digits.
+(``truncnorm_symbolic.excess_kurtosis_numerator`` derives it; the tests check that it is
+``EXCESS_KURTOSIS_NUMERATOR``).  Written so, the excess kurtosis has no final "- 3": as
+truncation vanishes, every T_k and E go to 0 together (for [-k, k],
+E = -2 (k^3 - 3k) phi(k) / Z - 12 k^2 phi(k)^2 / Z^2), so [-40, 40] or [-1000, inf) need no
+more working digits than [-2, 2], where ``mu_4 / var^2 - 3`` would cancel 345 and 217,000
+digits.
 
 The edge differences are formed without cancelling where the cutoffs can make them small:
 with p the cutoff nearer zero and q the other one, both finite, and exact decimal
@@ -85,6 +86,19 @@ _USABLE_BITS = 20  # a value with K u > 2^-20 carries no usable bound
 
 Bound = decimal.Decimal | float | int | str
 
+# E = mu_4 - 3 var^2 as a polynomial in T_0..T_3, (*) of the module docstring: each term is
+# (coefficient, indices k of its factors T_k).  truncnorm_symbolic.excess_kurtosis_numerator
+# derives it; tests/test_truncnorm_symbolic.py checks that the two are the same polynomial.
+EXCESS_KURTOSIS_NUMERATOR: tuple[tuple[int, tuple[int, ...]], ...] = (
+    (1, (3,)),
+    (-3, (1,)),
+    (-4, (0, 2)),
+    (4, (0, 0)),
+    (-3, (1, 1)),
+    (12, (0, 0, 1)),
+    (-6, (0, 0, 0, 0)),
+)
+
 
 @dataclass(frozen=True)
 class Moments:
@@ -117,15 +131,21 @@ class Moments:
 # ---------------------------------------------------------------------------
 
 
-def _log2_sum(exponents: list[float]) -> float:
-    """log2(sum of 2^e) without overflow; -inf for an empty list."""
-    finite = [e for e in exponents if e != -math.inf]
-    if not finite:
-        return -math.inf
-    top = max(finite)
-    if top == math.inf:
-        return math.inf
-    return top + math.log2(math.fsum(2.0 ** (e - top) for e in finite))
+_LOG2_SECOND_ORDER = math.log2(_SECOND_ORDER)
+
+
+def _log2_sum(*exponents: float) -> float:
+    """log2(sum of 2^e) without overflow (-inf terms count 0; an inf term gives inf)."""
+    top = max(exponents)
+    if top == math.inf or top == -math.inf:
+        return top
+    return top + math.log2(sum(2.0 ** (e - top) for e in exponents))
+
+
+def _mag(x: mpmath.mpf) -> int:
+    """mpmath.mag of a finite nonzero mpf: 2^(mag - 1) <= |x| < 2^mag."""
+    _, _, exp, bits = x._mpf_
+    return int(exp + bits)
 
 
 class _Tracked:
@@ -133,13 +153,14 @@ class _Tracked:
 
     ``lost`` is log2 K of the module docstring: the bits of the working precision that are
     not guaranteed (-inf: x is exact; inf: nothing is guaranteed).  Operations round to the
-    working precision in force (``mpmath.workprec``) and combine the bounds.
+    working precision in force (``mpmath.workprec``) and combine the bounds; the bounds
+    themselves are float64 sums of powers of two, whose own rounding the guard digits cover.
     """
 
     __slots__ = ("lost", "x")
 
     def __init__(self, x: mpmath.mpf, lost: float) -> None:
-        if x == 0 and lost != math.inf:
+        if not x and lost != math.inf:
             lost = -math.inf  # a zero with a finite relative bound is exact by the contract
         elif lost > mpmath.mp.prec - _USABLE_BITS:
             lost = math.inf
@@ -154,21 +175,23 @@ class _Tracked:
         return _Tracked(x, math.log2(_LEAF_ULPS))
 
     def _plus(self, other: _Tracked, sign: int) -> _Tracked:
+        """K_s = 1 + (K_x |x| + K_y |y|) / |s|, with |t| < 2^mag(t), |s| >= 2^(mag(s) - 1)."""
         s = self.x + other.x if sign > 0 else self.x - other.x
-        if s == 0:
-            exact = all(t.x == 0 or t.lost == -math.inf for t in (self, other))
+        if not s:
+            exact = (not self.x or self.lost == -math.inf) and (
+                not other.x or other.lost == -math.inf
+            )
             return _Tracked(s, -math.inf if exact else math.inf)
-        scale = int(mpmath.mag(s)) - 1  # |s| >= 2^(mag(s) - 1)
-        carried = [t.lost + int(mpmath.mag(t.x)) - scale for t in (self, other) if t.x != 0]
-        return _Tracked(s, _log2_sum([0.0, *carried]))
+        scale = _mag(s) - 1
+        carried = [t.lost + _mag(t.x) - scale for t in (self, other) if t.x]
+        return _Tracked(s, _log2_sum(0.0, *carried))
 
     def _times(self, other: _Tracked, value: mpmath.mpf) -> _Tracked:
-        if any(t.x == 0 and t.lost == -math.inf for t in (self, other)):
+        """K = 1 + (K_x + K_y)(1 + 2^-18); an exact zero factor gives an exact zero."""
+        if (not self.x and self.lost == -math.inf) or (not other.x and other.lost == -math.inf):
             return _Tracked.exact(0)
-        if self.lost == math.inf or other.lost == math.inf:
-            return _Tracked(value, math.inf)
-        carried = _log2_sum([self.lost, other.lost])
-        return _Tracked(value, _log2_sum([0.0, carried + math.log2(_SECOND_ORDER)]))
+        carried = _log2_sum(self.lost, other.lost) + _LOG2_SECOND_ORDER
+        return _Tracked(value, _log2_sum(0.0, carried))
 
     def __neg__(self) -> _Tracked:
         return _Tracked(-self.x, self.lost)
@@ -190,9 +213,10 @@ class _Tracked:
         return self._times(o, self.x / o.x)
 
     def sqrt(self) -> _Tracked:
+        """K = 1 + K_x / 2 (a nonpositive argument has no usable root)."""
         if not self.x > 0:
             return _Tracked(self.x, math.inf if self.x else self.lost)
-        return _Tracked(mpmath.sqrt(self.x), _log2_sum([0.0, self.lost - 1.0]))
+        return _Tracked(mpmath.sqrt(self.x), _log2_sum(0.0, self.lost - 1.0))
 
 
 # ---------------------------------------------------------------------------
@@ -215,9 +239,8 @@ def _power(d: decimal.Decimal, k: int) -> decimal.Decimal:
 
 
 def _decimal_leaf(d: decimal.Decimal) -> _Tracked:
-    """An exact decimal rounded to the working precision."""
-    value = to_mpf(d)
-    return _Tracked(value, -math.inf if mpf_to_decimal(value) == d else math.log2(_LEAF_ULPS))
+    """An exact decimal rounded to the working precision (0 stays exact)."""
+    return _Tracked.leaf(to_mpf(d))
 
 
 def _argument(d: decimal.Decimal, scale: decimal.Decimal = decimal.Decimal(1)) -> mpmath.mpf:
@@ -290,21 +313,25 @@ def _evaluate(a: decimal.Decimal, b: decimal.Decimal) -> dict[str, _Tracked] | N
     z = _mass(a, b)
     if not z.x > 0:
         return None
-    t0, t1, t2, t3 = (d / z for d in _edge_differences(a, b))
+    t = [d / z for d in _edge_differences(a, b)]
     one = _Tracked.exact(1)
-    t00 = t0 * t0
-    var = one + t1 - t00
+    var = one + t[1] - t[0] * t[0]
     if not var.x > 0:
         return None
     var2 = var * var
-    # (*) of the module docstring: mu_4 - 3 var^2 in the T_k, without a final "- 3"
-    excess = (
-        t3 - 3 * t1 - 4 * (t0 * t2) + 4 * t00 - 3 * (t1 * t1) + 12 * (t00 * t1) - 6 * (t00 * t00)
-    )
+    excess = _Tracked.exact(0)  # (*) of the module docstring: no final "- 3"
+    products: dict[tuple[int, ...], _Tracked] = {}
+    for coefficient, factors in EXCESS_KURTOSIS_NUMERATOR:
+        term = t[factors[0]]
+        for n in range(2, len(factors) + 1):  # T_0 T_0 T_1 reuses T_0 T_0, and so on
+            if factors[:n] not in products:
+                products[factors[:n]] = term * t[factors[n - 1]]
+            term = products[factors[:n]]
+        excess = excess + coefficient * term
     std = var.sqrt()
     return {
         "mass": z,
-        "mean": t0,
+        "mean": t[0],
         "variance": var,
         "std": std,
         "correction": one / std,
@@ -316,7 +343,7 @@ def _evaluate(a: decimal.Decimal, b: decimal.Decimal) -> dict[str, _Tracked] | N
 def _adaptive(lower: decimal.Decimal, upper: decimal.Decimal, digits: int) -> dict[str, mpmath.mpf]:
     """Evaluate at rising working precision until every bound leaves digits + guard."""
     need = (digits + GUARD_DIGITS) * _LOG2_10  # bits that must be guaranteed
-    prec = math.ceil(need) + 24
+    prec = math.ceil(need) + 64  # room for the usual losses (<= 62 bits for |cutoffs| <= 12)
     for _ in range(_MAX_ROUNDS):
         with mpmath.workprec(prec):
             values = _evaluate(lower, upper)
