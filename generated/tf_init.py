@@ -347,6 +347,18 @@ def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
     return truncnorm_mean_std(lower, upper)
 
 
+def _check_range(lower: float, upper: float, mean: float, sigma: float) -> None:
+    """ValueError unless every value mean + sigma * x, x in [lower, upper], fits in float64
+    (sigma = std / s(lower, upper) grows with the cutoffs: s ~ 1/a far in a tail)."""
+    ends = [mean + sigma * cutoff for cutoff in (lower, upper) if math.isfinite(cutoff)]
+    if not all(math.isfinite(end) for end in [sigma, *ends]):
+        raise ValueError(
+            f"lower, upper: ({lower!r}, {upper!r}) put the values mean + sigma * cutoff beyond "
+            f"float64's range, sigma = {sigma!r} (accepted: |mean + sigma * cutoff| < 1.8e308, "
+            "sigma = std / s(lower, upper))"
+        )
+
+
 # Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
 # (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
 # ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
@@ -561,6 +573,7 @@ def _truncated_normal(shape, mean, sigma, lower, upper, dtype, seed):
     The draw is made in float64 for float64 output and in float32 otherwise (half types are
     cast from float32), which keeps the peak extra memory at about one output's size.
     """
+    _check_range(lower, upper, mean, sigma)
     if (lower, upper) == (-2.0, 2.0):
         return keras.random.truncated_normal(shape, mean=mean, stddev=sigma, dtype=dtype, seed=seed)
     if uniform_to_float64(lower, upper):  # the law is U(lower, upper) to float64's resolution

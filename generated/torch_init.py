@@ -324,6 +324,18 @@ def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
     return truncnorm_mean_std(lower, upper)
 
 
+def _check_range(lower: float, upper: float, mean: float, sigma: float) -> None:
+    """ValueError unless every value mean + sigma * x, x in [lower, upper], fits in float64
+    (sigma = std / s(lower, upper) grows with the cutoffs: s ~ 1/a far in a tail)."""
+    ends = [mean + sigma * cutoff for cutoff in (lower, upper) if math.isfinite(cutoff)]
+    if not all(math.isfinite(end) for end in [sigma, *ends]):
+        raise ValueError(
+            f"lower, upper: ({lower!r}, {upper!r}) put the values mean + sigma * cutoff beyond "
+            f"float64's range, sigma = {sigma!r} (accepted: |mean + sigma * cutoff| < 1.8e308, "
+            "sigma = std / s(lower, upper))"
+        )
+
+
 # Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
 # (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
 # ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
@@ -666,6 +678,7 @@ def _truncated_normal_fill_(
     Sampled in the tensor's dtype for float32/float64 (in place when contiguous), in float32
     for float16/bfloat16, on the tensor's device, then copied in.
     """
+    _check_range(lower, upper, mean, sigma)
     if tensor.numel() == 0 or tensor.is_meta:
         return tensor
     if uniform_to_float64(lower, upper):  # the law is U(lower, upper) to float64's resolution

@@ -204,3 +204,24 @@ def test_all_three_refuse_a_std_below_float64s_normal_range_with_one_message(
     require("tensorflow")
     with pytest.raises(ValueError, match=MESSAGE):
         load_generated("tf_init").TruncatedNormal(stddev=1.0, lower=lower, upper=upper)
+
+
+OVERFLOW = r"^lower, upper: \(1e\+200, 1e\+201\) put the values mean \+ sigma \* cutoff beyond"
+
+
+def test_all_three_refuse_a_tail_whose_values_overflow_float64_with_one_message() -> None:
+    """[1e200, 1e201] has std 1e-200 after truncation (the float64 routine gets it right;
+    its variance once underflowed to 0, and NumPy and PyTorch divided by it): sigma = std /
+    1e-200 puts the values near std 1e400, beyond float64.  Refused when drawing, in all
+    three, with one message."""
+    np_mod = load_generated("numpy_init")
+    with pytest.raises(ValueError, match=OVERFLOW):
+        np_mod.truncated_normal(5, std=1.0, lower=1e200, upper=1e201)
+    torch = require("torch")
+    torch_mod = load_generated("torch_init")
+    with pytest.raises(ValueError, match=OVERFLOW):
+        torch_mod.truncated_normal_(torch.empty(5), std=1.0, lower=1e200, upper=1e201)
+    require("tensorflow")
+    tf_mod = load_generated("tf_init")
+    with pytest.raises(ValueError, match=OVERFLOW):
+        tf_mod.TruncatedNormal(stddev=1.0, lower=1e200, upper=1e201)((5,), dtype="float64")
