@@ -5,7 +5,7 @@ Error measure, the snippet's contract (its module docstring): the std in ulps of
 std; the mean in ulps of max(|mean|, std) (a mean of 0 has no ulp of its own, and an error
 small against the spread is what a sampler can see).  The bound asserted is ULPS = 4;
 measured worst over GRID and 23,000 random intervals (narrow, lopsided, one-sided, tails
-to 1e99, bounds 0.0, -0.0, +-1): 2.8 ulps.
+to 1e99, bounds 0.0, -0.0, +-1): 2.0 ulps over GRID, 2.5 ulps over the random ones.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ _GL_ORDER = 12
 # The density is integrated until it has fallen by e^-TAIL = 2e-22 relative to its peak in
 # the interval: far below float64's resolution of the moments.
 _TAIL = 50.0
-_PANEL_DROP = 1.5  # at most this many e-folds of the density inside one panel
+_PANEL_DROP = 3.0  # at most this many e-folds of the density inside one panel
 _PANEL_WIDTH = 1.0  # and at most this wide (one panel over [-1.7, 1.7] lost 1500 ulps)
 _MIN_STD = 2.0**-1022  # the smallest normal float64
 
