@@ -170,8 +170,9 @@ def float_views(x: mpmath.mpf, digits: int) -> Float64View:
     """Decimal string, correctly rounded float64 (repr, hex, exact value) and float32 repr."""
     import numpy as np
 
-    f64 = float(x)  # mpf -> float rounds to nearest
-    f32 = np.float32(round_float32(x))
+    f64 = float(x)  # mpf -> float rounds to nearest (beyond the range: +-inf, as IEEE rounds)
+    with np.errstate(over="ignore"):  # a float32 overflow is inf, its correct rounding
+        f32 = np.float32(round_float32(x))
     return Float64View(
         decimal=format_sig(x, digits),
         float64=f64,

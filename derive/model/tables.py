@@ -9,6 +9,7 @@ import decimal
 import importlib.metadata
 import importlib.resources
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -61,10 +62,16 @@ def interval_key(a: decimal.Decimal, b: decimal.Decimal) -> str:
 
 
 def _python_float(a: decimal.Decimal) -> str:
-    """A bound as Python float source: ``-2.0``, ``float('inf')``."""
-    if a.is_infinite():
-        return 'float("inf")' if a > 0 else 'float("-inf")'
-    return repr(float(a))
+    """A bound as Python float source: ``-2.0``, ``float("inf")``."""
+    return python_float_source(float(a))
+
+
+def python_float_source(f: float) -> str:
+    """A float as Python source that evaluates to it: its repr when finite, else
+    ``float("inf")``, ``float("-inf")`` or ``float("nan")`` (``inf`` alone is a NameError)."""
+    if math.isfinite(f):
+        return repr(f)
+    return f'float("{f!r}")'
 
 
 def interval_row(m: Moments, digits: int) -> dict[str, Any]:
@@ -112,7 +119,7 @@ def snippet_source(name: str) -> str:
 
 def _view(x: Any, digits: int) -> dict[str, Any]:
     view = asdict(float_views(x, digits))
-    view.pop("float64")
+    view["float64_py"] = python_float_source(view.pop("float64"))
     view["short"] = format_sig(x, min(SHORT_DIGITS, digits))
     return view
 
