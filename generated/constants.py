@@ -42,7 +42,8 @@ class TruncNorm(NamedTuple):
     excess_kurtosis: float
 
 
-# keyed by (lower, upper) as floats; sorted by lower, then upper
+# keyed by (lower, upper) as floats, sorted: each entry holds the moments of the interval whose
+# ends are exactly those floats (the spec's interval where its decimals are binary-exact)
 TRUNCNORM: dict[tuple[float, float], TruncNorm] = {
     (float("-inf"), -2.0): TruncNorm(
         lower=float("-inf"),

@@ -103,7 +103,8 @@ __all__ = [
 
 # Moments of N(0, 1) truncated to [lower, upper] (cutoffs in units of the normal's std), from
 # initref's tables at 50 digits: (mean, std after truncation), keyed by the
-# cutoffs.  Other cutoffs fall back to truncnorm_mean_std() below (float64, a few ulps).
+# float cutoffs (each entry is the interval whose ends are exactly those floats).  Other
+# cutoffs fall back to truncnorm_mean_std() below (float64, a few ulps).
 _TRUNCNORM_TABLE: dict[tuple[float, float], tuple[float, float]] = {
     # [-inf, -2]: mean = -2.3732155328228408673
     #   std = 0.33805191970181334357641344825965495066894303757341

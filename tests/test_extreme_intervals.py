@@ -18,6 +18,7 @@ pass, which each test shows on its own draws scaled by 1.01.
 
 from __future__ import annotations
 
+import decimal
 import importlib.util
 import math
 import sys
@@ -48,6 +49,9 @@ EXTREME_SPEC = {
         ["-inf", "-1e100"],  # mass ~ 10^-(2.2e199): 0.0
         ["-1000", "1000"],  # excess kurtosis ~ -5e-217139: -0.0
         ["1000", "1001"],
+        ["0", "1e-400"],  # rounds to the floats [0.0, 0.0], as [-1e-400, 1e-400] does
+        ["-0.1", "0.1"],  # not binary-exact: the float table holds [fl(-0.1), fl(0.1)]
+        ["-0.1000000000000000000001", "0.1"],  # the same float key as the row above
     ],
 }
 
@@ -71,10 +75,23 @@ def _import(path: Path) -> ModuleType:
     return module
 
 
-def _exact(row: dict[str, Any]) -> dict[str, float]:
+def _exact(lower: object, upper: object) -> dict[str, float]:
     """The correctly rounded float64 of each quantity (mpf -> float rounds to nearest)."""
-    m = truncnorm_moments(row["lower"], row["upper"], 20).as_dict()
+    m = truncnorm_moments(lower, upper, 20).as_dict()
     return {q: float(m[q]) for q in QUANTITIES}
+
+
+def _float_keys(rows: list[dict[str, Any]]) -> dict[tuple[float, float], dict[str, float]]:
+    """What a float-keyed table must hold: for each spec interval whose float ends form an
+    interval, the moments of the interval with exactly those float ends (Decimal(float) is
+    exact); ends that round to no interval ([-1e-400, 1e-400] -> [-0.0, 0.0]) have no key."""
+    want = {}
+    for row in rows:
+        fa, fb = float(row["lower"]), float(row["upper"])
+        exact = [decimal.Decimal(fa), decimal.Decimal(fb)]
+        if fa < fb and all(not d.is_finite() or d == 0 or 1e-400 < abs(d) <= 1e100 for d in exact):
+            want[(fa, fb)] = _exact(*exact)
+    return want
 
 
 def _same(a: float, b: float) -> bool:
@@ -86,18 +103,24 @@ def test_constants_py_of_extreme_intervals_imports_with_every_float64_right(
 ) -> None:
     constants = _import(extreme_modules["dir"] / "constants.py")
     rows = extreme_modules["rows"]
-    assert len(constants.TRUNCNORM) == len(rows) == 8
-    for row in rows:
-        entry = constants.TRUNCNORM[(float(row["lower"]), float(row["upper"]))]
-        for q, want in _exact(row).items():
-            assert _same(getattr(entry, q), want), (row["key"], q)
-        assert (
-            constants.TRUNCNORM_DECIMAL[(row["lower"], row["upper"])]["std"]
-            == (row["values"]["std"]["decimal"])
-        )
-    tiny = constants.TRUNCNORM[(-0.0, 0.0)]
-    assert tiny.correction == math.inf and tiny.mass == tiny.std == tiny.variance == 0.0
-    assert constants.TRUNCNORM[(-math.inf, -1e100)].mass == 0.0
+    want = _float_keys(rows)
+    assert len(rows) == 11 and sorted(constants.TRUNCNORM) == sorted(want) and len(want) == 6
+    for key, exact in want.items():
+        for q, value in exact.items():
+            assert _same(getattr(constants.TRUNCNORM[key], q), value), (key, q)
+    for row in rows:  # the decimal table keeps every spec interval, colliding ones included
+        assert constants.TRUNCNORM_DECIMAL[(row["lower"], row["upper"])] == {
+            q: row["values"][q]["decimal"] for q in QUANTITIES
+        }
+    tiny = constants.TRUNCNORM_DECIMAL[("-1E-400", "1E-400")]
+    assert float(tiny["correction"]) == math.inf and float(tiny["std"]) == 0.0
+    assert (0.0, 0.0) not in constants.TRUNCNORM  # no caller can pass an empty interval
+    # fl(1e100) is beyond the cutoffs derive accepts: the float64 routine serves that key
+    assert (1e100, math.inf) not in constants.TRUNCNORM
+    # [-0.1, 0.1] and [-0.1000000000000000000001, 0.1] share one key, holding neither decimal
+    # interval's values but the float interval's: its std differs from [-0.1, 0.1]'s in the
+    # last bits of float64 or below
+    assert constants.TRUNCNORM[(-0.1, 0.1)].std == want[(-0.1, 0.1)]["std"]
 
 
 @pytest.mark.parametrize(
@@ -109,11 +132,11 @@ def test_initializers_of_extreme_intervals_import_with_their_table_right(
 ) -> None:
     require(framework)
     module = _import(extreme_modules["dir"] / f"{name}.py")
-    for row in extreme_modules["rows"]:
-        key = (float(row["lower"]), float(row["upper"]))
-        exact = _exact(row)
+    want = _float_keys(extreme_modules["rows"])
+    assert sorted(module._TRUNCNORM_TABLE) == sorted(want)
+    for key, exact in want.items():
         mean, std = module._TRUNCNORM_TABLE[key]
-        assert _same(mean, exact["mean"]) and _same(std, exact["std"]), row["key"]
+        assert _same(mean, exact["mean"]) and _same(std, exact["std"]), key
     exact = truncnorm_moments("1e-300", "2e-300", 20)  # a table hit: the rounded exact value
     assert module.truncnorm_moments(1e-300, 2e-300) == (float(exact.mean), float(exact.std))
     with pytest.raises(ValueError, match=r"has a std after truncation of 2\.88"):

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from derive import GENERATOR, __version__
-from derive.core.numbers import bound_text, float_views, format_sig
+from derive.core.numbers import bound_text, derivable_bound, float_views, format_sig
 from derive.maths.truncnorm import TF_LITERAL, Moments, truncnorm_moments
 from derive.model.spec import Spec
 
@@ -100,6 +100,37 @@ def truncnorm_rows(spec: Spec, progress: Progress | None = None) -> list[dict[st
         if progress is not None:
             progress(done, total)
     return rows
+
+
+def float_key_rows(spec: Spec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for the tables keyed by float64 cutoffs (constants.py's TRUNCNORM and the
+    initializers' lookup table).
+
+    A caller passes floats, so the entry under (fl(a), fl(b)) holds the moments of the interval
+    whose ends are exactly those floats.  Where the spec's decimal ends are binary-exact (2,
+    0.25, inf) that is the spec's own row; otherwise (0.1, 1e-400, 1e400) the float interval is
+    derived afresh at the spec's digits, so two spec intervals that round to the same floats
+    share one right entry instead of overwriting each other.  Float ends that are no interval
+    (fl(a) >= fl(b): [-1e-400, 1e-400] rounds to [-0.0, 0.0]) get no entry: no caller can ask
+    for them.  Nor do float ends beyond the cutoffs derive accepts (fl(1e100) is 1.6e-16 above
+    1e100): the initializers' float64 routine serves those.  The decimal tables still hold
+    every spec interval.
+    """
+    by_key: dict[tuple[float, float], dict[str, Any]] = {}
+    for (a, b), row in zip(spec.intervals, rows, strict=True):
+        fa, fb = float(a), float(b)
+        if not fa < fb or (fa, fb) in by_key:
+            continue
+        exact_a, exact_b = decimal.Decimal(fa), decimal.Decimal(fb)
+        if exact_a == a and exact_b == b:
+            by_key[(fa, fb)] = row
+        elif not (derivable_bound(exact_a) and derivable_bound(exact_b)):
+            continue
+        else:
+            by_key[(fa, fb)] = interval_row(
+                truncnorm_moments(exact_a, exact_b, spec.digits), spec.digits
+            )
+    return [by_key[key] for key in sorted(by_key)]
 
 
 SNIPPET_MARK = "# --- snippet ---\n"
@@ -197,6 +228,7 @@ def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[s
         "short_digits": str(min(SHORT_DIGITS, spec.digits)),  # digits of every "short" view
         "quantities": [{"name": q, "doc": QUANTITY_DOC[q]} for q in QUANTITIES],
         "intervals": rows,
+        "float_intervals": float_key_rows(spec, rows),
         "symmetric": [by_key[interval_key(k.copy_negate(), k)] for k in spec.symmetric_cutoffs],
         "snippets": {name: snippet_source(name) for name in SNIPPETS},
         "reference": {
