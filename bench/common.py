@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"
 RESULTS = ROOT / "bench" / "results"
-SECTIONS = (
+CPU_SECTIONS = (
     "numpy",
     "torch",
     "tf",
@@ -30,9 +30,17 @@ SECTIONS = (
     "orthogonal_torch",
     "orthogonal_tf",
 )
+SECTIONS = (*CPU_SECTIONS, "torch_cuda")
 # --only orthogonal: the three orthogonal sections (one subprocess per framework)
 SECTION_GROUPS = {"orthogonal": ("orthogonal_numpy", "orthogonal_torch", "orthogonal_tf")}
-NO_MEMORY_SECTIONS = ("generator", "orthogonal_numpy", "orthogonal_torch", "orthogonal_tf")
+# sections without a memory run (the orthogonal ones measure only time)
+NO_MEMORY_SECTIONS = (
+    "generator",
+    "torch_cuda",
+    "orthogonal_numpy",
+    "orthogonal_torch",
+    "orthogonal_tf",
+)
 INF = math.inf
 
 # (label, lower, upper) in units of the underlying normal's std

@@ -4,7 +4,7 @@
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
 # spec:      sha256:66f32d2f8271f430 (pyproject.toml [tool.initref])
-# command:   make generate  (python -m derive generate)
+# command:   initref generate
 """Reference constants of the truncated standard normal, from initref.
 
 Every float is the correctly rounded float64 of a value computed to 50
@@ -42,7 +42,8 @@ class TruncNorm(NamedTuple):
     excess_kurtosis: float
 
 
-# keyed by (lower, upper) as floats; sorted by lower, then upper
+# keyed by (lower, upper) as floats, sorted: each entry holds the moments of the interval whose
+# ends are exactly those floats (the spec's interval where its decimals are binary-exact)
 TRUNCNORM: dict[tuple[float, float], TruncNorm] = {
     (float("-inf"), -2.0): TruncNorm(
         lower=float("-inf"),

@@ -31,6 +31,7 @@ same checks on a deliberately sign-unfixed QR of each framework and see them fai
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -491,7 +492,9 @@ def test_keras_orthogonal_config_round_trips_through_keras_serialization(
         tfi.DeltaOrthogonal(seed=4, activation="relu"),
     ):
         config = keras.saving.serialize_keras_object(init)
-        assert config["registered_name"].startswith("initref>")
+        # "initref>Orthogonal", not Keras's "Orthogonal": a load without tf_init fails
+        name = "initref>" + type(init).__qualname__
+        assert config["registered_name"] == config["class_name"] == name, config
         again = keras.saving.deserialize_keras_object(config)
         assert type(again) is type(init) and again.get_config() == init.get_config()
         shape = (3, 4, 6) if isinstance(init, tfi.DeltaOrthogonal) else (6, 4)
@@ -519,3 +522,76 @@ def test_keras_bad_input_is_a_one_line_error_naming_the_argument(
     with pytest.raises(exc) as info:
         call(tfi)
     assert names in str(info.value) and "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# The three files reject the same arguments with the same words (issue 9's table, issue 13)
+# ---------------------------------------------------------------------------------------------
+
+ORTHOGONAL_REJECTED: list[tuple[str, dict[str, Any], type[Exception]]] = [
+    ("gain", {"gain": True}, TypeError),
+    ("gain", {"gain": np.bool_(False)}, TypeError),
+    ("gain", {"gain": "1.5"}, TypeError),
+    ("gain", {"gain": 0.0}, ValueError),
+    ("gain", {"gain": -1}, ValueError),
+    ("gain", {"gain": math.nan}, ValueError),
+    ("gain", {"gain": math.inf}, ValueError),
+    ("activation", {"activation": "tanhh"}, ValueError),
+    ("activation", {"activation": True}, ValueError),
+    ("activation, gain", {"activation": "tanh", "gain": 2.0}, ValueError),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "error"),
+    ORTHOGONAL_REJECTED,
+    ids=[f"{r[0]}={list(r[1].values())!r}" for r in ORTHOGONAL_REJECTED],
+)
+def test_bad_gains_raise_the_same_one_line_error_in_every_file(
+    ni: ModuleType,
+    ti: ModuleType,
+    tfi: ModuleType,
+    torch: ModuleType,
+    name: str,
+    kwargs: dict[str, Any],
+    error: type[Exception],
+) -> None:
+    w = torch.zeros(4, 3, 3)
+    calls: list[Callable[[], Any]] = [
+        lambda: ni.orthogonal((4, 4), **kwargs),
+        lambda: ni.delta_orthogonal((3, 4, 4), **kwargs),
+        lambda: ti.orthogonal_(w, **kwargs),
+        lambda: ti.delta_orthogonal_(w, **kwargs),
+        lambda: tfi.Orthogonal(**kwargs),
+        lambda: tfi.DeltaOrthogonal(**kwargs),
+    ]
+    messages = set()
+    for call in calls:
+        with pytest.raises(error) as info:
+            call()
+        messages.add(str(info.value))
+    assert len(messages) == 1, messages
+    (message,) = messages
+    assert "\n" not in message and re.fullmatch(rf"{name}: .+ \(accepted: .+\)", message), message
+    assert not w.any()
+
+
+def test_wrong_seed_layout_and_generator_types_are_one_line_errors(
+    ni: ModuleType, ti: ModuleType, tfi: ModuleType, torch: ModuleType
+) -> None:
+    w = torch.zeros(4, 4)
+    cases: list[tuple[Callable[[], Any], type[Exception], str]] = [
+        (lambda: ni.orthogonal((4, 4), rng=True), TypeError, r"rng: True is not a seed"),
+        (lambda: ni.delta_orthogonal((3, 4, 4), rng=-1), ValueError, r"rng: -1 is out of range"),
+        (lambda: ni.orthogonal((4, 4), layout=1), ValueError, r"layout: 1 is not known"),
+        (
+            lambda: ti.orthogonal_(w, generator=3),
+            TypeError,
+            r"generator: 3 is not a torch\.Generator",
+        ),
+        (lambda: tfi.DeltaOrthogonal(seed=True), TypeError, r"seed: True is not a seed"),
+    ]
+    for call, error, start in cases:
+        with pytest.raises(error, match=rf"^{start} \(accepted: [^\n]+\)$"):
+            call()
+    assert not w.any()
