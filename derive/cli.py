@@ -113,6 +113,20 @@ def cmd_truncnorm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_complex(args: argparse.Namespace) -> int:
+    from derive.core.numbers import bound_text, format_sig
+    from derive.maths.complex_truncnorm import complex_truncnorm_moments
+
+    m = complex_truncnorm_moments(args.radius, args.digits)
+    record = {
+        "radius": bound_text(m.radius),
+        "digits": m.digits,
+        **{k: format_sig(v, m.digits) for k, v in m.as_dict().items()},
+    }
+    _print_record(record, _output_format(args))
+    return 0
+
+
 def cmd_he(args: argparse.Namespace) -> int:
     from derive.maths.he_rule import variance_rule
 
@@ -230,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m derive generate --check\n"
         "  python -m derive truncnorm -2 2 --digits 40 --json\n"
         "  python -m derive truncnorm 1000 1001 --csv\n"
+        "  python -m derive complex 2 --digits 30 --json\n"
         "  python -m derive he --slope 0.01 --mode fan_out --latex\n"
         "  python -m derive gain gelu --digits 30\n"
         "  python -m derive depth --layers 24 --cutoff 2\n",
@@ -260,6 +275,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
     _add_format_flags(t)
     t.set_defaults(func=cmd_truncnorm)
+
+    c = sub.add_parser(
+        "complex",
+        help="moments of the complex normal CN(0,1) with |z| truncated at R",
+        description="Mass, E|z|^2, std, correction (1/std), E|z|^4 of the circularly symmetric "
+        "complex normal (E|z|^2 = 1) with its modulus truncated at R (in units of its std; "
+        "inf allowed), and what JAX divides by (its literal .95311164380491208 at R = 2) with "
+        "the factor by which JAX's complex E|w|^2 exceeds scale/fan (1/mass).",
+        epilog="example: python -m derive complex 2 --digits 30 --json",
+    )
+    c.add_argument("radius", metavar="R")
+    c.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
+    _add_format_flags(c)
+    c.set_defaults(func=cmd_complex)
 
     h = sub.add_parser(
         "he",
@@ -308,13 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _allow_negative_positionals(argv: list[str]) -> list[str]:
-    """Let ``truncnorm -inf -40`` and ``truncnorm 3 -1e-8`` through argparse as positionals.
+    """Let ``truncnorm -inf -40`` and ``truncnorm 3 -1e-8`` (and ``complex -1``, to be told
+    why it is out of range) through argparse as positionals.
 
     argparse only recognises plain negative decimals (``-2``) as values; ``-inf`` and
     ``-1e-8`` look like options to it.  For ``truncnorm``, options go first and every
     other argument, in order, after ``--``.
     """
-    if not argv or argv[0] != "truncnorm" or "--" in argv:
+    if not argv or argv[0] not in ("truncnorm", "complex") or "--" in argv:
         return argv
     options: list[str] = []
     positionals: list[str] = []

@@ -97,11 +97,13 @@ COMPLEX_QUANTITIES: tuple[str, ...] = (
 
 def parse_radius(value: object, name: str = "radius") -> decimal.Decimal:
     """A truncation radius: a decimal > 0 (1e-400 <= R <= 1e100) or inf."""
-    r = parse_bound(value, name)
+    accepted = f"(accepted: a number 1e-400 <= {name} <= 1e100, or inf)"
+    try:
+        r = parse_bound(value, name)
+    except InputError:
+        raise InputError(f"{name}: {value!r} is not a radius {accepted}") from None
     if not r > 0:
-        raise InputError(
-            f"{name}: {value!r} is out of range (accepted: 1e-400 <= {name} <= 1e100, or inf)"
-        )
+        raise InputError(f"{name}: {value!r} is out of range {accepted}")
     return r
 
 
