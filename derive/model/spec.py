@@ -21,6 +21,7 @@ KNOWN_OUTPUTS: tuple[str, ...] = (
     "constants.json",
     "constants.md",
     "constants.py",
+    "jax_init.py",
     "numpy_init.py",
     "report.md",
     "tf_init.py",
