@@ -62,7 +62,6 @@ import operator
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 __all__ = [
     "complex_std",
@@ -786,7 +785,7 @@ def _truncated_normal(key, shape, dtype, mean, sigma, lower, upper):
     """mean + sigma * X, X ~ N(0, 1) truncated to [lower, upper], as real ``dtype``."""
     if math.prod(shape) == 0:
         return jnp.zeros(shape, dtype)
-    work = np.float64 if jnp.dtype(dtype) == jnp.float64 else np.float32
+    work = jnp.float64 if jnp.dtype(dtype) == jnp.float64 else jnp.float32
     if (lower, upper) == (-math.inf, math.inf):
         normal = jax.random.normal(key, shape, work)
         return (jnp.asarray(mean, work) + jnp.asarray(sigma, work) * normal).astype(dtype)
@@ -836,7 +835,7 @@ def _complex_uniform(key, shape, dtype):
     key_r, key_theta = jax.random.split(key)
     real = jnp.finfo(dtype).dtype
     r = jnp.sqrt(2 * jax.random.uniform(key_r, shape, real)).astype(dtype)
-    theta = 2 * np.pi * jax.random.uniform(key_theta, shape, real).astype(dtype)
+    theta = 2 * math.pi * jax.random.uniform(key_theta, shape, real).astype(dtype)
     return r * jnp.exp(1j * theta)
 
 
