@@ -39,6 +39,8 @@ import torch
 
 __all__ = [
     "calculate_fans",
+    "complex_std",
+    "complex_variance_scaling_",
     "glorot_normal_",
     "glorot_uniform_",
     "he_normal_",
@@ -355,6 +357,75 @@ def activation_scale(
     else:
         return scale
     return scale * g * g
+
+
+# Std after truncation of the complex normal CN(0, 1) (E|z|^2 = 1 before truncation)
+# truncated to |z| <= R (R in units of the complex std), from initref's tables at
+# 50 digits, keyed by R.  Other radii fall back to complex_truncnorm_std()
+# below (float64, within an ulp or two).  E|z|^2 = 1 - R^2 / (exp(R^2) - 1).
+_COMPLEX_TABLE: dict[float, float] = {
+    # R = 0.5: std = 0.34611715350882334439284202629559151922184242987006
+    #   float64 exactly 0.34611715350882332753457149010500870645046234130859375
+    0.5: 0.3461171535088233,
+    # R = 1: std = 0.64654720874091906918113002493605718388098125277772
+    #   float64 exactly 0.64654720874091908822123286881833337247371673583984375
+    1.0: 0.6465472087409191,
+    # R = 1.5: std = 0.85726987396957946690740124884190276981070589556396
+    #   float64 exactly 0.857269873969579432326781898154877126216888427734375
+    1.5: 0.8572698739695794,
+    # R = 2: std = 0.96196182800821354017610406066036442620226930774958
+    #   float64 exactly 0.96196182800821350422637578958529047667980194091796875
+    2.0: 0.9619618280082135,
+    # R = 2.5: std = 0.99393728424682427244186428054200565040538134429438
+    #   float64 exactly 0.99393728424682425970360100109246559441089630126953125
+    2.5: 0.9939372842468243,
+    # R = 3: std = 0.99944443301090247978983391955728489719719720982842
+    #   float64 exactly 0.9994444330109024665631523021147586405277252197265625
+    3.0: 0.9994444330109025,
+    # R = 3.5: std = 0.99997069058620541093428629726167273431519216142320
+    #   float64 exactly 0.99997069058620535741965795750729739665985107421875
+    3.5: 0.9999706905862054,
+    # R = 4: std = 0.99999909971809567883766575320198584972734699631060
+    #   float64 exactly 0.9999990997180956409096097559086047112941741943359375
+    4.0: 0.9999990997180956,
+    # R = 5: std = 0.99999999982640070167047044706648707186931299598985
+    #   float64 exactly 0.99999999982640075391060463516623713076114654541015625
+    5.0: 0.9999999998264008,
+    # R = 6: std = 0.99999999999999582485890556156541670283746438165296
+    #   float64 exactly 0.9999999999999957811525064244051463901996612548828125
+    6.0: 0.9999999999999958,
+    # R = inf: std = 1.0000000000000000000000000000000000000000000000000
+    #   float64 exactly 1
+    float("inf"): 1.0,
+}
+
+
+def complex_truncnorm_std(radius: float) -> float:
+    """sqrt(E|z|^2) of CN(0, 1) (E|z|^2 = 1) truncated to |z| <= radius (0 < radius <= inf)."""
+    if not radius > 0.0:
+        raise ValueError(f"radius: {radius!r} is out of range (accepted: 0 < radius <= inf)")
+    if radius > 26.0:  # 1 - E|z|^2 = T / (e^T - 1) < 1e-290: 1.0 in float64 (and no overflow)
+        return 1.0
+    t = radius * radius
+    if t < 1e-20:  # E|z|^2 = T/2 - T^2/12 + ...: sqrt = R / sqrt(2) * (1 - T/12), T/12 < eps
+        return radius * math.sqrt(0.5)
+    if t <= 1.0:
+        term, tail, j = t * t / 2.0, 0.0, 2
+        while term > 1e-17 * tail or tail == 0.0:
+            tail += term
+            j += 1
+            term *= t / j
+        return math.sqrt(tail / math.expm1(t))
+    return math.sqrt(1.0 - t / math.expm1(t))
+
+
+def complex_std(radius: float) -> float:
+    """sqrt(E|z|^2) of CN(0, 1) truncated to |z| <= radius: the tabulated constant when the
+    radius is in the table, else complex_truncnorm_std()."""
+    key = float(radius)
+    if key in _COMPLEX_TABLE:
+        return _COMPLEX_TABLE[key]
+    return complex_truncnorm_std(key)
 
 
 # ---------------------------------------------------------------------------
@@ -738,6 +809,10 @@ def variance_scaling_(
         activation, gain: multiply ``scale`` by g**2, g = GAINS[activation] (the derived
             gain) or ``gain``; e.g. activation="gelu" keeps GELU's second moment.
     """
+    if isinstance(tensor, torch.Tensor) and tensor.is_complex():  # complex_variance_scaling_
+        return _complex_from_variance_scaling_(
+            tensor, scale, mode, distribution, lower, upper, generator, activation, gain
+        )
     _check_tensor(tensor)
     scale = activation_scale(_check_positive("scale", scale), activation, gain)
     if distribution not in DISTRIBUTIONS:
@@ -871,3 +946,93 @@ def lecun_uniform_(
     return variance_scaling_(
         tensor, scale=LECUN_SCALE, mode="fan_in", distribution="uniform", generator=generator
     )
+
+
+# ---------------------------------------------------------------------------
+# Complex weights (complex64, complex128 tensors)
+# ---------------------------------------------------------------------------
+
+
+def _complex_from_variance_scaling_(
+    tensor: torch.Tensor,
+    scale: float,
+    mode: str,
+    distribution: str,
+    lower: float,
+    upper: float,
+    generator: torch.Generator | None,
+    activation: str | None,
+    gain: float | None,
+) -> torch.Tensor:
+    if (float(lower), float(upper)) != (-2.0, 2.0):
+        raise ValueError(
+            f"lower, upper: [{lower!r}, {upper!r}] apply to real tensors, not {tensor.dtype} "
+            "(accepted for complex tensors: the default [-2, 2]; see complex_variance_scaling_)"
+        )
+    return complex_variance_scaling_(
+        tensor,
+        scale=scale,
+        mode=mode,
+        distribution=distribution,
+        generator=generator,
+        activation=activation,
+        gain=gain,
+    )
+
+
+def complex_variance_scaling_(
+    tensor: torch.Tensor,
+    *,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+    radius: float = 2.0,
+    generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
+) -> torch.Tensor:
+    """Fill a complex64/complex128 ``tensor`` so that E|w|^2 = scale / fan
+    (variance_scaling_() and the named rules on a complex tensor come here, at radius 2).
+
+    ``distribution``:
+      * "truncated_normal": c * z, z ~ CN(0, 1) (real and imaginary parts independent
+        N(0, 1/2), E|z|^2 = 1) with |z| <= ``radius`` (in units of its std; inf: no
+        truncation), c = sqrt(scale / fan) / complex_std(radius), so that E|w|^2 = scale / fan
+        exactly (E|z|^2 after truncation = 1 - R^2 / (exp(R^2) - 1); JAX divides by
+        0.9531 = sqrt(1 - 5 e^-4) instead and comes out 1.9% high).  |z|^2 is drawn by the
+        inverse CDF of Exp(1) truncated to [0, R^2], the angle uniformly.
+      * "untruncated_normal": CN(0, scale / fan) (torch's complex normal_).
+      * "uniform": uniform on the disk of radius sqrt(2 scale / fan) (E|w|^2 = rho^2 / 2).
+
+    Fans as calculate_fans() ([out, in / groups, *kernel]); drawn in the tensor's real dtype
+    on its device.
+    """
+    if not isinstance(tensor, torch.Tensor) or not tensor.is_complex():
+        raise TypeError(
+            f"tensor: {getattr(tensor, 'dtype', type(tensor).__name__)} is not complex "
+            "(accepted: a complex64 or complex128 torch.Tensor)"
+        )
+    scale = activation_scale(_check_positive("scale", scale), activation, gain)
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(
+            f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"
+        )
+    radius = float(radius)
+    if not radius > 0.0:
+        raise ValueError(f"radius: {radius!r} (accepted: 0 < radius <= inf)")
+    std = _rule_std(scale, _fan(tensor, mode))
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    real = torch.float64 if tensor.dtype == torch.complex128 else torch.float32
+    kw = {"dtype": real, "device": tensor.device}
+    with torch.no_grad():
+        if distribution == "untruncated_normal":
+            return tensor.normal_(0.0, std, generator=generator)  # E|w|^2 = std^2
+        u = torch.rand(tensor.shape, generator=generator, **kw)
+        if distribution == "uniform":
+            modulus = u.sqrt_().mul_(math.sqrt(2.0) * std)
+        else:
+            mass = -math.expm1(-radius * radius) if math.isfinite(radius) else 1.0
+            modulus = u.mul_(-mass).log1p_().neg_().sqrt_().mul_(std / complex_std(radius))
+        angle = torch.rand(tensor.shape, generator=generator, **kw).mul_(2.0 * math.pi)
+        return tensor.copy_(torch.polar(modulus, angle))
