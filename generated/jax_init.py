@@ -690,7 +690,7 @@ def _plan(lower, upper):
 # Below this size the rejected slots are redrawn in place (a loop over the whole array);
 # above it they are gathered and filled from a recursive draw of a smaller size.
 _SMALL = 1 << 16
-_ROW = 2048  # prefix counts: per row of this width, then over the row totals
+_RANK_ROWS = 256  # rows of the layout in which rejected slots are counted (_ranks)
 
 
 def _propose(key, n, plan, work):
@@ -726,15 +726,17 @@ def _reserve(n, acceptance):
     return min(n, math.ceil(n * q + 6.0 * math.sqrt(n * q * (1.0 - q)) + 16.0))
 
 
-def _prefix_count(mask):
-    """Inclusive prefix sums of a bool vector (int32), by rows of _ROW and their totals."""
+def _ranks(mask):
+    """Distinct ranks 1..count for the True entries of a bool vector (0 for False), in a
+    fixed order: the vector is laid out as _RANK_ROWS rows, counted down each column by a
+    loop of row additions (in place: XLA's cumsum is many times slower on CPU), then offset
+    by the counts of the columns before."""
     n = mask.shape[0]
-    if n <= _ROW:
-        return jnp.cumsum(mask, dtype=jnp.int32)
-    rows = jnp.pad(mask.astype(jnp.int32), (0, -n % _ROW)).reshape(-1, _ROW)
-    inner = jnp.cumsum(rows, axis=1)
-    totals = inner[:, -1]
-    return (inner + (jnp.cumsum(totals) - totals)[:, None]).reshape(-1)[:n]
+    counts = jnp.pad(mask.astype(jnp.int32), (0, -n % _RANK_ROWS)).reshape(_RANK_ROWS, -1)
+    counts = jax.lax.fori_loop(1, _RANK_ROWS, lambda i, c: c.at[i].add(c[i - 1]), counts)
+    totals = counts[-1]
+    ranks = (counts + (jnp.cumsum(totals) - totals)[None, :]).reshape(-1)[:n]
+    return jnp.where(mask, ranks, 0)
 
 
 def _draw(key, n, plan, work):
@@ -752,10 +754,9 @@ def _draw(key, n, plan, work):
         if small:
             fresh, fresh_ok = _propose(sub, n, plan, work)
             return i + 1, jnp.where(ok, values, fresh), ok | fresh_ok
-        # the positions of the first k rejected slots (n where there are fewer), filled from
-        # k accepted draws of a recursive, smaller call
-        rank = _prefix_count(~ok)
-        target = jnp.where(ok, k, rank - 1)
+        # the positions of k rejected slots (n where there are fewer), filled from k accepted
+        # draws of a recursive, smaller call
+        target = jnp.where(ok, k, _ranks(~ok) - 1)
         positions = jnp.arange(n, dtype=jnp.int32)
         slots = jnp.full((k,), n, jnp.int32).at[target].set(positions, mode="drop")
         fresh = _draw(sub, k, plan, work)
