@@ -225,14 +225,14 @@ def test_fan_axes_reach_the_draw_exactly_as_in_jax(ji: ModuleType, jax: ModuleTy
 def test_jit_and_vmap_over_keys_give_the_eager_draws(
     ji: ModuleType, jax: ModuleType, jnp: ModuleType
 ) -> None:
-    for init in (ji.he_normal(), ji.he_normal(lower=5.0, upper=6.0), ji.he_uniform()):
+    for init in (ji.he_normal(), ji.he_normal(lower=5.0, upper=6.0)):
         key = jax.random.key(8)
-        eager = _np(init(key, (48, 40)))
-        jitted = _np(jax.jit(init, static_argnums=(1, 2))(key, (48, 40), jnp.float32))
+        eager = _np(init(key, (16, 8)))
+        jitted = _np(jax.jit(init, static_argnums=(1, 2))(key, (16, 8), jnp.float32))
         assert np.array_equal(eager, jitted)
         keys = jax.random.split(key, 3)
-        batched = _np(jax.vmap(lambda k, init=init: init(k, (48, 40)))(keys))
-        assert np.array_equal(batched, np.stack([_np(init(k, (48, 40))) for k in keys]))
+        batched = _np(jax.vmap(lambda k, init=init: init(k, (16, 8)))(keys))
+        assert np.array_equal(batched, np.stack([_np(init(k, (16, 8))) for k in keys]))
     cinit = ji.variance_scaling(1.0, "fan_avg", "truncated_normal", radius=3.0)
     keys = jax.random.split(jax.random.key(1), 2)
     batched = _np(jax.vmap(lambda k: cinit(k, (8, 8), jnp.complex64))(keys))
@@ -241,34 +241,25 @@ def test_jit_and_vmap_over_keys_give_the_eager_draws(
 
 # --------------------------------------------------------------------------- distributions
 
-KS_INTERVALS = [(-2.0, 2.0), (-1.0, 1.0), (-0.5, 0.5), (-1.0, 3.0), (2.0, INF), (5.0, 6.0)]
-KS_INTERVALS += [(8.0, 9.0), (-INF, -5.0)]
+INTERVALS = [(-2.0, 2.0), (-1.0, 1.0), (-0.5, 0.5), (-1.0, 3.0), (2.0, INF), (5.0, 6.0)]
+INTERVALS += [(8.0, 9.0), (-INF, -5.0)]
 
 
-@pytest.mark.parametrize(("lower", "upper"), KS_INTERVALS)
-def test_truncated_normal_matches_the_exact_cdf_in_float32(
+@pytest.mark.parametrize(("lower", "upper"), INTERVALS)
+def test_he_normal_matches_the_exact_law_in_float32(
     ji: ModuleType, jax: ModuleType, lower: float, upper: float
 ) -> None:
-    std = 0.05
-    x = _np(ji.truncated_normal(std, lower=lower, upper=upper)(jax.random.key(17), (2**17,)))
-    sigma = std / _exact(lower, upper)[1]
+    """One draw of n = 2**20 (fan_in 1024): KS against the exact CDF on its first 2**17
+    values, then z-tests of the mean and variance on all of them."""
+    x = _np(ji.he_normal(lower=lower, upper=upper)(jax.random.key(23), (1024, 1024)))
     assert x.dtype == np.float32
-    basic_sanity(x, lower, upper, sigma)
-    assert ks_pvalue(x.astype(np.float64) / sigma, lower, upper) > KS_P_MIN
-
-
-MOMENT_CASES = [(-2.0, 2.0), (-1.0, 1.0), (-1.0, 3.0), (2.0, INF), (8.0, 9.0), (-INF, -5.0)]
-
-
-@pytest.mark.parametrize(("lower", "upper"), MOMENT_CASES)
-def test_variance_scaling_has_the_exact_mean_and_std(
-    ji: ModuleType, jax: ModuleType, lower: float, upper: float
-) -> None:
-    shape = (1024, 1024)  # n = 2**20, fan_in 1024
-    x = _np(ji.he_normal(lower=lower, upper=upper)(jax.random.key(23), shape))
     mean, std, kurt = _exact(lower, upper)
     want_std = math.sqrt(2.0 / 1024)
-    check = moment_z(x, mean * want_std / std, want_std, kurt)
+    sigma = want_std / std
+    head = x.ravel()[: 2**17]  # float32 holds only ~2^19 values where [8, 9] puts 2^20 draws
+    basic_sanity(head, lower, upper, sigma)
+    assert ks_pvalue(head.astype(np.float64) / sigma, lower, upper) > KS_P_MIN
+    check = moment_z(x, mean * sigma, want_std, kurt)
     assert check.ok, check
 
 
