@@ -635,9 +635,10 @@ class _Plan:
     ``uniform`` (0.86, 0.96), [2, inf), [3, 4], [5, 6], [8, 9] and (-inf, -5]
     ``exponential`` (0.93 to 0.99).  No CDF is inverted, so nothing collapses onto a bound
     however far in the tail the interval lies.  In float32 an Exp(1) draw
-    (-log1p(-u), u on a 2^-24 grid) is at most 16.6, so the exponential proposal reaches
-    x <= a + 16.6 / lam: the truncated law loses the mass beyond, below 6e-8 for every a
-    (1e-17 for [2, inf)); in float64 below 1e-16.
+    (-log1p(-u), jax.random.uniform's u on a 2^-23 grid) is at most 23 ln 2 = 15.9, so the
+    exponential proposal reaches x <= a + 15.9 / lam: the truncated law loses the mass
+    beyond, below e^-15.9 = 1.2e-7 for every a (2e-16 for [2, inf)); in float64 (u on a
+    2^-52 grid) below e^-36 = 2.3e-16.
     """
 
     def __init__(self, lower, upper):
