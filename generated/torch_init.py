@@ -341,11 +341,7 @@ def activation_scale(
             f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
         )
     if activation is not None:
-        if activation not in GAINS:
-            raise ValueError(
-                f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
-            )
-        g = GAINS[activation]
+        g = GAINS[_builtin_name(activation)]
     elif gain is not None:
         if isinstance(gain, bool) or not isinstance(gain, int | float):
             raise TypeError(f"gain: {gain!r} is not a number (accepted: a finite float > 0)")
@@ -355,6 +351,25 @@ def activation_scale(
     else:
         return scale
     return scale * g * g
+
+
+def _builtin_name(activation: object) -> str:
+    """``activation`` if it is a key of GAINS (exact, lower-case), else an error naming the
+    closest key and all of them (as `python -m derive gain NAME` does)."""
+    if not isinstance(activation, str):
+        raise TypeError(
+            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+        )
+    if activation in GAINS:
+        return activation
+    import difflib
+
+    key = activation.strip().lower()
+    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
+    )
 
 
 # ---------------------------------------------------------------------------

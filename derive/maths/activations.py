@@ -588,7 +588,7 @@ def parse_activation(text: object) -> Activation:
         )
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise InputError(f"activation: {text!r} is undefined (division by zero or infinity)")
-    problem = real_domain_problem(expr, z)
+    problem = real_domain_problem(expr, z, variable)
     if problem is not None:
         node, lo, hi, why = problem
         raise InputError(
@@ -604,7 +604,7 @@ def parse_activation(text: object) -> Activation:
         closed_form=False,
         homogeneous=False,
         odd=is_odd(expr, z),
-        shape=expression_shape(expr, z),
+        shape=expression_shape(expr, z, variable),
         expression=expr,
         polynomial=_exact_polynomial(expr, z),
         variable=variable,

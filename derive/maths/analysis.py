@@ -59,7 +59,7 @@ EXP_LIMIT = 10**9  # |argument| of exp, sinh, cosh beyond which a value is refus
 TRIG_LIMIT = 10**30  # |argument| of sin, cos beyond which a value is refused
 UNDERFLOW_LIMIT = 10**50  # exp(a) for a < -10^50 is taken as 0 (it is below 10^(-4e49))
 MIN_CELL = mpmath.mpf(2) ** -60  # narrowest cell of the root isolation
-MAX_CELLS = 200_000  # cells one isolation may visit before it refuses
+MAX_CELLS = 20_000  # cells one isolation may visit before it refuses
 DOMAIN_RANGE = 64  # the real domain is checked by roots on [-64, 64], beyond by enclosures
 ISOLATION_DPS = 40  # working precision of enclosures during root isolation
 MAX_POLY_DEGREE = 200  # exact real roots for polynomials up to this degree
@@ -642,7 +642,7 @@ def _rational_poly(u: Any, z: Any) -> Any:
     return poly
 
 
-def real_roots(u: Any, z: Any, lo: float, hi: float) -> list[Root]:
+def real_roots(u: Any, z: Any, lo: float, hi: float, variable: str = "x") -> list[Root]:
     """Real roots (and undecided cells) of u in [lo, hi], sorted."""
     poly = _rational_poly(u, z)
     if poly is not None:
@@ -654,10 +654,10 @@ def real_roots(u: Any, z: Any, lo: float, hi: float) -> list[Root]:
             if lo <= value <= hi:
                 roots.append(Root(value, value, exact=r))
         return roots
-    return _isolate(u, z, lo, hi)
+    return _isolate(u, z, lo, hi, variable)
 
 
-def _isolate(u: Any, z: Any, lo: float, hi: float) -> list[Root]:
+def _isolate(u: Any, z: Any, lo: float, hi: float, variable: str) -> list[Root]:
     sp = _sp()
     point = point_function(u, z)
     enclose = interval_function(u, z)
@@ -673,8 +673,8 @@ def _isolate(u: Any, z: Any, lo: float, hi: float) -> list[Root]:
             visited += 1
             if visited > MAX_CELLS:
                 raise InputError(
-                    f"activation: the roots of {sp.sstr(u)} could not be isolated in "
-                    f"{MAX_CELLS} cells (accepted: arguments of abs/max/min/log/powers with "
+                    f"activation: the roots of {node_text(u, z, variable)} could not be isolated "
+                    f"in {MAX_CELLS} cells (accepted: arguments of abs/max/min/log/powers with "
                     "finitely many, separable roots)"
                 )
             span = enclose(a, b)
@@ -774,7 +774,9 @@ def critical_arguments(expr: Any, z: Any) -> list[tuple[Any, str]]:
     return list(unique.items())
 
 
-def real_domain_problem(expr: Any, z: Any) -> tuple[Any, float, float, str] | None:
+def real_domain_problem(
+    expr: Any, z: Any, variable: str = "x"
+) -> tuple[Any, float, float, str] | None:
     """The first subexpression (innermost first) that is not real on part of the line:
     (node, a, b, why) with f non-real on (a, b) (a or b may be -inf / inf); None if f is
     real wherever it is finite."""
@@ -788,7 +790,7 @@ def real_domain_problem(expr: Any, z: Any) -> tuple[Any, float, float, str] | No
             u, why = e.args[0], "fractional power of a negative number"
         else:
             continue
-        where = negative_region(u, z)
+        where = negative_region(u, z, variable)
         if where is not None:
             return e, where[0], where[1], why
     return None
@@ -811,16 +813,15 @@ def _negative_beyond(u: Any, z: Any, point: Point, side: int) -> bool:
     return eventual < 0 and all(p is not None and p < 0 for p in probes)
 
 
-def negative_region(u: Any, z: Any) -> tuple[float, float] | None:
+def negative_region(u: Any, z: Any, variable: str = "x") -> tuple[float, float] | None:
     """An interval where u < 0 (None: u >= 0 wherever it is defined)."""
-    sp = _sp()
     r = DOMAIN_RANGE
     point = point_function(u, z)
-    roots = [x for x in real_roots(u, z, -r, r) if not x.cell]
+    roots = [x for x in real_roots(u, z, -r, r, variable) if not x.cell]
     singular = []
     for v, why in critical_arguments(u, z):
         if why == "singular":
-            singular += [x for x in real_roots(v, z, -r, r) if not x.cell]
+            singular += [x for x in real_roots(v, z, -r, r, variable) if not x.cell]
     cuts = sorted({x.approx() for x in roots + singular} | {-float(r), float(r)})
     with mpmath.workdps(ISOLATION_DPS):
         negative = []
@@ -855,7 +856,8 @@ def negative_region(u: Any, z: Any) -> tuple[float, float] | None:
             if eventual < 0 or any(p is not None and p < 0 for p in probes):
                 return (r, math.inf) if side > 0 else (-math.inf, -r)
             raise InputError(
-                f"activation: cannot establish that {sp.sstr(u)} >= 0 for |x| > {r} "
+                f"activation: cannot establish that {node_text(u, z, variable)} >= 0 for "
+                f"|{variable}| > {r} "
                 "(accepted: expressions real on the whole line)"
             )
     return None
@@ -879,6 +881,7 @@ class Shape:
     df_bounds: tuple[Growth, Growth]
     arguments: tuple[tuple[Any, str], ...] = ()
     z: Any = None
+    variable: str = "z"
     _roots: dict[tuple[int, int], list[Root]] = field(default_factory=dict, compare=False)
 
     def roots(self, reach: float, which: str | None = None) -> list[Root]:
@@ -892,7 +895,7 @@ class Shape:
                 continue
             key = (i, r)
             if key not in self._roots:
-                self._roots[key] = real_roots(u, self.z, -r, r)
+                self._roots[key] = real_roots(u, self.z, -r, r, self.variable)
             out += self._roots[key]
         return out
 
@@ -916,7 +919,7 @@ _BOUNDED2 = Growth(LogBound(c=Fraction(2)), TOWER_DOWN, 0)
 BUILTIN_SHAPE = Shape((_LINEAR, _LINEAR), (_BOUNDED2, _BOUNDED2))
 
 
-def expression_shape(expr: Any, z: Any) -> Shape:
+def expression_shape(expr: Any, z: Any, variable: str = "x") -> Shape:
     """The :class:`Shape` of a parsed expression."""
     sp = _sp()
     deriv = sp.diff(expr, z)
@@ -926,4 +929,5 @@ def expression_shape(expr: Any, z: Any) -> Shape:
         (growth(deriv, z), growth(mirrored_d, z)),
         tuple(critical_arguments(expr, z)),
         z,
+        variable,
     )

@@ -244,6 +244,12 @@ def check_growth(act: Activation, which: str, scale: mpmath.mpf | None = None) -
     w = _weight(scale)
     lows = _bound(act, which, upper=False)
     for side, bound, low in zip((1, -1), _bound(act, which), lows, strict=True):
+        if bound.huge:
+            raise InputError(
+                f"activation {act.label}: {'f' if which in ('f', 'f2') else 'the integrand'} "
+                f"may exceed e^700 as {act.variable} -> {'+' if side > 0 else '-'}inf "
+                "(accepted: activations whose bound stays below e^700)"
+            )
         if integrable_against_gaussian(bound, w) is True:
             continue
         diverges = integrable_against_gaussian(low, w, lower=True) is False

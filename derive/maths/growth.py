@@ -47,6 +47,11 @@ class LogBound:
     c: Num = Fraction(1)
     tower: int = 0
 
+    @property
+    def huge(self) -> bool:
+        """The constant factor is beyond float range (|u| may exceed e^700)."""
+        return isinstance(self.c, float) and math.isinf(self.c)
+
     def leading(self) -> tuple[Fraction, Num] | None:
         return self.terms[0] if self.terms else None
 
@@ -129,8 +134,8 @@ def add_bounds(a: LogBound, b: LogBound, up: bool) -> LogBound:
         if cleaned is not None:
             terms.append((q, cleaned))
     c = _mul_num(a.c, b.c)
-    if isinstance(c, float) and (c == 0 or math.isinf(c)):
-        return _const(c) if not terms else LogBound(tuple(terms), a.k + b.k, 1.0 if up else 0.0)
+    if isinstance(c, float) and math.isnan(c):  # 0 * inf: no information
+        c = math.inf if up else 0.0
     return LogBound(tuple(terms), a.k + b.k, c)
 
 
@@ -144,7 +149,10 @@ def scale_bound(a: LogBound, r: Fraction) -> LogBound:
     if isinstance(a.c, Fraction) and r.denominator == 1:
         c: Num = a.c ** int(r)
     else:
-        c = float(a.c) ** float(r) if a.c != 0 else 0.0
+        try:
+            c = float(a.c) ** float(r) if a.c != 0 else 0.0
+        except OverflowError:
+            c = math.inf
     return LogBound(terms, a.k * r, c)
 
 
@@ -221,8 +229,8 @@ def _exp_of(sign: int, g: LogBound, up: bool) -> LogBound:
         return BOUNDED
     value = sign * float(g.c)
     if value > 700:
-        return TOWER_UP if up else LogBound(c=math.exp(700))
-    return LogBound(c=math.exp(value)) if value != 0 else BOUNDED
+        return LogBound(c=math.inf if up else math.exp(700))  # |u| may exceed e^700
+    return LogBound(c=math.exp(max(value, -700.0))) if value != 0 else BOUNDED
 
 
 @dataclass(frozen=True)
@@ -287,6 +295,29 @@ def growth(expr: Any, z: Any) -> Growth:
         if exact_rational is not None:
             return exact_rational
         head = e.func
+        if head is sp.Piecewise:
+            values = []
+            for piece in e.args:
+                if piece.cond is sp.true:
+                    values.append(go(piece.expr))
+                    break
+                sign = go(piece.cond.lhs - piece.cond.rhs).sign
+                holds = {sp.StrictGreaterThan: 1, sp.GreaterThan: 1}.get(piece.cond.func, -1)
+                if sign == 0:  # undecided: the piece may apply
+                    values.append(go(piece.expr))
+                elif sign == holds:  # eventually true: this piece is the value
+                    values.append(go(piece.expr))
+                    break
+            up = values[0].up
+            low = values[0].low
+            for v in values[1:]:
+                up = bound_max(up, v.up)
+                low = bound_min(low, v.low)
+            signs = {v.sign for v in values}
+            return Growth(up, low, signs.pop() if len(signs) == 1 else 0)
+        sech = _sech_squared_argument(e)
+        if sech is not None:  # 1 - tanh(u)^2 = sech(u)^2 <= 4 e^(-2|u|), SymPy's d tanh
+            return _sech_squared(go(sech))
         parts = [go(a) for a in e.args]
         if head is sp.Add:
             return _add(parts)
@@ -358,18 +389,32 @@ def growth(expr: Any, z: Any) -> Growth:
         if head is sp.Heaviside:
             sign = parts[0].sign
             return Growth(BOUNDED, BOUNDED if sign > 0 else TOWER_DOWN, 1 if sign > 0 else 0)
-        if head is sp.Piecewise:
-            values = [go(p.expr) for p in e.args]
-            up = values[0].up
-            low = values[0].low
-            for v in values[1:]:
-                up = bound_max(up, v.up)
-                low = bound_min(low, v.low)
-            signs = {v.sign for v in values}
-            return Growth(up, low, signs.pop() if len(signs) == 1 else 0)
         return UNKNOWN
 
     return go(expr)
+
+
+def _sech_squared_argument(e: Any) -> Any:
+    """u if e is 1 - tanh(u)**2 (how SymPy writes tanh'), else None."""
+    sp = _sp()
+    if e.func is not sp.Add or len(e.args) != 2 or sp.Integer(1) not in e.args:
+        return None
+    (other,) = [a for a in e.args if a != 1]
+    square = -other
+    if square.func is sp.Pow and square.args[1] == 2 and square.args[0].func is sp.tanh:
+        return square.args[0].args[0]
+    return None
+
+
+def _sech_squared(u: Growth) -> Growth:
+    """log sech(u)^2 <= log 4 - 2|u| and >= -2|u|, with exp(low) <= |u| <= exp(up)."""
+    two = LogBound(c=Fraction(2))
+    if compare(u.low, BOUNDED) > 0:  # |u| -> inf
+        up = add_bounds(_exp_of(-1, add_bounds(u.low, two, False), True), _const(4), True)
+    else:
+        up = BOUNDED  # sech^2 <= 1
+    low = _exp_of(-1, add_bounds(u.up, two, True), False)
+    return Growth(up, low, 1)
 
 
 def _add(parts: list[Growth]) -> Growth:
