@@ -322,7 +322,7 @@ def integration_range(
 
     while not below(cut):
         cut *= 1.1
-        if cut > MAX_CUT:
+        if cut > MAX_CUT * s:
             _refuse_tail(act, which)
     while True:
         with mpmath.workdps(20):
@@ -337,7 +337,7 @@ def integration_range(
         if ok:
             return mpmath.mpf(cut), size
         cut *= 1.2
-        if cut > MAX_CUT:
+        if cut > MAX_CUT * s:
             _refuse_tail(act, which)
 
 
@@ -430,20 +430,49 @@ def _integrate(
             return g(x) * unit * mpmath.exp(-x * x / two_s2)
 
         try:
-            pieces = [_quad(integrand, lo, hi) for lo, hi in itertools.pairwise(pts)]
+            pieces = _adaptive(integrand, pts, dps)
         except EvaluationError as exc:
             raise _evaluation_input_error(act, exc) from None
         norm = s * mpmath.sqrt(2 * mpmath.pi) * unit
         return mpmath.fsum(pieces) / norm, size
 
 
-def _quad(g: Callable[[mpmath.mpf], mpmath.mpf], lo: mpmath.mpf, hi: mpmath.mpf) -> mpmath.mpf:
-    """Tanh-sinh on [lo, hi]; Gauss-Legendre when mpmath's error estimate divides by zero
-    (it does when two successive levels agree exactly, e.g. an integrand that is 0)."""
+MAX_QUADS = 3000  # tanh-sinh runs per integral, bisections included
+
+
+def _adaptive(g: Fn, pts: list[mpmath.mpf], dps: int) -> list[mpmath.mpf]:
+    """Tanh-sinh on each piece between split points; a piece whose error estimate (mpmath's,
+    absolute, on the integrand scaled to a largest value of about 1) exceeds 10^-(dps - 3) is
+    bisected, up to MAX_QUADS runs: strongly oscillating pieces (cos(x^2) e^sin(x^2)) then
+    converge instead of being refused.  What is left unconverged shows up as disagreement
+    between working precisions (:func:`resolve`)."""
+    tol = mpmath.mpf(10) ** (3 - dps)
+    stack = list(itertools.pairwise(pts))[::-1]
+    values: list[mpmath.mpf] = []
+    runs = 0
+    while stack:
+        lo, hi = stack.pop()
+        value, err = _quad(g, lo, hi)
+        runs += 1
+        if err <= tol or runs + len(stack) + 2 > MAX_QUADS:
+            values.append(value)
+        else:
+            mid = (lo + hi) / 2
+            stack += [(mid, hi), (lo, mid)]
+    return values
+
+
+def _quad(
+    g: Callable[[mpmath.mpf], mpmath.mpf], lo: mpmath.mpf, hi: mpmath.mpf
+) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """Tanh-sinh on [lo, hi] with mpmath's error estimate; Gauss-Legendre when that estimate
+    divides by zero (it does when two successive levels agree exactly, e.g. an integrand
+    that is 0)."""
     try:
-        return mpmath.quad(g, [lo, hi])
+        value, err = mpmath.quad(g, [lo, hi], error=True)
     except ZeroDivisionError:
-        return mpmath.quad(g, [lo, hi], method="gauss-legendre")
+        value, err = mpmath.quad(g, [lo, hi], method="gauss-legendre", error=True)
+    return value, err
 
 
 def _memoized(g: Callable[[mpmath.mpf], mpmath.mpf]) -> Callable[[mpmath.mpf], mpmath.mpf]:
@@ -600,7 +629,7 @@ def closed_forms(act: Activation) -> tuple[Any, Any, Any]:
     )
 
 
-CLOSED_NAMES = "linear, relu, leaky_relu, elu, selu, gelu"
+CLOSED_NAMES = "linear, relu, leaky_relu, elu, selu, gelu, polynomials in x"
 
 
 def polynomial_forms(act: Activation) -> tuple[Any, Any, Any]:
