@@ -2,9 +2,9 @@
 
 Every activation has two faces:
 
-* numeric: ``f(z)`` and ``f'(z)`` as mpmath callables plus the points where a piece changes
-  (the quadrature splits there).  Building these imports mpmath only, so numeric queries
-  stay fast;
+* numeric: ``f(z)`` and ``f'(z)`` as mpmath callables plus a :class:`Shape` (where a piece
+  changes, how fast f and f' grow: :mod:`derive.maths.analysis`).  For the built-ins these
+  import mpmath only, so their numeric queries stay fast;
 * symbolic: a SymPy expression in the symbol ``z`` (:meth:`Activation.sympy_expr`), imported
   lazily, for closed forms and for display.
 
@@ -25,10 +25,13 @@ Built-in definitions (z real):
     sigmoid         1 / (1 + e^-z)
 
 User expressions (:func:`parse_activation`) are read by a small recursive-descent parser
-written here: numbers, one variable, ``+ - * / ** ^``, parentheses and a whitelist of
-functions.  Nothing is passed to ``eval``/``exec``/``sympify``; attribute access, indexing,
-strings, lambdas, dunder names and every name outside the whitelist are rejected with a
-one-line :class:`~derive.core.errors.InputError`.
+written here: numbers, the variable ``x`` (or ``z``), ``+ - * / ** ^``, parentheses, ``pi``,
+``e`` and a whitelist of functions.  Nothing is passed to ``eval``/``exec``/``sympify``;
+attribute access, indexing, strings, lambdas, dunder names and every name outside the
+whitelist are rejected with a one-line :class:`~derive.core.errors.InputError`.  Names are
+exact: a bare name that is not a built-in (``relu6``, ``GELU``, ``swish``) is an error naming
+the closest built-in (:data:`HINTS` explains why there are no aliases), never the identity.
+An expression must be real on the whole line (checked where it is parsed).
 """
 
 from __future__ import annotations

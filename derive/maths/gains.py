@@ -9,11 +9,15 @@ zero mean makes the *second moment* E[f^2] the relevant quantity, not Var[f]: th
 variance-based ``1/sqrt(Var[f])`` is reported alongside to show how wrong it is when
 E[f] != 0 (ReLU: 1/sqrt(1/2 - 1/(2 pi)) = 1.7128..., not sqrt 2).
 
-Evaluation: closed forms from SymPy where they exist (ReLU family, ELU/SELU, GELU), each
-expectation being the integral of the piece times the normal density; otherwise mpmath
-tanh-sinh quadrature split at the activation's breakpoints, run at two working precisions
-and accepted only when both agree to the requested digits plus a guard.  Precision is an
-argument; every evaluation runs inside ``mpmath.workdps``.
+Evaluation: closed forms from SymPy where they exist (ReLU family, ELU/SELU, GELU, and
+polynomials through the Gaussian moments (k - 1)!!), otherwise mpmath tanh-sinh quadrature
+on [-L, L] split at the activation's kinks and singular points (:mod:`derive.maths.analysis`),
+L from the growth bounds (:mod:`derive.maths.growth`) and checked on the integrand.  Every
+printed quantity, the cancelling ones (E[f] of SELU, E[f^2] - E[f]^2) included, is resolved
+by :func:`resolve`: evaluations at rising working precision must agree to the requested
+digits + 3 relative to the quantity itself.  A quantity is exactly 0 only when that is proven
+(odd f, a closed form that is 0).  Precision is an argument; every evaluation runs inside
+``mpmath.workdps``.
 """
 
 from __future__ import annotations
