@@ -361,28 +361,41 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def _allow_negative_positionals(argv: list[str]) -> list[str]:
-    """Let ``truncnorm -inf -40`` and ``truncnorm 3 -1e-8`` through argparse as positionals.
+    """Let ``truncnorm -inf -40``, ``truncnorm 3 -1e-8`` and ``gain -x`` through argparse.
 
-    argparse only recognises plain negative decimals (``-2``) as values; ``-inf`` and
-    ``-1e-8`` look like options to it.  For ``truncnorm``, options go first and every
-    other argument, in order, after ``--``.
+    argparse only recognises plain negative decimals (``-2``) as values; ``-inf``, ``-1e-8``
+    and ``-x`` look like options to it.  For ``truncnorm`` (negative numbers) and ``gain``
+    (every single-dash argument but ``-h``: gain has no short options, so ``-x``,
+    ``-tanh(x)`` or ``-0.5*x`` can only be the expression), options go first and every other
+    argument, in order, after ``--``.
     """
-    if not argv or argv[0] != "truncnorm" or "--" in argv:
+    if not argv or argv[0] not in _NEGATIVE_POSITIONALS or "--" in argv:
         return argv
+    takes_value = _NEGATIVE_POSITIONALS[argv[0]]
     options: list[str] = []
     positionals: list[str] = []
     rest = iter(argv[1:])
     for arg in rest:
-        if arg.startswith("-") and not _looks_negative_number(arg):
+        if arg.startswith("-") and not _looks_negative(argv[0], arg):
             options.append(arg)
-            if arg in _VALUE_OPTIONS and "=" not in arg:
+            if arg in takes_value and "=" not in arg:
                 options.append(next(rest, ""))
         else:
             positionals.append(arg)
     return [argv[0], *options, "--", *positionals]
 
 
-_VALUE_OPTIONS = ("--digits", "--format")
+_NEGATIVE_POSITIONALS: dict[str, tuple[str, ...]] = {
+    "truncnorm": ("--digits", "--format"),
+    "gain": ("--digits", "--param", "--method"),
+}
+
+
+def _looks_negative(command: str, arg: str) -> bool:
+    """A positional that starts with "-": a negative number, or (for gain) an expression."""
+    if command == "gain":
+        return not arg.startswith("--") and arg not in ("-", "-h")
+    return _looks_negative_number(arg)
 
 
 def _looks_negative_number(arg: str) -> bool:

@@ -1181,14 +1181,19 @@ TORCH_CALCULATE_GAIN: dict[str, float] = {
 
 def gain(activation: "str | float") -> float:
     """The derived forward gain of a built-in activation, or a number passed through."""
-    if isinstance(activation, int | float):
+    if isinstance(activation, int | float) and not isinstance(activation, bool):
         return float(activation)
-    try:
+    if isinstance(activation, str) and activation in GAINS:
         return GAINS[activation]
-    except KeyError:
-        raise ValueError(
-            f"activation: {activation!r} is not in the table (accepted: {', '.join(GAINS)})"
-        ) from None
+    import difflib
+
+    key = activation.strip().lower() if isinstance(activation, str) else ""
+    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"activation: {activation!r} is not in the table{hint} (accepted: {', '.join(GAINS)}, "
+        "or a number)"
+    )
 
 
 # Per-layer second-moment factor r (relative to the variance-preserving init) of each

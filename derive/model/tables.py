@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import mpmath
+
 from derive import GENERATOR, __version__
 from derive.core.numbers import bound_text, derivable_bound, float_views, format_sig
 from derive.maths.truncnorm import TF_LITERAL, Moments, truncnorm_moments
@@ -166,6 +168,8 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
     g = gains(spec.name, None, digits)
     param = spec.param
     torch = torch_gain(spec.name, None, digits + 10)
+    with mpmath.workdps(digits + 10):  # g**2 = 1/E[f^2]: one division, no cancellation
+        scale = 1 / g.second_moment
     return {
         "name": spec.name,
         "label": g.label,
@@ -174,6 +178,7 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
         "param": param.default if param else "",
         "method": g.method,
         "values": {q: _view(getattr(g, q), digits) for q in GAIN_QUANTITIES},
+        "scale": _view(scale, digits),
         "torch_gain_text": TORCH_GAIN_TEXT.get(spec.name, ""),
         "torch_gain": _view(torch, digits) if torch is not None else None,
     }
