@@ -21,7 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"
 RESULTS = ROOT / "bench" / "results"
-SECTIONS = ("numpy", "torch", "tf", "jax", "generator")
+SECTIONS = ("numpy", "torch", "tf", "jax", "generator", "torch_cuda")
+CPU_SECTIONS = ("numpy", "torch", "tf", "jax", "generator")
 INF = math.inf
 
 # (label, lower, upper) in units of the underlying normal's std

@@ -31,6 +31,10 @@ Method
 * The naive "redraw what falls outside" sampler needs about n/Z normals (Z the interval's
   mass); it is run only where that is affordable and otherwise reported as skipped with the
   expected cost (never as a time).
+* ``--device cuda`` runs only the CUDA section (bench/bench_torch_cuda.py: CUDA-event medians,
+  ``torch.cuda.max_memory_allocated``, syncs per call; its docstring has the method),
+  ``--device cpu`` only the others; the default runs both, and the CUDA section reports
+  "skipped: no CUDA device" where there is none.
 """
 
 from __future__ import annotations
@@ -53,7 +57,10 @@ from bench_jax import section_jax
 from bench_numpy import section_numpy
 from bench_tf import section_tf
 from bench_torch import section_torch
+from bench_torch_cuda import section_torch_cuda
+from bench_torch_cuda import table as cuda_table
 from common import (
+    CPU_SECTIONS,
     FULL,
     QUICK,
     RESULTS,
@@ -207,6 +214,8 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         mem_worst[1],
     )
 
+    cuda_targets(res.get("torch_cuda", {}), add)
+
     g = res.get("generator", {})
     t = g.get("generate_process", {}).get("median_s")
     add("make generate (python -m derive generate)", "< 5 s", t, None if t is None else t < 5)
@@ -234,6 +243,42 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     else:
         add("one interval at 1,000 digits (slowest of 4)", "< 1 s", None, None)
     return rows
+
+
+def cuda_targets(sec: dict[str, Any], add: Callable[..., None]) -> None:
+    """Issue 11's targets on CUDA (n >= 2^24, ratios to normal_ in the same run)."""
+    cases = [c for c in sec.get("cases", []) if c["n"] >= 2**24]
+
+    def worst(pick: Callable[[dict[str, Any]], bool], value: Callable[[dict[str, Any]], Any]):
+        found = [(value(c), c) for c in cases if pick(c) and value(c) is not None]
+        if not found:
+            return None, ""
+        v, c = max(found, key=lambda vc: vc[0])
+        return v, f"n=2^{c['n'].bit_length() - 1} {c['dtype']} {c['cutoff']}"
+
+    def ratio(key: str) -> Callable[[dict[str, Any]], Any]:
+        return lambda c: c.get("ratio_generated_over", {}).get(key)
+
+    for dtype, limit in (("float32", 2.5), ("bfloat16", 2.0)):
+        v, w = worst(lambda c, d=dtype: c["cutoff"] == "±2" and c["dtype"] == d, ratio("floor"))
+        add(f"cuda ±2 {dtype} vs normal_", f"≤ {limit}×", v, None if v is None else v <= limit, w)
+    v, w = worst(lambda c: c["cutoff"] == "±2", ratio("trunc_normal_"))
+    add("cuda ±2 vs trunc_normal_ ±2", "< 1×", v, None if v is None else v < 1, w)
+    v, w = worst(lambda c: c["cutoff"] != "±2", ratio("floor"))
+    add("cuda [3,4], [8,9], [2,inf) vs normal_", "≤ 4×", v, None if v is None else v <= 4, w)
+    v, w = worst(lambda c: True, lambda c: c.get("memory", {}).get("peak_extra_ratio"))
+    add("cuda peak extra memory", "≤ 0.5× output", v, None if v is None else v <= 0.5, w)
+    designed = sec.get("syncs_per_call_designed")
+    v, w = worst(
+        lambda c: isinstance(c.get("syncs_per_call"), float), lambda c: c.get("syncs_per_call")
+    )
+    add(
+        "cuda syncs per steady-state call",
+        f"≤ {designed}" if designed is not None else "as designed",
+        v,
+        None if v is None or designed is None else v <= designed,
+        w,
+    )
 
 
 def fmt_t(entry: dict[str, Any] | None) -> str:
@@ -356,6 +401,8 @@ def report(res: dict[str, Any]) -> str:
         parts.append(table(["digits", "interval", "ms"], rows))
     elif g:
         parts.append(f"\n== generator: {g['error']}")
+    if res.get("torch_cuda"):
+        parts.append("\n" + cuda_table(res["torch_cuda"]))
     rows = [
         [
             t["target"],
@@ -380,7 +427,13 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         default=[],
-        help="numpy|torch|tf|jax|generator (repeatable or comma-separated)",
+        help="numpy|torch|tf|jax|generator|torch_cuda (repeatable or comma-separated)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("all", "cpu", "cuda"),
+        default="all",
+        help="cuda: only the CUDA section (torch_cuda); cpu: all but it (default: all)",
     )
     parser.add_argument("--out", help="results JSON path (default bench/results/bench-<mode>.json)")
     parser.add_argument(
@@ -403,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             "tf": section_tf,
             "jax": section_jax,
             "generator": section_generator,
+            "torch_cuda": lambda cfg, threads, memory: section_torch_cuda(args.quick),
         }[args.section]
         data = func(cfg, args.threads, args.memory)
         Path(args.out).write_text(json.dumps(data, sort_keys=True, allow_nan=False))
@@ -412,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     bad = [s for s in only if s not in SECTIONS]
     if bad:
         parser.error(f"--only: {', '.join(bad)} (accepted: {', '.join(SECTIONS)})")
+    on_device = {"all": SECTIONS, "cpu": CPU_SECTIONS, "cuda": ("torch_cuda",)}[args.device]
+    only = [s for s in only if s in on_device]
+    if not only:
+        parser.error(f"--only with --device {args.device}: no section left")
     t_start = time.perf_counter()
     res: dict[str, Any] = {
         "meta": {
@@ -433,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in only:
         log(f"[bench] section {name}")
         res[name] = run_section(name, args, memory=False)
-        if name != "generator" and not args.no_memory:
+        if name not in ("generator", "torch_cuda") and not args.no_memory:
             log(f"[bench] section {name}: memory")
             res[name + "_memory"] = run_section(name, args, memory=True)
     res["targets"] = evaluate_targets(res)

@@ -1,4 +1,5 @@
-"""Command line: ``python -m derive {generate,truncnorm,he} ...``.
+"""Command line: ``initref {generate,truncnorm,he,gain,depth} ...`` (the console script) or
+``python -m derive ...``; each names itself as it was run.
 
 Bad input prints one line ``initref: error: ...`` on stderr and exits with status 2.
 Numeric commands import mpmath only; SymPy is imported by the commands that need it.
@@ -10,6 +11,7 @@ import argparse
 import decimal
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,14 +22,17 @@ from derive.core.errors import InputError
 
 EXIT_STALE = 1
 EXIT_USAGE = 2
-ROOT = Path(__file__).resolve().parent.parent
+PROG = "initref"  # the console script
+PYTHON_M_PROG = "python -m derive"  # derive/__main__.py
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"initref: error: {self.prog.split()[-1]}: {message}\n")
+        command = self.prog.split()[-1]  # "generate", ...; nothing for the program itself
+        where = "" if command in (PROG, PYTHON_M_PROG.split()[-1]) else f"{command}: "
+        self.exit(EXIT_USAGE, f"initref: error: {where}{message}\n")
 
 
 def _fail(message: str) -> NoReturn:
@@ -35,18 +40,38 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(EXIT_USAGE)
 
 
+def checkout_output_dir() -> Path | None:
+    """``generated/`` of the source checkout this ``derive`` runs from, or None.
+
+    In a checkout (run from the source tree, or an editable install) the packaged default
+    spec is a link to the checkout's own pyproject.toml; an installed package (a wheel,
+    ``pip install .``) carries a copy and has no checkout to write into."""
+    from derive.core.resources import default_spec_file
+
+    spec_file = default_spec_file()
+    if not isinstance(spec_file, Path):  # pragma: no cover - a zipped package
+        return None
+    target = spec_file.resolve()
+    return target.parent / "generated" if target.name == "pyproject.toml" else None
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from derive.emit.render import render
-    from derive.model.spec import load_spec
+    from derive.model.spec import load_default_spec, load_spec
     from derive.model.tables import build_model
 
-    spec = load_spec(Path(args.spec))
+    out = Path(args.out) if args.out is not None else checkout_output_dir()
+    if out is None:
+        raise InputError(
+            "generate: --out DIR is required (initref is installed, not run from its source "
+            "checkout, whose generated/ is the default)"
+        )
+    spec = load_default_spec() if args.spec is None else load_spec(Path(args.spec))
     bar = progress_bar(sys.stderr)
     model = build_model(spec) if bar is None else build_model(spec, progress=bar)
     files = render(model, spec.outputs)
-    out = Path(args.out)
     try:
-        return _check_or_write(files, out, check=args.check)
+        return _check_or_write(files, out, check=args.check, again=_generate_command(args))
     except OSError as exc:  # an --out that is a file, unwritable, on a full disk, ...
         raise InputError(
             f"--out: cannot write {str(out)!r}: {exc.strerror or exc} "
@@ -77,15 +102,24 @@ def progress_bar(stream: TextIO, width: int = 30) -> Callable[[int, int], None] 
     return show
 
 
-def _check_or_write(files: dict[str, str], out: Path, *, check: bool) -> int:
+def _generate_command(args: argparse.Namespace) -> str:
+    """The ``generate`` command line that writes what ``--check`` compared (same spec, same
+    --out, as the user gave them)."""
+    words = [*shlex.split(args.prog), "generate"]
+    if args.spec is not None:
+        words += ["--spec", args.spec]
+    if args.out is not None:
+        words += ["--out", args.out]
+    return shlex.join(words)
+
+
+def _check_or_write(files: dict[str, str], out: Path, *, check: bool, again: str) -> int:
     from derive.emit.writer import stale_files, write_files
 
     if check:
         stale = stale_files(files, out)
         if stale:
-            sys.stderr.write(
-                f"initref: stale in {out}/: {', '.join(stale)} (run `make generate`)\n"
-            )
+            sys.stderr.write(f"initref: stale in {out}/: {', '.join(stale)} (run `{again}`)\n")
             return EXIT_STALE
         print(f"{out}/ is current ({len(files)} files)")
         return 0
@@ -235,9 +269,11 @@ def cmd_depth(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The parser; ``prog`` is the name in usage lines and examples (``initref`` or
+    ``python -m derive``)."""
     parser = _Parser(
-        prog="python -m derive",
+        prog=prog,
         description="initref: derive variance-scaling initialization and its reference values.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
@@ -250,16 +286,30 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m derive depth --layers 24 --cutoff 2\n",
     )
     parser.add_argument("--version", action="version", version=f"initref {__version__}")
+    parser.set_defaults(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     g = sub.add_parser(
         "generate",
         help="regenerate generated/ from the spec",
-        description="Render every output of the spec; --check compares instead of writing.",
+        description="Render every output of the spec; --check compares instead of writing. "
+        "The default spec is the project's pyproject.toml [tool.initref] (carried in the "
+        "package); the default --out is the source checkout's generated/, and an installed "
+        "package (no checkout) needs --out.",
         epilog="example: python -m derive generate --check",
     )
-    g.add_argument("--out", default=str(ROOT / "generated"), help="output directory")
-    g.add_argument("--spec", default=str(ROOT / "pyproject.toml"), help="spec TOML file")
+    g.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="output directory (default: the checkout's generated/)",
+    )
+    g.add_argument(
+        "--spec",
+        default=None,
+        metavar="FILE",
+        help="spec TOML file: top-level keys or [tool.initref] (default: pyproject.toml's)",
+    )
     g.add_argument("--check", action="store_true", help="exit 1 naming stale files, write nothing")
     g.set_defaults(func=cmd_generate)
 
@@ -333,33 +383,50 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
     _add_format_flags(dp)
     dp.set_defaults(func=cmd_depth)
+    if prog != PYTHON_M_PROG:  # the examples above are spelt for `python -m derive`
+        for p in (parser, *sub.choices.values()):
+            p.epilog = (p.epilog or "").replace(PYTHON_M_PROG, prog) or None
     return parser
 
 
 def _allow_negative_positionals(argv: list[str]) -> list[str]:
-    """Let ``truncnorm -inf -40`` and ``truncnorm 3 -1e-8`` (and ``complex -1``, to be told
-    why it is out of range) through argparse as positionals.
+    """Let ``truncnorm -inf -40``, ``truncnorm 3 -1e-8``, ``gain -x`` (and ``complex -1``, to be
+    told why it is out of range) through argparse.
 
-    argparse only recognises plain negative decimals (``-2``) as values; ``-inf`` and
-    ``-1e-8`` look like options to it.  For ``truncnorm``, options go first and every
-    other argument, in order, after ``--``.
+    argparse only recognises plain negative decimals (``-2``) as values; ``-inf``, ``-1e-8``
+    and ``-x`` look like options to it.  For ``truncnorm`` (negative numbers) and ``gain``
+    (every single-dash argument but ``-h``: gain has no short options, so ``-x``,
+    ``-tanh(x)`` or ``-0.5*x`` can only be the expression), options go first and every other
+    argument, in order, after ``--``.
     """
-    if not argv or argv[0] not in ("truncnorm", "complex") or "--" in argv:
+    if not argv or argv[0] not in _NEGATIVE_POSITIONALS or "--" in argv:
         return argv
+    takes_value = _NEGATIVE_POSITIONALS[argv[0]]
     options: list[str] = []
     positionals: list[str] = []
     rest = iter(argv[1:])
     for arg in rest:
-        if arg.startswith("-") and not _looks_negative_number(arg):
+        if arg.startswith("-") and not _looks_negative(argv[0], arg):
             options.append(arg)
-            if arg in _VALUE_OPTIONS and "=" not in arg:
+            if arg in takes_value and "=" not in arg:
                 options.append(next(rest, ""))
         else:
             positionals.append(arg)
     return [argv[0], *options, "--", *positionals]
 
 
-_VALUE_OPTIONS = ("--digits", "--format")
+_NEGATIVE_POSITIONALS: dict[str, tuple[str, ...]] = {
+    "truncnorm": ("--digits", "--format"),
+    "gain": ("--digits", "--param", "--method"),
+    "complex": ("--digits",),
+}
+
+
+def _looks_negative(command: str, arg: str) -> bool:
+    """A positional that starts with "-": a negative number, or (for gain) an expression."""
+    if command == "gain":
+        return not arg.startswith("--") and arg not in ("-", "-h")
+    return _looks_negative_number(arg)
 
 
 def _looks_negative_number(arg: str) -> bool:
@@ -369,9 +436,10 @@ def _looks_negative_number(arg: str) -> bool:
     return body in ("inf", "infinity", "nan") or body[:1].isdigit() or body[:1] == "."
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """The console script ``initref`` (``prog`` names the program in usage and messages)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(_allow_negative_positionals(args_list))
     try:
         return int(args.func(args))

@@ -4,7 +4,7 @@
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
 # spec:      sha256:fa53313d4bbd5100 (pyproject.toml [tool.initref])
-# command:   make generate  (python -m derive generate)
+# command:   initref generate
 """Reference constants of the truncated standard normal, from initref.
 
 Every float is the correctly rounded float64 of a value computed to 50
@@ -42,7 +42,8 @@ class TruncNorm(NamedTuple):
     excess_kurtosis: float
 
 
-# keyed by (lower, upper) as floats; sorted by lower, then upper
+# keyed by (lower, upper) as floats, sorted: each entry holds the moments of the interval whose
+# ends are exactly those floats (the spec's interval where its decimals are binary-exact)
 TRUNCNORM: dict[tuple[float, float], TruncNorm] = {
     (float("-inf"), -2.0): TruncNorm(
         lower=float("-inf"),
@@ -1578,14 +1579,19 @@ TORCH_CALCULATE_GAIN: dict[str, float] = {
 
 def gain(activation: "str | float") -> float:
     """The derived forward gain of a built-in activation, or a number passed through."""
-    if isinstance(activation, int | float):
+    if isinstance(activation, int | float) and not isinstance(activation, bool):
         return float(activation)
-    try:
+    if isinstance(activation, str) and activation in GAINS:
         return GAINS[activation]
-    except KeyError:
-        raise ValueError(
-            f"activation: {activation!r} is not in the table (accepted: {', '.join(GAINS)})"
-        ) from None
+    import difflib
+
+    key = activation.strip().lower() if isinstance(activation, str) else ""
+    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"activation: {activation!r} is not in the table{hint} (accepted: {', '.join(GAINS)}, "
+        "or a number)"
+    )
 
 
 # Per-layer second-moment factor r (relative to the variance-preserving init) of each

@@ -4,12 +4,22 @@
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
 # spec:      sha256:fa53313d4bbd5100 (pyproject.toml [tool.initref])
-# command:   make generate  (python -m derive generate)
+# command:   initref generate
 """Variance-scaling initializers for Keras 3 on TensorFlow, with exact truncated-normal constants.
 
 Copy this one file into your project: it needs the standard library, TensorFlow and Keras 3.
 Every class is a ``keras.initializers.Initializer`` registered under the package "initref",
-so a model that uses one saves to ``.keras`` and loads back.
+so a model that uses one saves to ``.keras`` and loads back -- provided this file is imported
+before ``keras.models.load_model``.  A saved config names the class "initref>HeNormal" (its
+"class_name" and "registered_name"; module "tf_init"), a name Keras's own initializers do not
+have: without ``import tf_init`` the load fails with "Could not interpret initializer
+identifier: {'module': 'tf_init', 'class_name': 'initref>HeNormal', ...}" instead of building
+``keras.initializers.HeNormal`` from initref's arguments.
+
+Arguments: numbers (scale, stddev, mean, lower, upper, gain) are real numbers -- Python int
+or float, NumPy scalars, 0-d tensors; bool and strings raise TypeError, values out of range
+ValueError, each on one line naming the argument, the value and what is accepted.  Seeds are
+Python or NumPy ints (not bool), a ``keras.random.SeedGenerator`` or None.
 
 What it changes.  ``keras.initializers.VarianceScaling`` (and with it ``HeNormal``,
 ``GlorotNormal``, ``LecunNormal``) draws from a normal truncated at +-2 of its std and
@@ -93,7 +103,8 @@ __all__ = [
 
 # Moments of N(0, 1) truncated to [lower, upper] (cutoffs in units of the normal's std), from
 # initref's tables at 50 digits: (mean, std after truncation), keyed by the
-# cutoffs.  Other cutoffs fall back to truncnorm_mean_std() below (float64, a few ulps).
+# float cutoffs (each entry is the interval whose ends are exactly those floats).  Other
+# cutoffs fall back to truncnorm_mean_std() below (float64, a few ulps).
 _TRUNCNORM_TABLE: dict[tuple[float, float], tuple[float, float]] = {
     # [-inf, -2]: mean = -2.3732155328228408673
     #   std = 0.33805191970181334357641344825965495066894303757341
@@ -235,8 +246,9 @@ _GL_ORDER = 12
 # The density is integrated until it has fallen by e^-TAIL = 2e-22 relative to its peak in
 # the interval: far below float64's resolution of the moments.
 _TAIL = 50.0
-_PANEL_DROP = 1.5  # at most this many e-folds of the density inside one panel
+_PANEL_DROP = 3.0  # at most this many e-folds of the density inside one panel
 _PANEL_WIDTH = 1.0  # and at most this wide (one panel over [-1.7, 1.7] lost 1500 ulps)
+_MIN_STD = 2.0**-1022  # the smallest normal float64
 
 
 def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -264,57 +276,106 @@ def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
 _GL_NODES, _GL_WEIGHTS = _gauss_legendre(_GL_ORDER)
 
 
+def uniform_to_float64(lower: float, upper: float) -> bool:
+    """True when N(0, 1)'s density varies by less than 2^-53, relative, on [lower, upper].
+
+    The density ratio across the interval is exp(-(max x^2 - min x^2) / 2); below 2^-53
+    float64 cannot tell the truncated law from U(lower, upper), whose std is
+    (upper - lower) / sqrt(12) (the first-order change of the std is 0 for a linear tilt,
+    under 2^-53 / 15 for a quadratic one).
+    """
+    a, b = float(lower), float(upper)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return False
+    if b <= 0.0:
+        a, b = -b, -a
+    spread = 0.5 * (b - a) * (b + a) if a >= 0.0 else 0.5 * max(a * a, b * b)
+    return spread <= 2.0**-53
+
+
+def _checked(lower: float, upper: float, mean: float, std: float) -> tuple[float, float]:
+    """(mean, std), or ValueError when the std is not a normal float64 (see the contract)."""
+    if not _MIN_STD <= std < math.inf:
+        raise ValueError(
+            f"lower, upper: ({lower!r}, {upper!r}) has a std after truncation of {std!r}, "
+            "outside float64's normal range (accepted: cutoffs whose std after truncation "
+            "is at least 2.2250738585072014e-308, e.g. a width above 7.8e-308)"
+        )
+    return mean, std
+
+
 def truncnorm_mean_std(lower: float, upper: float) -> tuple[float, float]:
     """Mean and std (after truncation) of N(0, 1) truncated to [lower, upper].
 
-    ``lower < upper``; either may be infinite.  With s the bound nearest zero (0 when the
-    interval straddles it) and t = |x| - s, the density is proportional to
-    exp(-s t - t^2/2) on the shifted interval; its moments are summed panel by panel, the
-    variance as E[(t - E t)^2], so neither tails nor narrow intervals cancel.
+    ``lower < upper``; either may be infinite.  See the module docstring for the error
+    bound and the method; ValueError when the std is below float64's normal range.
     """
     a, b = float(lower), float(upper)
     sign = 1.0
     if b <= 0.0:  # mirror onto the right half line
         a, b, sign = -b, -a, -1.0
-    if a >= 0.0:
+    if uniform_to_float64(a, b):
+        return _checked(lower, upper, sign * (0.5 * a + 0.5 * b), (b - a) / math.sqrt(12.0))
+    if a >= 0.0:  # t = x - a on [0, L]: the density is exp(-a t - t^2/2) times phi(a)
         shift = a
-        reach = 2.0 * _TAIL / (shift + math.hypot(shift, math.sqrt(2.0 * _TAIL)))
-        lo, hi = 0.0, min(b - a, reach)
-    else:  # the interval straddles zero: no shift
+        if shift > 1.0:  # the reach r of e^-TAIL: a r + r^2/2 = TAIL, without overflow
+            reach = 2.0 * _TAIL / shift / (1.0 + math.hypot(1.0, math.sqrt(2.0 * _TAIL) / shift))
+        else:
+            reach = 2.0 * _TAIL / (shift + math.hypot(shift, math.sqrt(2.0 * _TAIL)))
+        pieces = [min(b - a, reach)]
+    else:  # the interval straddles zero: t = x, split at 0 into [lo, 0] and [0, hi]
         shift = 0.0
         reach = math.sqrt(2.0 * _TAIL)
-        lo, hi = max(a, -reach), min(b, reach)
-    drop = shift * (hi - lo) + max(lo * lo, hi * hi) / 2.0
-    panels = max(1, min(256, math.ceil(max(drop / _PANEL_DROP, (hi - lo) / _PANEL_WIDTH))))
-    width = (hi - lo) / panels
-    ts: list[float] = []
+        pieces = [max(a, -reach), min(b, reach)]
+    unit = max(abs(piece) for piece in pieces)  # moments in units of the longest piece
+    us: list[float] = []
     ws: list[float] = []
-    for p in range(panels):
-        centre = lo + (p + 0.5) * width
-        for node, weight in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
-            t = centre + 0.5 * width * node
-            ts.append(t)
-            ws.append(weight * math.exp(-(shift * t + 0.5 * t * t)))
+    for piece in pieces:
+        ratio = piece / unit  # the piece is [0, ratio] in units of `unit`
+        span = abs(piece)
+        drop = shift * span + 0.5 * span * span
+        panels = max(1, min(256, math.ceil(max(drop / _PANEL_DROP, span / _PANEL_WIDTH))))
+        jacobian = 0.5 * abs(ratio) / panels
+        for p in range(panels):
+            for node, weight in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
+                u = ratio * ((p + 0.5 + 0.5 * node) / panels)  # both ends of the piece exact
+                t = unit * u
+                us.append(u)
+                ws.append(weight * jacobian * math.exp(-(shift * t + 0.5 * t * t)))
     total = math.fsum(ws)
-    if not total > 0.0:
-        return sign * shift, 0.0
-    m1 = math.fsum(w * t for w, t in zip(ws, ts, strict=True)) / total
-    var = math.fsum(w * (t - m1) * (t - m1) for w, t in zip(ws, ts, strict=True)) / total
-    return sign * (shift + m1), math.sqrt(var)
+    m1 = math.fsum(w * u for w, u in zip(ws, us, strict=True)) / total
+    var = math.fsum(w * (u - m1) * (u - m1) for w, u in zip(ws, us, strict=True)) / total
+    return _checked(lower, upper, sign * (shift + unit * m1), unit * math.sqrt(var))
 
 
 def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
     """(mean, std after truncation) of N(0, 1) truncated to [lower, upper]: the tabulated
-    constant when the cutoffs are in the table, else truncnorm_mean_std()."""
+    constant when the cutoffs are in the table, else truncnorm_mean_std(); ValueError when
+    the std is below float64's normal range."""
     key = (float(lower), float(upper))
     if key in _TRUNCNORM_TABLE:
-        return _TRUNCNORM_TABLE[key]
+        return _checked(lower, upper, *_TRUNCNORM_TABLE[key])
     return truncnorm_mean_std(lower, upper)
 
 
+def _check_range(lower: float, upper: float, mean: float, sigma: float) -> None:
+    """ValueError unless every value mean + sigma * x, x in [lower, upper], fits in float64
+    (sigma = std / s(lower, upper) grows with the cutoffs: s ~ 1/a far in a tail)."""
+    ends = [mean + sigma * cutoff for cutoff in (lower, upper) if math.isfinite(cutoff)]
+    if not all(math.isfinite(end) for end in [sigma, *ends]):
+        raise ValueError(
+            f"lower, upper: ({lower!r}, {upper!r}) put the values mean + sigma * cutoff beyond "
+            f"float64's range, sigma = {sigma!r} (accepted: |mean + sigma * cutoff| < 1.8e308, "
+            "sigma = std / s(lower, upper))"
+        )
+
+
 # Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
-# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
-# ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
+# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  In
+# variance_scaling, ``activation=NAME`` (or ``gain=g``) multiplies the scale by g**2:
+# activation="relu" with scale 1 is He.  In the named rules it replaces the rule's own gain
+# (He: relu's sqrt(2); Glorot and LeCun: linear's 1), so he_normal(activation="gelu") draws
+# what variance_scaling(scale=1, activation="gelu") draws.
 GAINS: dict[str, float] = {
     # linear: closed form, gain = 1.000000000000000000000000
     #   float64 exactly 1
@@ -354,30 +415,90 @@ GAINS: dict[str, float] = {
     "sigmoid": 1.8462285453386054,
 }
 
+# g**2 = 1 / E[f(z)^2], each correctly rounded from its exact value (fl(g) * fl(g) can be off
+# by an ulp: fl(sqrt 2)**2 = 2.0000000000000004): the scale activation= multiplies by.
+VARIANCE_GAINS: dict[str, float] = {
+    # linear: g**2 = 1.000000000000000000000000
+    "linear": 1.0,
+    # relu: g**2 = 2.000000000000000000000000
+    "relu": 2.0,
+    # leaky_relu(a=0.01): g**2 = 1.999800019998000199980002
+    "leaky_relu": 1.9998000199980002,
+    # elu(alpha=1): g**2 = 1.550518808067927210923345
+    "elu": 1.5505188080679273,
+    # selu: g**2 = 1.000000000000000000000000
+    "selu": 1.0,
+    # gelu: g**2 = 2.351715614073372947580012
+    "gelu": 2.351715614073373,
+    # gelu_tanh: g**2 = 2.351869216433811316756002
+    "gelu_tanh": 2.3518692164338115,
+    # silu: g**2 = 2.810761124074471055969537
+    "silu": 2.810761124074471,
+    # mish: g**2 = 2.210715729937989172233883
+    "mish": 2.210715729937989,
+    # softplus: g**2 = 1.085486502988343417946258
+    "softplus": 1.0854865029883434,
+    # tanh: g**2 = 2.536175433217453754229724
+    "tanh": 2.5361754332174535,
+    # sigmoid: g**2 = 3.408559841623102982914438
+    "sigmoid": 3.408559841623103,
+}
+
 
 def activation_scale(
     scale: float, activation: str | None = None, gain: float | None = None
 ) -> float:
     """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
+    scale = _check_positive("scale", scale)
+    return scale * _squared_gain(activation, gain)
+
+
+def _activation_gain(activation: str | None, gain: float | None) -> float | None:
+    """g = GAINS[activation] or the given ``gain``; None when neither is given."""
     if activation is not None and gain is not None:
         raise ValueError(
             f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
         )
     if activation is not None:
-        if activation not in GAINS:
-            raise ValueError(
-                f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
-            )
-        g = GAINS[activation]
-    elif gain is not None:
-        if isinstance(gain, bool) or not isinstance(gain, int | float):
-            raise TypeError(f"gain: {gain!r} is not a number (accepted: a finite float > 0)")
-        g = float(gain)
-        if not (math.isfinite(g) and g > 0.0):
-            raise ValueError(f"gain: {gain!r} is out of range (accepted: a finite float > 0)")
-    else:
-        return scale
-    return scale * g * g
+        return GAINS[_builtin_name(activation)]
+    if gain is not None:
+        return _check_positive("gain", gain)
+    return None
+
+
+def _rule_scale(rule_scale: float, activation: str | None, gain: float | None) -> float:
+    """The scale of a named rule: its own (He 2 = relu's gain squared, Glorot and LeCun 1 =
+    linear's), or g**2 when ``activation`` or ``gain`` gives the gain g instead."""
+    if activation is None and gain is None:
+        return rule_scale
+    return _squared_gain(activation, gain)
+
+
+def _squared_gain(activation: str | None, gain: float | None) -> float:
+    """g**2: VARIANCE_GAINS[activation] (correctly rounded), gain * gain, or 1 for neither."""
+    g = _activation_gain(activation, gain)
+    if g is None:
+        return 1.0
+    return VARIANCE_GAINS[_builtin_name(activation)] if activation is not None else g * g
+
+
+def _builtin_name(activation: object) -> str:
+    """``activation`` if it is a key of GAINS (exact, lower-case), else an error naming the
+    closest key and all of them (as `python -m derive gain NAME` does)."""
+    if not isinstance(activation, str):
+        raise TypeError(
+            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+        )
+    if activation in GAINS:
+        return activation
+    import difflib
+
+    key = activation.strip().lower()
+    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -390,32 +511,77 @@ _NORMAL_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal")
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: {value!r} is not a real number (accepted: int or float)")
-    return float(value)
-
-
-def _positive(name, value):
-    value = _real(name, value)
-    if not 0.0 < value < math.inf:
-        raise ValueError(f"{name}: {value!r} is out of range (accepted: 0 < {name} < inf)")
+def _scalar(value):
+    """A 0-d eager tf.Tensor as its NumPy scalar; anything else unchanged."""
+    if isinstance(value, tf.Tensor) and value.shape.rank == 0 and hasattr(value, "numpy"):
+        return value.numpy()
     return value
 
 
-def _cutoffs(lower, upper):
-    lower, upper = _real("lower", lower), _real("upper", upper)
-    for name, value in (("lower", lower), ("upper", upper)):
-        if math.isnan(value):
-            raise ValueError(
-                f"{name}: nan is not a cutoff (accepted: -inf <= lower < upper <= inf)"
-            )
-    if not lower < upper:
+# Real numbers are Python ints and floats, NumPy scalars (numbers.Real) and
+# 0-d TensorFlow tensors; bool, strings and everything else are a TypeError.  Every error is
+# one line: "{argument}: {value} ... (accepted: {range})".
+_REAL = "a finite real number"
+_POSITIVE = "a finite real number > 0"
+_CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+
+
+def _shown(value: object) -> str:
+    """repr(value) on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_real(name: str, value: object, accepted: str) -> float:
+    """``value`` as a float; TypeError unless it is a real number (not bool, not a string)."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        raise TypeError(f"{name}: {_shown(value)} is not a real number (accepted: {accepted})")
+    return float(number)
+
+
+def _check_finite(name: str, value: object) -> float:
+    number = _check_real(name, value, _REAL)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_REAL})")
+    return number
+
+
+def _check_positive(name: str, value: object) -> float:
+    number = _check_real(name, value, _POSITIVE)
+    if not (math.isfinite(number) and number > 0.0):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_POSITIVE})")
+    return number
+
+
+def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
+    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
+    for name, value, number in (("lower", lower, low), ("upper", upper, high)):
+        if math.isnan(number):
+            raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_CUTOFFS})")
+    if not low < high:
         raise ValueError(
-            f"lower, upper: ({lower!r}, {upper!r}) is an empty interval "
-            "(accepted: -inf <= lower < upper <= inf)"
+            f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
+            f"(accepted: {_CUTOFFS})"
         )
-    return lower, upper
+    return low, high
+
+
+def _check_seed(name: str, value: object, accepted: str) -> int:
+    """An integer seed: a Python or NumPy integer (not bool), as an int."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+        raise TypeError(f"{name}: {_shown(value)} is not a seed (accepted: {accepted})")
+    return int(number)
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in accepted:
+        raise ValueError(
+            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
+        )
+    return value
 
 
 def _truncation(lower, upper):
@@ -427,12 +593,6 @@ def _truncation(lower, upper):
             f"is {std!r} in float64 (accepted: cutoffs whose std is positive)"
         )
     return mean, std
-
-
-def _choice(name, value, accepted):
-    if value not in accepted:
-        raise ValueError(f"{name}: {value!r} is not known (accepted: {', '.join(accepted)})")
-    return value
 
 
 def _float_dtype(dtype):
@@ -447,11 +607,11 @@ def _float_dtype(dtype):
 def _axes(name, axes):
     if axes is None:
         return None
-    if isinstance(axes, int):
+    if isinstance(axes, numbers.Integral):
         axes = [axes]
-    if any(isinstance(axis, bool) or not isinstance(axis, int) for axis in axes):
-        raise TypeError(f"{name}: {axes!r} is not a list of ints (accepted: ints, or None)")
-    return list(axes)
+    if any(isinstance(axis, bool) or not isinstance(axis, numbers.Integral) for axis in axes):
+        raise TypeError(f"{name}: {_shown(axes)} is not a list of ints (accepted: ints, or None)")
+    return [int(axis) for axis in axes]
 
 
 def _seed(seed):
@@ -460,11 +620,11 @@ def _seed(seed):
         return random.randint(1, int(1e9))  # as keras.random.make_default_seed()
     if isinstance(seed, dict):
         seed = keras.saving.deserialize_keras_object(seed)
-    if isinstance(seed, bool) or not isinstance(seed, (int, keras.random.SeedGenerator)):
-        raise TypeError(
-            f"seed: {seed!r} is not a seed (accepted: int, keras.random.SeedGenerator or None)"
-        )
-    return seed
+    if isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    return _check_seed(
+        "seed", seed, "an int (Python or NumPy), a keras.random.SeedGenerator or None"
+    )
 
 
 def _shape(shape):
@@ -526,8 +686,12 @@ def _truncated_normal(shape, mean, sigma, lower, upper, dtype, seed):
     The draw is made in float64 for float64 output and in float32 otherwise (half types are
     cast from float32), which keeps the peak extra memory at about one output's size.
     """
+    _check_range(lower, upper, mean, sigma)
     if (lower, upper) == (-2.0, 2.0):
         return keras.random.truncated_normal(shape, mean=mean, stddev=sigma, dtype=dtype, seed=seed)
+    if uniform_to_float64(lower, upper):  # the law is U(lower, upper) to float64's resolution
+        lo, hi = mean + sigma * lower, mean + sigma * upper
+        return keras.random.uniform(shape, minval=lo, maxval=hi, dtype=dtype, seed=seed)
     # One draw from the Keras seed (an int repeats, a SeedGenerator advances once per call,
     # as in Keras) becomes the stateless seed of the draw.
     key = keras.random.randint((2,), 0, 2**31 - 1, dtype="int32", seed=seed)
@@ -566,16 +730,35 @@ def _truncated_normal(shape, mean, sigma, lower, upper, dtype, seed):
 # ---------------------------------------------------------------------------
 
 
+def _register(cls):
+    """Register ``cls`` with Keras under the package "initref" ("initref>HeNormal") and save
+    it under that name too.
+
+    Keras writes ``cls.__name__`` as the "class_name" of a saved config and, when the
+    registered name is unknown at load time (this file not imported), looks that class_name
+    up among its own initializers: a plain "HeNormal" would silently become
+    keras.initializers.HeNormal and fail on ``lower``.  "initref>HeNormal" names nothing in
+    Keras, so loading without this file fails with "Could not interpret initializer
+    identifier: {'module': 'tf_init', 'class_name': 'initref>HeNormal', ...}".  The Python
+    name (``__qualname__``, the repr) stays HeNormal.
+    """
+    cls = keras.saving.register_keras_serializable(package="initref")(cls)
+    cls.__name__ = keras.saving.get_registered_name(cls)
+    return cls
+
+
 class _RandomInitializer(keras.initializers.Initializer):
     def __init__(self, seed=None):
-        self._init_seed = seed
         self.seed = _seed(seed)
+        # the config keeps what was given (None draws a new seed on load, as in Keras), with
+        # a NumPy integer stored as the int it stands for
+        self._init_seed = self.seed if isinstance(self.seed, int) and seed is not None else seed
 
     def get_config(self):
         return {"seed": keras.saving.serialize_keras_object(self._init_seed)}
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class VarianceScaling(_RandomInitializer):
     """Draws with std sqrt(scale / fan) after truncation, for any cutoffs.
 
@@ -614,18 +797,14 @@ class VarianceScaling(_RandomInitializer):
     ):
         self.activation = activation
         self.gain = gain
-        self.scale = activation_scale(_positive("scale", scale), activation, gain)
-        self.mode = _choice("mode", mode, _MODES)
-        if not isinstance(distribution, str):
-            raise TypeError(
-                f"distribution: {distribution!r} is not a string "
-                f"(accepted: {', '.join(_DISTRIBUTIONS)})"
-            )
-        distribution = distribution.lower()
-        if distribution == "normal":
+        self.scale = activation_scale(scale, activation, gain)
+        self.mode = _check_choice("mode", mode, _MODES)
+        if isinstance(distribution, str):
+            distribution = distribution.lower()
+        if distribution == "normal":  # Keras's name for its truncated normal
             distribution = "truncated_normal"
-        self.distribution = _choice("distribution", distribution, _DISTRIBUTIONS)
-        self.lower, self.upper = _cutoffs(lower, upper)
+        self.distribution = _check_choice("distribution", distribution, _DISTRIBUTIONS)
+        self.lower, self.upper = _check_cutoffs(lower, upper)
         self._trunc_moments = _truncation(self.lower, self.upper)
         self.input_axes = _axes("input_axes", input_axes)
         self.output_axes = _axes("output_axes", output_axes)
@@ -695,17 +874,21 @@ class _NamedNormal(VarianceScaling):
         lower=-2.0,
         upper=2.0,
         distribution="truncated_normal",
+        activation=None,
+        gain=None,
     ):
         super().__init__(
-            scale=self._scale,
+            scale=_rule_scale(self._scale, activation, gain),
             mode=self._mode,
-            distribution=_choice("distribution", distribution, _NORMAL_DISTRIBUTIONS),
+            distribution=_check_choice("distribution", distribution, _NORMAL_DISTRIBUTIONS),
             seed=seed,
             input_axes=input_axes,
             output_axes=output_axes,
             lower=lower,
             upper=upper,
         )
+        self.activation = activation
+        self.gain = None if gain is None else _check_positive("gain", gain)
 
     def get_config(self):
         return {
@@ -715,6 +898,8 @@ class _NamedNormal(VarianceScaling):
             "lower": self.lower,
             "upper": self.upper,
             "distribution": self.distribution,
+            "activation": self.activation,
+            "gain": self.gain,
         }
 
 
@@ -722,85 +907,94 @@ class _NamedUniform(VarianceScaling):
     _scale = 1.0
     _mode = "fan_in"
 
-    def __init__(self, seed=None, input_axes=None, output_axes=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None, *, activation=None, gain=None):
         super().__init__(
-            scale=self._scale,
+            scale=_rule_scale(self._scale, activation, gain),
             mode=self._mode,
             distribution="uniform",
             seed=seed,
             input_axes=input_axes,
             output_axes=output_axes,
         )
+        self.activation = activation
+        self.gain = None if gain is None else _check_positive("gain", gain)
 
     def get_config(self):
         return {
             "seed": keras.saving.serialize_keras_object(self._init_seed),
             "input_axes": self.input_axes,
             "output_axes": self.output_axes,
+            "activation": self.activation,
+            "gain": self.gain,
         }
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class HeNormal(_NamedNormal):
     """He normal: std sqrt(2 / fan_in) after truncation at [lower, upper] (default +-2).
 
     He, Zhang, Ren & Sun 2015, "Delving Deep into Rectifiers", eq. 10 (forward) for ReLU.
     ``distribution="untruncated_normal"`` gives PyTorch's ``kaiming_normal_``.
+    ``activation=NAME`` / ``gain=g`` replace ReLU's gain sqrt(2) by the derived gain of NAME
+    (GAINS) or g: std g / sqrt(fan_in), as ``VarianceScaling(1.0, activation=NAME)``.
     """
 
     _scale = 2.0
     _mode = "fan_in"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class HeUniform(_NamedUniform):
-    """He uniform: U(-limit, limit), limit = sqrt(6 / fan_in) (He et al. 2015, eq. 10)."""
+    """He uniform: U(-limit, limit), limit = sqrt(6 / fan_in) (He et al. 2015, eq. 10);
+    ``activation=`` / ``gain=`` replace ReLU's gain as in HeNormal."""
 
     _scale = 2.0
     _mode = "fan_in"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class GlorotNormal(_NamedNormal):
     """Glorot normal: std sqrt(2 / (fan_in + fan_out)) after truncation (default +-2).
 
     Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward neural
-    networks", eq. 12.
+    networks", eq. 12.  ``activation=`` / ``gain=``: std g * sqrt(2 / (fan_in + fan_out)).
     """
 
     _scale = 1.0
     _mode = "fan_avg"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class GlorotUniform(_NamedUniform):
-    """Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) (eq. 16)."""
+    """Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) (eq. 16), times
+    the gain g of ``activation=`` / ``gain=`` if given."""
 
     _scale = 1.0
     _mode = "fan_avg"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class LecunNormal(_NamedNormal):
     """LeCun normal: std sqrt(1 / fan_in) after truncation (default +-2).
 
     LeCun, Bottou, Orr & Mueller 1998, "Efficient BackProp", sec. 4.6; Klambauer et al. 2017
-    (SELU).
+    (SELU).  ``activation=`` / ``gain=``: std g * sqrt(1 / fan_in).
     """
 
     _scale = 1.0
     _mode = "fan_in"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class LecunUniform(_NamedUniform):
-    """LeCun uniform: U(-limit, limit), limit = sqrt(3 / fan_in) (LeCun et al. 1998)."""
+    """LeCun uniform: U(-limit, limit), limit = sqrt(3 / fan_in) (LeCun et al. 1998), times the
+    gain g of ``activation=`` / ``gain=`` if given."""
 
     _scale = 1.0
     _mode = "fan_in"
 
 
-@keras.saving.register_keras_serializable(package="initref")
+@_register
 class TruncatedNormal(_RandomInitializer):
     """mean + sigma * X, X ~ N(0, 1) truncated to [lower, upper], with ``stddev`` the std
     AFTER truncation: sigma = stddev / std_trunc(lower, upper).
@@ -811,11 +1005,9 @@ class TruncatedNormal(_RandomInitializer):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None, *, lower=-2.0, upper=2.0):
-        self.mean = _real("mean", mean)
-        if not math.isfinite(self.mean):
-            raise ValueError(f"mean: {self.mean!r} is not finite (accepted: finite floats)")
-        self.stddev = _positive("stddev", stddev)
-        self.lower, self.upper = _cutoffs(lower, upper)
+        self.mean = _check_finite("mean", mean)
+        self.stddev = _check_positive("stddev", stddev)
+        self.lower, self.upper = _check_cutoffs(lower, upper)
         self._trunc_moments = _truncation(self.lower, self.upper)
         super().__init__(seed=seed)
 

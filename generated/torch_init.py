@@ -4,7 +4,7 @@
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
 # spec:      sha256:fa53313d4bbd5100 (pyproject.toml [tool.initref])
-# command:   make generate  (python -m derive generate)
+# command:   initref generate
 """Variance-scaling weight initialization for PyTorch: He, Glorot and LeCun, with truncated
 normals whose std AFTER truncation is the one the rule asks for.
 
@@ -25,15 +25,24 @@ sqrt(scale / fan) for every cutoff, symmetric, asymmetric or one-sided.  For asy
 cutoffs the law is not centred: its mean is ``sigma * m(lower, upper)``, m the mean of the
 truncated N(0, 1) (variance_scaling_mean() returns it).
 
-``distribution="untruncated_normal"`` is PyTorch's He: ``he_normal_(w,
-distribution="untruncated_normal")`` is bit for bit ``torch.nn.init.kaiming_normal_(w,
-mode="fan_in", nonlinearity="relu")`` under the same generator, and ``he_uniform_`` is bit
-for bit ``kaiming_uniform_(w, nonlinearity="relu")``.
+``distribution="untruncated_normal"`` is PyTorch's He.  ``he_normal_`` and ``he_uniform_``
+take ``kaiming_normal_``'s and ``kaiming_uniform_``'s arguments in their order,
+``(tensor, a=0, mode="fan_in", nonlinearity, generator=None)``: ``he_normal_(w, a, mode,
+nonlinearity, g, distribution="untruncated_normal")`` is bit for bit ``kaiming_normal_(w, a,
+mode, nonlinearity, g)`` and ``he_uniform_(w, a, mode, nonlinearity, g)`` is bit for bit
+``kaiming_uniform_(w, a, mode, nonlinearity, g)`` for nonlinearity "relu", "leaky_relu" (any
+slope ``a``) and "linear"; other nonlinearities take initref's derived gains (GAINS) instead
+of torch's heuristics (see he_normal_).
 
 Fans use PyTorch's weight layout ``[out, in / groups, *kernel]`` (calculate_fans()).
+
+Arguments: numbers (scale, std, mean, lower, upper, gain, a) are real numbers -- Python int
+or float, NumPy scalars, 0-d tensors; bool and strings raise TypeError, values out of range
+ValueError, each on one line naming the argument, the value and what is accepted.
 """
 
 import math
+import numbers
 
 import torch
 
@@ -72,7 +81,8 @@ LECUN_SCALE = 1.0
 
 # Moments of N(0, 1) truncated to [lower, upper] (cutoffs in units of the normal's std), from
 # initref's tables at 50 digits: (mean, std after truncation), keyed by the
-# cutoffs.  Other cutoffs fall back to truncnorm_mean_std() below (float64, a few ulps).
+# float cutoffs (each entry is the interval whose ends are exactly those floats).  Other
+# cutoffs fall back to truncnorm_mean_std() below (float64, a few ulps).
 _TRUNCNORM_TABLE: dict[tuple[float, float], tuple[float, float]] = {
     # [-inf, -2]: mean = -2.3732155328228408673
     #   std = 0.33805191970181334357641344825965495066894303757341
@@ -214,8 +224,9 @@ _GL_ORDER = 12
 # The density is integrated until it has fallen by e^-TAIL = 2e-22 relative to its peak in
 # the interval: far below float64's resolution of the moments.
 _TAIL = 50.0
-_PANEL_DROP = 1.5  # at most this many e-folds of the density inside one panel
+_PANEL_DROP = 3.0  # at most this many e-folds of the density inside one panel
 _PANEL_WIDTH = 1.0  # and at most this wide (one panel over [-1.7, 1.7] lost 1500 ulps)
+_MIN_STD = 2.0**-1022  # the smallest normal float64
 
 
 def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -243,57 +254,106 @@ def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
 _GL_NODES, _GL_WEIGHTS = _gauss_legendre(_GL_ORDER)
 
 
+def uniform_to_float64(lower: float, upper: float) -> bool:
+    """True when N(0, 1)'s density varies by less than 2^-53, relative, on [lower, upper].
+
+    The density ratio across the interval is exp(-(max x^2 - min x^2) / 2); below 2^-53
+    float64 cannot tell the truncated law from U(lower, upper), whose std is
+    (upper - lower) / sqrt(12) (the first-order change of the std is 0 for a linear tilt,
+    under 2^-53 / 15 for a quadratic one).
+    """
+    a, b = float(lower), float(upper)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return False
+    if b <= 0.0:
+        a, b = -b, -a
+    spread = 0.5 * (b - a) * (b + a) if a >= 0.0 else 0.5 * max(a * a, b * b)
+    return spread <= 2.0**-53
+
+
+def _checked(lower: float, upper: float, mean: float, std: float) -> tuple[float, float]:
+    """(mean, std), or ValueError when the std is not a normal float64 (see the contract)."""
+    if not _MIN_STD <= std < math.inf:
+        raise ValueError(
+            f"lower, upper: ({lower!r}, {upper!r}) has a std after truncation of {std!r}, "
+            "outside float64's normal range (accepted: cutoffs whose std after truncation "
+            "is at least 2.2250738585072014e-308, e.g. a width above 7.8e-308)"
+        )
+    return mean, std
+
+
 def truncnorm_mean_std(lower: float, upper: float) -> tuple[float, float]:
     """Mean and std (after truncation) of N(0, 1) truncated to [lower, upper].
 
-    ``lower < upper``; either may be infinite.  With s the bound nearest zero (0 when the
-    interval straddles it) and t = |x| - s, the density is proportional to
-    exp(-s t - t^2/2) on the shifted interval; its moments are summed panel by panel, the
-    variance as E[(t - E t)^2], so neither tails nor narrow intervals cancel.
+    ``lower < upper``; either may be infinite.  See the module docstring for the error
+    bound and the method; ValueError when the std is below float64's normal range.
     """
     a, b = float(lower), float(upper)
     sign = 1.0
     if b <= 0.0:  # mirror onto the right half line
         a, b, sign = -b, -a, -1.0
-    if a >= 0.0:
+    if uniform_to_float64(a, b):
+        return _checked(lower, upper, sign * (0.5 * a + 0.5 * b), (b - a) / math.sqrt(12.0))
+    if a >= 0.0:  # t = x - a on [0, L]: the density is exp(-a t - t^2/2) times phi(a)
         shift = a
-        reach = 2.0 * _TAIL / (shift + math.hypot(shift, math.sqrt(2.0 * _TAIL)))
-        lo, hi = 0.0, min(b - a, reach)
-    else:  # the interval straddles zero: no shift
+        if shift > 1.0:  # the reach r of e^-TAIL: a r + r^2/2 = TAIL, without overflow
+            reach = 2.0 * _TAIL / shift / (1.0 + math.hypot(1.0, math.sqrt(2.0 * _TAIL) / shift))
+        else:
+            reach = 2.0 * _TAIL / (shift + math.hypot(shift, math.sqrt(2.0 * _TAIL)))
+        pieces = [min(b - a, reach)]
+    else:  # the interval straddles zero: t = x, split at 0 into [lo, 0] and [0, hi]
         shift = 0.0
         reach = math.sqrt(2.0 * _TAIL)
-        lo, hi = max(a, -reach), min(b, reach)
-    drop = shift * (hi - lo) + max(lo * lo, hi * hi) / 2.0
-    panels = max(1, min(256, math.ceil(max(drop / _PANEL_DROP, (hi - lo) / _PANEL_WIDTH))))
-    width = (hi - lo) / panels
-    ts: list[float] = []
+        pieces = [max(a, -reach), min(b, reach)]
+    unit = max(abs(piece) for piece in pieces)  # moments in units of the longest piece
+    us: list[float] = []
     ws: list[float] = []
-    for p in range(panels):
-        centre = lo + (p + 0.5) * width
-        for node, weight in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
-            t = centre + 0.5 * width * node
-            ts.append(t)
-            ws.append(weight * math.exp(-(shift * t + 0.5 * t * t)))
+    for piece in pieces:
+        ratio = piece / unit  # the piece is [0, ratio] in units of `unit`
+        span = abs(piece)
+        drop = shift * span + 0.5 * span * span
+        panels = max(1, min(256, math.ceil(max(drop / _PANEL_DROP, span / _PANEL_WIDTH))))
+        jacobian = 0.5 * abs(ratio) / panels
+        for p in range(panels):
+            for node, weight in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
+                u = ratio * ((p + 0.5 + 0.5 * node) / panels)  # both ends of the piece exact
+                t = unit * u
+                us.append(u)
+                ws.append(weight * jacobian * math.exp(-(shift * t + 0.5 * t * t)))
     total = math.fsum(ws)
-    if not total > 0.0:
-        return sign * shift, 0.0
-    m1 = math.fsum(w * t for w, t in zip(ws, ts, strict=True)) / total
-    var = math.fsum(w * (t - m1) * (t - m1) for w, t in zip(ws, ts, strict=True)) / total
-    return sign * (shift + m1), math.sqrt(var)
+    m1 = math.fsum(w * u for w, u in zip(ws, us, strict=True)) / total
+    var = math.fsum(w * (u - m1) * (u - m1) for w, u in zip(ws, us, strict=True)) / total
+    return _checked(lower, upper, sign * (shift + unit * m1), unit * math.sqrt(var))
 
 
 def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
     """(mean, std after truncation) of N(0, 1) truncated to [lower, upper]: the tabulated
-    constant when the cutoffs are in the table, else truncnorm_mean_std()."""
+    constant when the cutoffs are in the table, else truncnorm_mean_std(); ValueError when
+    the std is below float64's normal range."""
     key = (float(lower), float(upper))
     if key in _TRUNCNORM_TABLE:
-        return _TRUNCNORM_TABLE[key]
+        return _checked(lower, upper, *_TRUNCNORM_TABLE[key])
     return truncnorm_mean_std(lower, upper)
 
 
+def _check_range(lower: float, upper: float, mean: float, sigma: float) -> None:
+    """ValueError unless every value mean + sigma * x, x in [lower, upper], fits in float64
+    (sigma = std / s(lower, upper) grows with the cutoffs: s ~ 1/a far in a tail)."""
+    ends = [mean + sigma * cutoff for cutoff in (lower, upper) if math.isfinite(cutoff)]
+    if not all(math.isfinite(end) for end in [sigma, *ends]):
+        raise ValueError(
+            f"lower, upper: ({lower!r}, {upper!r}) put the values mean + sigma * cutoff beyond "
+            f"float64's range, sigma = {sigma!r} (accepted: |mean + sigma * cutoff| < 1.8e308, "
+            "sigma = std / s(lower, upper))"
+        )
+
+
 # Variance-preserving forward gains g = E[f(z)^2]^(-1/2), z ~ N(0, 1), derived by initref
-# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  With
-# ``activation=NAME`` the effective scale is scale * g**2: activation="relu" is He (2.0).
+# (He et al. 2015, eq. 10, for any activation; `python -m derive gain NAME`).  In
+# variance_scaling, ``activation=NAME`` (or ``gain=g``) multiplies the scale by g**2:
+# activation="relu" with scale 1 is He.  In the named rules it replaces the rule's own gain
+# (He: relu's sqrt(2); Glorot and LeCun: linear's 1), so he_normal(activation="gelu") draws
+# what variance_scaling(scale=1, activation="gelu") draws.
 GAINS: dict[str, float] = {
     # linear: closed form, gain = 1.000000000000000000000000
     #   float64 exactly 1
@@ -333,30 +393,90 @@ GAINS: dict[str, float] = {
     "sigmoid": 1.8462285453386054,
 }
 
+# g**2 = 1 / E[f(z)^2], each correctly rounded from its exact value (fl(g) * fl(g) can be off
+# by an ulp: fl(sqrt 2)**2 = 2.0000000000000004): the scale activation= multiplies by.
+VARIANCE_GAINS: dict[str, float] = {
+    # linear: g**2 = 1.000000000000000000000000
+    "linear": 1.0,
+    # relu: g**2 = 2.000000000000000000000000
+    "relu": 2.0,
+    # leaky_relu(a=0.01): g**2 = 1.999800019998000199980002
+    "leaky_relu": 1.9998000199980002,
+    # elu(alpha=1): g**2 = 1.550518808067927210923345
+    "elu": 1.5505188080679273,
+    # selu: g**2 = 1.000000000000000000000000
+    "selu": 1.0,
+    # gelu: g**2 = 2.351715614073372947580012
+    "gelu": 2.351715614073373,
+    # gelu_tanh: g**2 = 2.351869216433811316756002
+    "gelu_tanh": 2.3518692164338115,
+    # silu: g**2 = 2.810761124074471055969537
+    "silu": 2.810761124074471,
+    # mish: g**2 = 2.210715729937989172233883
+    "mish": 2.210715729937989,
+    # softplus: g**2 = 1.085486502988343417946258
+    "softplus": 1.0854865029883434,
+    # tanh: g**2 = 2.536175433217453754229724
+    "tanh": 2.5361754332174535,
+    # sigmoid: g**2 = 3.408559841623102982914438
+    "sigmoid": 3.408559841623103,
+}
+
 
 def activation_scale(
     scale: float, activation: str | None = None, gain: float | None = None
 ) -> float:
     """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
+    scale = _check_positive("scale", scale)
+    return scale * _squared_gain(activation, gain)
+
+
+def _activation_gain(activation: str | None, gain: float | None) -> float | None:
+    """g = GAINS[activation] or the given ``gain``; None when neither is given."""
     if activation is not None and gain is not None:
         raise ValueError(
             f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
         )
     if activation is not None:
-        if activation not in GAINS:
-            raise ValueError(
-                f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
-            )
-        g = GAINS[activation]
-    elif gain is not None:
-        if isinstance(gain, bool) or not isinstance(gain, int | float):
-            raise TypeError(f"gain: {gain!r} is not a number (accepted: a finite float > 0)")
-        g = float(gain)
-        if not (math.isfinite(g) and g > 0.0):
-            raise ValueError(f"gain: {gain!r} is out of range (accepted: a finite float > 0)")
-    else:
-        return scale
-    return scale * g * g
+        return GAINS[_builtin_name(activation)]
+    if gain is not None:
+        return _check_positive("gain", gain)
+    return None
+
+
+def _rule_scale(rule_scale: float, activation: str | None, gain: float | None) -> float:
+    """The scale of a named rule: its own (He 2 = relu's gain squared, Glorot and LeCun 1 =
+    linear's), or g**2 when ``activation`` or ``gain`` gives the gain g instead."""
+    if activation is None and gain is None:
+        return rule_scale
+    return _squared_gain(activation, gain)
+
+
+def _squared_gain(activation: str | None, gain: float | None) -> float:
+    """g**2: VARIANCE_GAINS[activation] (correctly rounded), gain * gain, or 1 for neither."""
+    g = _activation_gain(activation, gain)
+    if g is None:
+        return 1.0
+    return VARIANCE_GAINS[_builtin_name(activation)] if activation is not None else g * g
+
+
+def _builtin_name(activation: object) -> str:
+    """``activation`` if it is a key of GAINS (exact, lower-case), else an error naming the
+    closest key and all of them (as `python -m derive gain NAME` does)."""
+    if not isinstance(activation, str):
+        raise TypeError(
+            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+        )
+    if activation in GAINS:
+        return activation
+    import difflib
+
+    key = activation.strip().lower()
+    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
+    )
 
 
 # Std after truncation of the complex normal CN(0, 1) (E|z|^2 = 1 before truncation)
@@ -464,26 +584,89 @@ def _check_tensor(tensor: torch.Tensor) -> None:
         )
 
 
-def _check_positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0.0):
-        raise ValueError(f"{name}: {value!r} (accepted: a finite number > 0)")
+def _scalar(value: object) -> object:
+    """A 0-d torch tensor as its Python scalar; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_meta:
+        return value.item()
     return value
 
 
-def _check_cutoffs(lower: float, upper: float) -> tuple[float, float]:
-    lower, upper = float(lower), float(upper)
-    for name, value in (("lower", lower), ("upper", upper)):
-        if math.isnan(value):
-            raise ValueError(f"{name}: {value!r} is NaN (accepted: a real number, inf or -inf)")
-    if not lower < upper:
-        raise ValueError(f"lower, upper: [{lower!r}, {upper!r}] (accepted: lower < upper)")
-    return lower, upper
+# Real numbers are Python ints and floats, NumPy scalars (numbers.Real) and
+# 0-d torch tensors; bool, strings and everything else are a TypeError.  Every error is
+# one line: "{argument}: {value} ... (accepted: {range})".
+_REAL = "a finite real number"
+_POSITIVE = "a finite real number > 0"
+_CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+
+
+def _shown(value: object) -> str:
+    """repr(value) on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_real(name: str, value: object, accepted: str) -> float:
+    """``value`` as a float; TypeError unless it is a real number (not bool, not a string)."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        raise TypeError(f"{name}: {_shown(value)} is not a real number (accepted: {accepted})")
+    return float(number)
+
+
+def _check_finite(name: str, value: object) -> float:
+    number = _check_real(name, value, _REAL)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_REAL})")
+    return number
+
+
+def _check_positive(name: str, value: object) -> float:
+    number = _check_real(name, value, _POSITIVE)
+    if not (math.isfinite(number) and number > 0.0):
+        raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_POSITIVE})")
+    return number
+
+
+def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
+    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
+    for name, value, number in (("lower", lower, low), ("upper", upper, high)):
+        if math.isnan(number):
+            raise ValueError(f"{name}: {_shown(value)} is out of range (accepted: {_CUTOFFS})")
+    if not low < high:
+        raise ValueError(
+            f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
+            f"(accepted: {_CUTOFFS})"
+        )
+    return low, high
+
+
+def _check_seed(name: str, value: object, accepted: str) -> int:
+    """An integer seed: a Python or NumPy integer (not bool), as an int."""
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+        raise TypeError(f"{name}: {_shown(value)} is not a seed (accepted: {accepted})")
+    return int(number)
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in accepted:
+        raise ValueError(
+            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
+        )
+    return value
+
+
+def _check_generator(generator: object) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator: {_shown(generator)} is not a torch.Generator "
+            "(accepted: a torch.Generator or None)"
+        )
 
 
 def _fan(tensor: torch.Tensor, mode: str) -> float:
-    if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} (accepted: {', '.join(map(repr, MODES))})")
+    _check_choice("mode", mode, MODES)
     fan_in, fan_out = calculate_fans(tensor)
     fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
     if fan == 0:
@@ -514,6 +697,60 @@ _CHUNK = 1 << 21
 # Rounds per chunk are capped; a correct sampler never comes near the cap.
 _MAX_ROUNDS = 64
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+# The batched path (CUDA; _Sampler.fill_batched).  The chunked path's refill rounds end in
+# nonzero(), which on a GPU is a device-to-host sync: once per round per 2^21-value chunk,
+# over a hundred per call at 2^28, each one draining the queue and leaving the GPU idle while
+# Python launches the next kernels.  The batched path makes the syncs a constant,
+# _SYNCS_PER_CALL = 1 per call whatever the size: per chunk, in stream order and reading
+# nothing back,
+#   1. proposals are drawn into the chunk in place (for a normal plan, normal_ straight into
+#      the output: the floor) and the mask of the rejected ones computed;
+#   2. nonzero_static (a fixed-size, sync-free compaction; on CUDA since torch 2.6) lists the
+#      rejected slots, up to a capacity K above the expected count;
+#   3. one pool of M candidates is drawn, nonzero_static lists its first K accepted ones, and
+#      index_copy_ puts them into the listed slots (list entries left over repeat the first
+#      slot with its own new value, so duplicate writes carry identical bits);
+#   4. the chunk is flagged if K slots were listed (there may be more) or the pool had fewer
+#      than K accepted;
+# and at the end one read of the flags (the sync).  A flagged chunk -- probability < 1e-11,
+# see _batch_sizes() -- is redone from scratch by the round-based fill(), which syncs per
+# round.  This is exact: a chunk is kept or redone on an event that depends only on which
+# proposals were accepted, and given those, the accepted values are independent draws from
+# the truncated law wherever they land.  The draws made (sizes, order) depend only on the
+# tensor's size and dtype and the cutoffs (and on free memory when it is short, see
+# _batch_chunk()), so one generator state gives one tensor.
+#
+# Why pure torch and no Triton kernel: this file must run wherever torch runs (CPU wheels ship
+# no Triton), and a kernel is only worth its weight if measured on a GPU and tested without one
+# (TRITON_INTERPRET=1), neither of which the machines this was written on allow.  What a fused
+# kernel would add is memory traffic.  normal_ writes 4 B per float32 value; here the mask
+# costs ~13 B more (two comparisons reading the 4 B value and writing 1 B, and their
+# logical and), nonzero_static ~2 B, the pool ~1 B: ~20 B and 20 torch calls per chunk
+# (35 in the tails), so expect ~3-4x normal_ at +-2 where bandwidth-bound and more at 2^24
+# where launches dominate (bfloat16 also pays a float32 work buffer and the copy, ~25 B against
+# normal_'s 2 B).  The tails are worse: two uniforms, three logarithm and arithmetic passes,
+# the test and the map to output units are ~12 passes, ~95 B per value: expect ~10-20x.  A
+# Triton fix-up kernel run after normal_ -- read each value once, test the bounds in
+# registers, claim a refill slot with an atomic counter, write pool values in place -- would
+# bring +-2 to ~8 B and ~3 launches, the <= 2x a GPU allows, and a kernel that draws the
+# tail proposal and tests it in registers would write each value once.  (With an atomic
+# counter the slot a candidate lands in depends on thread timing: still exact, no longer bit
+# for bit reproducible.)  _fill_batch's steps 1-3 and propose() are what it would replace.
+_BATCHED_DEVICE_TYPES: tuple[str, ...] = ("cuda",)  # tests add "cpu" to run it on CPU tensors
+_BATCHED_CUDA_TORCH = (2, 6)  # nonzero_static on CUDA
+_SYNCS_PER_CALL = 1
+# Chunk size: a chunk's scratch is at most about max(_BATCH_MIN_BYTES, _BATCH_FRACTION x the
+# output's bytes), and at most half the free device memory; equal chunks of at most
+# _BATCH_MAX_CHUNK values (nonzero_static counts in 32 bits on CUDA).
+_BATCH_MIN_BYTES = 1 << 27
+_BATCH_FRACTION = 0.4
+_BATCH_MAX_CHUNK = 1 << 30
+_BATCH_MIN_CHUNK = 1 << 16
+# The capacity K and the pool M stand this many standard deviations (plus _BATCH_SLACK)
+# above the counts they must hold.
+_BATCH_SIGMAS = 7.0
+_BATCH_SLACK = 16
 
 
 class _Plan:
@@ -633,7 +870,8 @@ class _Sampler:
             return mask
         a, rate = plan.a, plan.rate
         # accept when r = log U - (log of the acceptance ratio) <= 0 (log 0 = -inf accepts);
-        # r is accumulated in place in the buffer of log U
+        # r is accumulated in place in the buffer of log U, a constant term of the log ratio
+        # moved to the right-hand side (one pass less)
         r = self._scratch("r", n, x).uniform_(generator=g).log_()
         if plan.method == "uniform":
             # x = a + v, v ~ U(0, w); with m the point nearest 0, the log ratio is
@@ -641,16 +879,14 @@ class _Sampler:
             # -(v^2 / 2 + a v + a^2 / 2) for m = 0 > a
             x.uniform_(0.0, plan.width, generator=g)
             r.addcmul_(x, x, value=0.5).add_(x, alpha=a)
-            if a < 0.0:
-                r.add_(0.5 * a * a)
-            return le(r, 0.0, out=mask)
+            return le(r, -0.5 * a * a if a < 0.0 else 0.0, out=mask)
         # x = a + E / lam with E = -v, v = log(1 - U) in (-inf, 0]: finite, as 1 - U > 0
         # (on CPU, torch 2.13's exponential_ is over ten times slower than this)
         x.uniform_(generator=g).neg_().log1p_()
         # log ratio -(x - lam)^2 / 2 = -(v + 1)^2 / (2 lam^2), as lam (lam - a) = 1
         k = 0.5 / (rate * rate)
-        r.addcmul_(x, x, value=k).add_(x, alpha=2.0 * k).add_(k)
-        le(r, 0.0, out=mask)
+        r.addcmul_(x, x, value=k).add_(x, alpha=2.0 * k)
+        le(r, -k, out=mask)
         if math.isfinite(plan.width):  # x <= b: v >= -lam w
             both(mask, ge(x, -rate * plan.width, out=self._scratch("mask2", n, x, mask=True)))
         return mask
@@ -688,6 +924,119 @@ class _Sampler:
             if self.plan.method != "normal":
                 self._to_output(chunk)
 
+    def fill_batched(self, out: torch.Tensor) -> None:
+        """Fill the 1-D contiguous tensor out with one host sync in all (see the comment at
+        _BATCHED_DEVICE_TYPES): chunk by chunk with _fill_batch(), then one read of the
+        chunks' flags, then fill() for a flagged chunk.  float16 and bfloat16 are sampled in
+        a float32 work buffer, one chunk at a time, and rounded once into out."""
+        n = out.numel()
+        work_dtype = out.dtype if out.dtype in (torch.float32, torch.float64) else torch.float32
+        direct = out.dtype == work_dtype
+        size = self._batch_chunk(n, out, work_dtype)
+        starts = range(0, n, size)
+        work = None if direct else torch.empty(size, dtype=work_dtype, device=out.device)
+        flags = torch.zeros(len(starts), dtype=torch.bool, device=out.device)
+        for i, start in enumerate(starts):
+            part = out[start : start + size]
+            chunk = part if work is None else work[: part.numel()]
+            self._fill_batch(chunk, flags[i : i + 1])
+            if work is not None:
+                part.copy_(chunk)
+        for start, flagged in zip(starts, flags.tolist(), strict=True):  # the one sync
+            if flagged:
+                part = out[start : start + size]
+                chunk = part if work is None else work[: part.numel()]
+                self.fill(chunk)
+                if work is not None:
+                    part.copy_(chunk)
+
+    def _batch_chunk(self, n: int, out: torch.Tensor, work_dtype: torch.dtype) -> int:
+        """Values per chunk of fill_batched(): a function of n, the dtypes and the plan only,
+        unless free device memory is short (then smaller chunks, and other draws)."""
+        plan, work = self.plan, torch.finfo(work_dtype).bits // 8
+        reject = 1.0 - plan.acceptance
+        # scratch bytes per value, about: two masks, log U for the two-uniform proposals, the
+        # work buffer, per rejected value (+10%) three int64 lists, a mask and two values, and
+        # the pool's candidates
+        per_value = (
+            2.0
+            + (work if plan.method != "normal" else 0.0)
+            + (0.0 if out.dtype == work_dtype else work)
+            + 1.1 * reject * (25.0 + 2.0 * work + work / plan.acceptance)
+        )
+        budget = max(float(_BATCH_MIN_BYTES), _BATCH_FRACTION * n * out.element_size())
+        size = min(n, _BATCH_MAX_CHUNK, max(_BATCH_MIN_CHUNK, int(budget / per_value)))
+        if out.device.type == "cuda" and size * per_value > _BATCH_MIN_BYTES:
+            free, _ = torch.cuda.mem_get_info(out.device)  # a driver query, not a sync
+            free += torch.cuda.memory_reserved(out.device) - torch.cuda.memory_allocated(out.device)
+            if size * per_value > free / 2:
+                size = max(_BATCH_MIN_CHUNK, int(free / 2 / per_value))
+        chunks = -(-n // size)
+        return -(-n // chunks)
+
+    def _fill_batch(self, chunk: torch.Tensor, flag: torch.Tensor) -> None:
+        """Fill chunk without a host sync; set the 1-element bool flag when the chunk may hold
+        rejected values (then fill_batched() redoes it)."""
+        n = chunk.numel()
+        capacity, pool_size = _batch_sizes(n, self.plan.acceptance)
+        # 1. proposals in place; 2. the first `capacity` rejected slots, padded with -1
+        rejected = self.propose(chunk, keep=False)
+        missing = torch.nonzero_static(rejected, size=capacity, fill_value=-1).view(-1)
+        # 3. the pool's first `capacity` accepted candidates, padded with pool_size (a spare
+        # candidate, never used unless flagged)
+        pool = self._scratch("pool", pool_size + 1, chunk)
+        accepted = self.propose(pool, keep=True)[:pool_size]
+        take = torch.nonzero_static(accepted, size=capacity, fill_value=pool_size).view(-1)
+        values = pool.index_select(0, take)
+        listed = missing.ge(0)
+        # padding entries rewrite the first listed slot with its new value (or, when none is
+        # listed, slot 0 with its own value): duplicate indices, identical bits
+        head = missing[:1].clamp(min=0)
+        head_value = torch.where(listed[:1], values[:1], chunk.index_select(0, head))
+        chunk.index_copy_(
+            0, torch.where(listed, missing, head), torch.where(listed, values, head_value)
+        )
+        # 4. short: fewer than `capacity` accepted, or `capacity` < n slots listed (maybe more)
+        if capacity < n:
+            torch.logical_or(take[-1:].eq(pool_size), listed[-1:], out=flag)
+        else:
+            torch.eq(take[-1:], pool_size, out=flag)
+        if self.plan.method != "normal":
+            self._to_output(chunk)
+
+
+def _batch_sizes(count: int, acceptance: float) -> tuple[int, int]:
+    """(capacity K, pool size M) of _fill_batch() for a chunk of ``count`` proposals, each
+    accepted with probability p = ``acceptance`` (>= 1/2 for every plan).
+
+    The rejected count R ~ Binomial(count, q), q = 1 - p, and
+    K = min(count, ceil(count q + S sqrt(count p q) + s)): S standard deviations and s above
+    its mean.  The pool's accepted count ~ Binomial(M, p) with
+    M = ceil((K + S sqrt(K / p) + s) / p): its mean stands S sqrt(K / p) + s above K, more
+    than S of its standard deviations sqrt(M p q) ~ sqrt(K q).  With S = _BATCH_SIGMAS = 7
+    and s = _BATCH_SLACK = 16, P(R >= K) < 2e-12 and P(accepted < K) < 1e-16 for every
+    count up to 2^30 and p >= 1/2 (the exact binomial tails; a test checks them), so a
+    chunk is flagged with probability below 1e-11.
+    """
+    q = 1.0 - acceptance
+    sigmas, slack = _BATCH_SIGMAS, _BATCH_SLACK
+    capacity = math.ceil(count * q + sigmas * math.sqrt(count * acceptance * q) + slack)
+    capacity = min(count, max(1, capacity))
+    pool = math.ceil((capacity + sigmas * math.sqrt(capacity / acceptance) + slack) / acceptance)
+    return capacity, max(1, pool)
+
+
+def _takes_batched_path(tensor: torch.Tensor) -> bool:
+    """The batched path on the devices in _BATCHED_DEVICE_TYPES (on CUDA with torch >= 2.6,
+    where nonzero_static runs on the GPU); the chunked path everywhere else."""
+    kind = tensor.device.type
+    if kind not in _BATCHED_DEVICE_TYPES:
+        return False
+    if kind == "cuda":
+        version = tuple(int(part) for part in torch.__version__.split(".")[:2])
+        return version >= _BATCHED_CUDA_TORCH
+    return True
+
 
 def _truncated_normal_fill_(
     tensor: torch.Tensor,
@@ -702,7 +1051,19 @@ def _truncated_normal_fill_(
     Sampled in the tensor's dtype for float32/float64 (in place when contiguous), in float32
     for float16/bfloat16, on the tensor's device, then copied in.
     """
+    _check_range(lower, upper, mean, sigma)
     if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    if uniform_to_float64(lower, upper):  # the law is U(lower, upper) to float64's resolution
+        return tensor.uniform_(mean + sigma * lower, mean + sigma * upper, generator=generator)
+    if _takes_batched_path(tensor):
+        if tensor.is_contiguous():
+            flat = tensor.view(-1)
+        else:
+            flat = torch.empty(tensor.numel(), dtype=tensor.dtype, device=tensor.device)
+        _Sampler(_Plan(lower, upper), sigma, mean, generator).fill_batched(flat)
+        if not tensor.is_contiguous():
+            tensor.copy_(flat.view(tensor.shape))
         return tensor
     dtype = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float32
     direct = tensor.dtype == dtype and tensor.is_contiguous()
@@ -756,14 +1117,23 @@ def truncated_normal_(
 
     Sampling is exact rejection (normal, uniform or Robert's exponential proposal, chosen
     per interval; see _Plan) in float64 for float64 tensors, else in float32, on the
-    tensor's device.  No CDF is inverted, so no value collapses onto a bound.
+    tensor's device.  No CDF is inverted, so no value collapses onto a bound.  CUDA tensors
+    take the batched path: a fixed number of kernels per chunk and one device-to-host sync
+    per call, whatever the size (see _BATCHED_DEVICE_TYPES); others are filled in 2^21-value
+    chunks with refill rounds.
+
+    Reproducible: the same generator state gives the same tensor, bit for bit, for the same
+    shape, dtype, cutoffs and device type -- on CUDA also the same GPU model and torch build
+    (torch's own normal_ depends on them), and unless free GPU memory is too short for the
+    usual chunks (smaller chunks draw differently).  Not across devices: a CPU and a CUDA
+    generator seeded alike give different streams, and the two paths use them differently,
+    so the tensors differ (each with the exact law).
     """
     _check_tensor(tensor)
     std = _check_positive("std", std)
-    mean = float(mean)
-    if not math.isfinite(mean):
-        raise ValueError(f"mean: {mean!r} (accepted: a finite number)")
+    mean = _check_finite("mean", mean)
     lower, upper = _check_cutoffs(lower, upper)
+    _check_generator(generator)
     sigma = std / truncnorm_moments(lower, upper)[1]
     with torch.no_grad():
         return _truncated_normal_fill_(tensor, sigma, lower, upper, mean, generator)
@@ -778,7 +1148,7 @@ def truncated_normal_mean(
     std = _check_positive("std", std)
     lower, upper = _check_cutoffs(lower, upper)
     m, s = truncnorm_moments(lower, upper)
-    return float(mean) + std * (m / s)
+    return _check_finite("mean", mean) + std * (m / s)
 
 
 def variance_scaling_(
@@ -814,12 +1184,10 @@ def variance_scaling_(
             tensor, scale, mode, distribution, lower, upper, generator, activation, gain
         )
     _check_tensor(tensor)
-    scale = activation_scale(_check_positive("scale", scale), activation, gain)
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"
-        )
+    scale = activation_scale(scale, activation, gain)
+    _check_choice("distribution", distribution, DISTRIBUTIONS)
     lower, upper = _check_cutoffs(lower, upper)
+    _check_generator(generator)
     std = _rule_std(scale, _fan(tensor, mode))
     with torch.no_grad():
         if distribution == "untruncated_normal":
@@ -851,42 +1219,152 @@ def variance_scaling_mean(
 def _normal_distribution(distribution: str) -> str:
     if distribution not in ("truncated_normal", "untruncated_normal"):
         raise ValueError(
-            f"distribution: {distribution!r} "
+            f"distribution: {_shown(distribution)} is not known "
             "(accepted: 'truncated_normal', 'untruncated_normal'; for uniform use *_uniform_)"
         )
     return distribution
 
 
+# torch.nn.init.calculate_gain's names for layers without an activation: linear's gain 1
+_TORCH_LINEAR_NAMES = (
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+)
+
+
+def _he_gain(
+    a: float, nonlinearity: str | None, activation: str | None, gain: float | None
+) -> float:
+    """The gain g of he_normal_ / he_uniform_ (std g / sqrt(fan)).
+
+    ``nonlinearity`` and ``a`` as in torch's kaiming_normal_: "leaky_relu" (the default when
+    none of nonlinearity, activation, gain is given) has the gain sqrt(2 / (1 + a^2)) of the
+    leaky ReLU of negative slope ``a`` (He et al. 2015, eq. 15; E[f(z)^2] = (1 + a^2) / 2),
+    written as torch.nn.init.calculate_gain writes it, so a = 0 is ReLU's sqrt(2) bit for
+    bit.  Any other built-in name takes its derived gain GAINS[name] (torch's conv names are
+    "linear").  ``activation`` / ``gain`` are variance_scaling_'s.  ``a`` is only the leaky
+    slope: a non-zero ``a`` with anything but nonlinearity="leaky_relu" is an error (torch
+    ignores it).
+    """
+    slope = _check_finite("a", a)
+    given = [
+        (name, value)
+        for name, value in (
+            ("nonlinearity", nonlinearity),
+            ("activation", activation),
+            ("gain", gain),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ValueError(
+            f"{', '.join(name for name, _ in given)}: "
+            f"{' and '.join(_shown(value) for _, value in given)} given together "
+            "(accepted: one of nonlinearity, activation, gain)"
+        )
+    if not given or nonlinearity == "leaky_relu":
+        try:
+            return math.sqrt(2.0 / (1 + slope**2))
+        except OverflowError:
+            raise ValueError(
+                f"a: {_shown(a)} is out of range (accepted: {_REAL} whose square is finite)"
+            ) from None
+    if slope != 0.0:
+        raise ValueError(
+            f"a: {_shown(a)} is the leaky_relu slope, unused with "
+            f"{given[0][0]}={_shown(given[0][1])} (accepted: a=0 unless nonlinearity='leaky_relu')"
+        )
+    if nonlinearity is not None:
+        name = "linear" if nonlinearity in _TORCH_LINEAR_NAMES else nonlinearity
+        if not isinstance(name, str) or name not in GAINS:
+            raise ValueError(
+                f"nonlinearity: {_shown(nonlinearity)} is not a built-in "
+                f"(accepted: {', '.join(GAINS)}, {', '.join(_TORCH_LINEAR_NAMES)})"
+            )
+        return GAINS[name]
+    g = _activation_gain(activation, gain)
+    assert g is not None
+    return g
+
+
 def he_normal_(
     tensor: torch.Tensor,
-    *,
+    a: float = 0.0,
     mode: str = "fan_in",
+    nonlinearity: str | None = None,
+    generator: torch.Generator | None = None,
+    *,
     distribution: str = "truncated_normal",
     lower: float = -2.0,
     upper: float = 2.0,
-    generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """He et al. 2015: std sqrt(2 / fan_in) (or fan_out), after truncation at [lower, upper]
-    (TensorFlow's he_normal, corrected).  ``distribution="untruncated_normal"`` is PyTorch's
-    ``kaiming_normal_(tensor, mode=mode, nonlinearity="relu")``, bit for bit."""
+    """He et al. 2015: std g / sqrt(fan_in) (or fan_out), after truncation at [lower, upper]
+    (TensorFlow's he_normal, corrected); g = sqrt(2) for ReLU by default.
+
+    A drop-in for ``torch.nn.init.kaiming_normal_(tensor, a=0, mode="fan_in",
+    nonlinearity="leaky_relu", generator=None)``: the same arguments in the same order
+    (``he_normal_(w, 0, "fan_in")``), and with ``distribution="untruncated_normal"`` the same
+    draws, bit for bit, for nonlinearity "relu", "leaky_relu" (any ``a``), "linear" and
+    torch's conv names.  Differences, by design: other nonlinearities take their derived gain
+    (GAINS: tanh 1.5925, sigmoid 1.8462, selu 1.0, gelu, silu, ...; torch's heuristics are
+    5/3, 1 and 3/4, and it has none for gelu or silu); a non-zero ``a`` with a nonlinearity
+    other than "leaky_relu" is an error (torch ignores it); mode may also be "fan_avg".
+
+    Args:
+        tensor: float16, bfloat16, float32 or float64, shape ``[out, in / groups, *kernel]``.
+        a: the negative slope of the leaky ReLU (nonlinearity "leaky_relu" only).
+        mode: "fan_in", "fan_out" or "fan_avg".
+        nonlinearity: None (torch's default, "leaky_relu" with slope ``a``: ReLU for a = 0),
+            "leaky_relu", or any built-in activation (GAINS).
+        generator: the torch.Generator to draw from (default: torch's global one).
+        distribution: "truncated_normal" (default) or "untruncated_normal" (torch's law).
+        lower, upper: cutoffs of the truncated normal in units of its std.
+        activation, gain: instead of ``nonlinearity``: the derived gain GAINS[activation]
+            (activation="leaky_relu" is slope 0.01, as torch's calculate_gain) or ``gain``.
+    """
     return variance_scaling_(
         tensor,
-        scale=HE_SCALE,
+        scale=1.0,
         mode=mode,
         distribution=_normal_distribution(distribution),
         lower=lower,
         upper=upper,
         generator=generator,
+        gain=_he_gain(a, nonlinearity, activation, gain),
     )
 
 
 def he_uniform_(
-    tensor: torch.Tensor, *, mode: str = "fan_in", generator: torch.Generator | None = None
+    tensor: torch.Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """He et al. 2015 uniform: U(-L, L), L = sqrt(6 / fan_in) (or fan_out); PyTorch's
-    ``kaiming_uniform_(tensor, mode=mode, nonlinearity="relu")``, bit for bit."""
+    """He et al. 2015 uniform: U(-L, L), L = g * sqrt(3 / fan_in) (or fan_out), g = sqrt(2)
+    for ReLU by default.
+
+    A drop-in for ``torch.nn.init.kaiming_uniform_(tensor, a=0, mode="fan_in",
+    nonlinearity="leaky_relu", generator=None)``, bit for bit for nonlinearity "relu",
+    "leaky_relu" (any ``a``, e.g. nn.Linear's a=sqrt(5)), "linear" and torch's conv names;
+    the arguments and the differences are he_normal_'s.
+    """
     return variance_scaling_(
-        tensor, scale=HE_SCALE, mode=mode, distribution="uniform", generator=generator
+        tensor,
+        scale=1.0,
+        mode=mode,
+        distribution="uniform",
+        generator=generator,
+        gain=_he_gain(a, nonlinearity, activation, gain),
     )
 
 
@@ -897,11 +1375,14 @@ def glorot_normal_(
     lower: float = -2.0,
     upper: float = 2.0,
     generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """Glorot & Bengio 2010: std sqrt(2 / (fan_in + fan_out)) after truncation."""
+    """Glorot & Bengio 2010: std g * sqrt(2 / (fan_in + fan_out)) after truncation, g = 1 or
+    the gain of ``activation=`` (derived, GAINS) / ``gain=``."""
     return variance_scaling_(
         tensor,
-        scale=GLOROT_SCALE,
+        scale=_rule_scale(GLOROT_SCALE, activation, gain),
         mode="fan_avg",
         distribution=_normal_distribution(distribution),
         lower=lower,
@@ -911,11 +1392,20 @@ def glorot_normal_(
 
 
 def glorot_uniform_(
-    tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    tensor: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """Glorot & Bengio 2010 uniform: U(-L, L), L = sqrt(6 / (fan_in + fan_out))."""
+    """Glorot & Bengio 2010 uniform: U(-L, L), L = g * sqrt(6 / (fan_in + fan_out)), g = 1 or
+    the gain of ``activation=`` (derived, GAINS) / ``gain=``."""
     return variance_scaling_(
-        tensor, scale=GLOROT_SCALE, mode="fan_avg", distribution="uniform", generator=generator
+        tensor,
+        scale=_rule_scale(GLOROT_SCALE, activation, gain),
+        mode="fan_avg",
+        distribution="uniform",
+        generator=generator,
     )
 
 
@@ -926,11 +1416,14 @@ def lecun_normal_(
     lower: float = -2.0,
     upper: float = 2.0,
     generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """LeCun et al. 1998: std sqrt(1 / fan_in) after truncation."""
+    """LeCun et al. 1998: std g * sqrt(1 / fan_in) after truncation, g = 1 or the gain of
+    ``activation=`` (derived, GAINS) / ``gain=``."""
     return variance_scaling_(
         tensor,
-        scale=LECUN_SCALE,
+        scale=_rule_scale(LECUN_SCALE, activation, gain),
         mode="fan_in",
         distribution=_normal_distribution(distribution),
         lower=lower,
@@ -940,11 +1433,20 @@ def lecun_normal_(
 
 
 def lecun_uniform_(
-    tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    tensor: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
 ) -> torch.Tensor:
-    """LeCun et al. 1998 uniform: U(-L, L), L = sqrt(3 / fan_in)."""
+    """LeCun et al. 1998 uniform: U(-L, L), L = g * sqrt(3 / fan_in), g = 1 or the gain of
+    ``activation=`` (derived, GAINS) / ``gain=``."""
     return variance_scaling_(
-        tensor, scale=LECUN_SCALE, mode="fan_in", distribution="uniform", generator=generator
+        tensor,
+        scale=_rule_scale(LECUN_SCALE, activation, gain),
+        mode="fan_in",
+        distribution="uniform",
+        generator=generator,
     )
 
 

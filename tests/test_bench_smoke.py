@@ -6,12 +6,15 @@ subprocess sections, the target evaluation and the table still work (tiny n, one
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bench" / "run.py"
@@ -76,3 +79,76 @@ def test_quick_bench_times_the_generator_and_reports_targets(
     names = [t["target"] for t in data["targets"]]
     assert "make generate (python -m derive generate)" in names
     assert "== targets" in stdout and "== generator" in stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The CUDA section (bench/bench_torch_cuda.py, issue 11)
+# ---------------------------------------------------------------------------------------------
+
+
+def _cuda() -> bool:
+    return bool(require("torch").cuda.is_available())
+
+
+def test_cuda_section_runs_alone_and_skips_cleanly_without_a_gpu(tmp_path: Path) -> None:
+    out = tmp_path / "cuda.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--device", "cuda", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text(), parse_constant=_reject_constant)
+    assert data["meta"]["sections"] == ["torch_cuda"] and "torch_cuda_memory" not in data
+    section = data["torch_cuda"]
+    if _cuda():
+        assert len(section["cases"]) == 8 and "== torch on CUDA (" in proc.stdout
+    else:
+        assert section["skipped"] == "no CUDA device"
+        assert "== torch on CUDA: skipped: no CUDA device" in proc.stdout
+
+
+def test_cuda_section_rehearsed_on_cpu_fills_its_table_and_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CUDA section's loop on CPU tensors (batched path forced, perf_counter clock), so its
+    code is exercised without a GPU; then run.py's targets and table read its output."""
+    out = tmp_path / "rehearsal.json"
+    script = ROOT / "bench" / "bench_torch_cuda.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--rehearse-on-cpu", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    section = json.loads(out.read_text(), parse_constant=_reject_constant)
+    assert section["batched_path"] is True
+    cases = section["cases"]
+    assert [(c["dtype"], c["cutoff"]) for c in cases] == [
+        (d, c) for d in ("float32", "bfloat16") for c in ("±2", "[3, 4]", "[8, 9]", "[2, inf)")
+    ]
+    for case in cases:
+        assert case["generated"]["output_check"] == "ok", case
+        assert case["ratio_generated_over"]["floor"] > 0
+        # torch 2.13's trunc_normal_ draws uniform proposals on [a, b]: none on [2, inf)
+        assert ("error" in case["trunc_normal_"]) == (case["cutoff"] == "[2, inf)"), case
+    # as a GPU run would report them: n >= 2^24, memory and syncs measured
+    for case in cases:
+        case["n"] = 2**24
+        case["memory"] = {"peak_extra_ratio": 0.25}
+        case["syncs_per_call"] = 1.0
+    for floor in section["floors"]:
+        floor["n"] = 2**24
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    run = importlib.import_module("run")
+    rows = {t["target"]: t for t in run.evaluate_targets({"torch_cuda": section})}
+    cuda_rows = [t for name, t in rows.items() if name.startswith("cuda ")]
+    assert len(cuda_rows) == 6 and all(t["measured"] is not None for t in cuda_rows), cuda_rows
+    assert rows["cuda peak extra memory"]["pass"] is True
+    assert rows["cuda syncs per steady-state call"]["pass"] is True
+    text = run.report({"torch_cuda": section, "config": {}, "targets": []})
+    assert "== torch on CUDA (CPU rehearsal" in text and "2^24 bfloat16" in text

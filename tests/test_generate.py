@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from derive import cli
 from derive.core.numbers import format_sig
 from derive.emit.render import render
 from derive.maths.truncnorm import truncnorm_moments
+from derive.model import tables
 from derive.model.spec import Spec, load_spec
 from derive.model.tables import QUANTITIES, build_model
 from tests.conftest import GENERATED, ROOT, load_generated
@@ -103,6 +105,18 @@ def test_generated_files_open_with_the_do_not_edit_header(repo_spec: Spec) -> No
         assert repo_spec.hash in text, name
 
 
+def test_committed_files_name_the_default_spec_and_the_command_that_wrote_them(
+    repo_spec: Spec,
+) -> None:
+    provenance = json.loads((GENERATED / "constants.json").read_text("utf-8"))["provenance"]
+    assert provenance["spec"] == "pyproject.toml [tool.initref]"
+    assert provenance["command"] == "initref generate"
+    for name in sorted(set(repo_spec.outputs) - {"constants.json"}):
+        head = "\n".join((GENERATED / name).read_text(encoding="utf-8").splitlines()[:9])
+        assert f"sha256:{repo_spec.hash} (pyproject.toml [tool.initref])" in head, name
+        assert "initref generate" in head and "--spec" not in head, name
+
+
 def test_every_value_in_constants_json_equals_a_fresh_derivation(repo_spec: Spec) -> None:
     data = json.loads((GENERATED / "constants.json").read_text(encoding="utf-8"))
     assert data["digits"] == repo_spec.digits
@@ -152,6 +166,44 @@ def test_rendering_twice_in_memory_gives_identical_bytes_equal_to_what_the_cli_w
     assert on_disk == first  # and a separate process wrote the same
 
 
+def test_files_written_from_a_spec_file_name_that_file_and_the_command_not_the_default(
+    small_spec_file: Path, cli_output: Path
+) -> None:
+    """The subprocess ran in the checkout with --spec in a temporary directory: provenance
+    names the file (not its machine path) and the command that reads it."""
+    spec = load_spec(small_spec_file)
+    text = (cli_output / "constants.py").read_text(encoding="utf-8")
+    assert f"# spec:      sha256:{spec.hash} (spec.toml)\n" in text
+    assert "# command:   initref generate --spec spec.toml\n" in text
+    provenance = json.loads((cli_output / "constants.json").read_text("utf-8"))["provenance"]
+    assert (provenance["spec"], provenance["command"]) == (
+        "spec.toml",
+        "initref generate --spec spec.toml",
+    )
+    md = (cli_output / "constants.md").read_text(encoding="utf-8")
+    assert f"spec sha256:{spec.hash} (spec.toml) | initref generate --spec spec.toml" in md
+    for name in ("constants.py", "constants.json", "constants.md"):
+        data = (cli_output / name).read_text(encoding="utf-8")
+        assert "pyproject.toml" not in data and str(small_spec_file.parent) not in data, name
+
+
+def test_a_spec_file_under_the_working_directory_is_named_by_its_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec_file = tmp_path / "specs" / "small spec.toml"
+    spec_file.parent.mkdir()
+    spec_file.write_text(SMALL_SPEC, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for given in (
+        Path("specs/small spec.toml"),
+        spec_file,
+        Path("./specs/../specs/small spec.toml"),
+    ):
+        provenance = tables.provenance(load_spec(given))
+        assert provenance["spec"] == "specs/small spec.toml", given
+        assert provenance["command"] == "initref generate --spec 'specs/small spec.toml'", given
+
+
 def test_cli_generate_twice_leaves_the_tree_byte_identical_and_rewrites_nothing(
     small_spec_file: Path, cli_output: Path
 ) -> None:
@@ -184,6 +236,9 @@ def test_generate_check_exits_0_on_a_current_tree_and_1_naming_an_altered_file(
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert "constants.py" in err and "constants.json" not in err and "stale" in err
+    # the advice is the command that rewrites this --out from this --spec, not `make generate`
+    again = shlex.join(["initref", "generate", "--spec", str(small_spec_file), "--out", str(copy)])
+    assert err.endswith(f"(run `{again}`)\n") and "make" not in err, err
     assert _tree(copy) == before  # --check writes nothing
 
     (copy / "constants.json").unlink()

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from derive.core.errors import InputError
-from derive.model.spec import KNOWN_OUTPUTS, Spec, load_spec, parse_spec
+from derive.core.resources import default_spec_file
+from derive.model.spec import (
+    DEFAULT_SOURCE,
+    KNOWN_OUTPUTS,
+    Spec,
+    load_default_spec,
+    load_spec,
+    parse_spec,
+    shown_path,
+)
 from tests.conftest import ROOT
 
 D = decimal.Decimal
@@ -141,7 +150,11 @@ BAD: list[tuple[str, Any, str]] = [
         "unknown key 'end' in [tool.initref.symmetric] (accepted: start, step, stop)",
     ),
     ("digits-str", {"digits": "50"}, "digits = '50' has type str (accepted: an integer 1..10000)"),
-    ("digits-float", {"digits": 50.0}, "digits = 50.0 has type float (accepted: an integer"),
+    (
+        "digits-float",
+        {"digits": 50.5},
+        "digits = 50.5 has type float (accepted: an integer 1..10000)",
+    ),
     ("digits-bool", {"digits": True}, "digits = True has type bool (accepted: an integer"),
     ("digits-0", {"digits": 0}, "digits: 0 is out of range (accepted: 1..10000)"),
     ("digits-10001", {"digits": 10001}, "digits: 10001 is out of range (accepted: 1..10000)"),
@@ -167,14 +180,52 @@ BAD: list[tuple[str, Any, str]] = [
     (
         "bound-bool",
         {"intervals": [[True, "1"]]},
-        "intervals[0][0] = True has type bool (accepted: a number or a decimal string)",
+        "intervals[0][0] = True has type bool (accepted: a decimal string or an integer)",
     ),
+    (
+        "bound-float",
+        {"intervals": [[0.1, "3"]]},
+        'spec: intervals[0][0]: 0.1 is a float (inexact); write "0.1" (accepted: a decimal '
+        "string or an integer)",
+    ),
+    ("bound-float-inf", {"intervals": [["2", float("inf")]]}, 'inf is a float; write "inf"'),
+    ("bound-float-nan", {"intervals": [["2", float("nan")]]}, "intervals[0][1]: 'nan' is NaN"),
+    (
+        "symmetric-float",
+        {"symmetric": {"start": "1", "stop": 2.5, "step": "0.5"}},
+        'symmetric.stop: 2.5 is a float (inexact); write "2.5"',
+    ),
+    ("symmetric-bool", {"symmetric": {"start": True, "stop": "2", "step": "1"}}, "has type bool"),
+    (
+        "symmetric-stop-off-the-grid",
+        {"symmetric": {"start": "0.5", "stop": "6", "step": "0.4"}},
+        "symmetric.stop = 6 is not start + n*step (start = 0.5, step = 0.4: the last cutoff "
+        "would be 5.7; accepted: stop - start a multiple of step)",
+    ),
+    (
+        "digits-float-integral",
+        {"digits": 40.0},
+        "digits = 40.0 has type float (accepted: an integer 1..10000; write digits = 40)",
+    ),
+    ("gain-digits-float", {"gain_digits": 2.5}, "gain_digits = 2.5 has type float (accepted: an"),
+    (
+        "output-typo",
+        {"outputs": ["constant.json"]},
+        "unknown output 'constant.json' (did you mean 'constants.json'? accepted:",
+    ),
+    ("output-case", {"outputs": ["Numpy_init.py"]}, "did you mean 'numpy_init.py'?"),
+    ("output-not-str", {"outputs": [3]}, "outputs[0] = 3 has type int (accepted: a non-empty list"),
+    ("outputs-empty", {"outputs": []}, "outputs = [] (accepted: a non-empty list of"),
     ("bound-table", {"intervals": [[{"x": 1}, "1"]]}, "intervals[0][0] = {'x': 1} has type dict"),
-    ("unknown-output", {"outputs": ["x.py"]}, "unknown output 'x.py' (accepted: constants.json"),
+    (
+        "unknown-output",
+        {"outputs": ["x.py"]},
+        "unknown output 'x.py' (accepted: constants.json",
+    ),
     (
         "outputs-str",
         {"outputs": "constants.py"},
-        "outputs = 'constants.py' (accepted: a list of file names)",
+        "outputs = 'constants.py' (accepted: a non-empty list of constants.json, ",
     ),
     (
         "step-0",
@@ -236,3 +287,134 @@ def test_spec_is_a_frozen_value() -> None:
     assert isinstance(spec, Spec)
     with pytest.raises(AttributeError):
         spec.digits = 3  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------
+# Numbers in TOML files: decimal strings or integers, never floats
+# ---------------------------------------------------------------------------
+
+# (TOML, fragment of the message, the TOML the message says to write: accepted)
+TOML_FLOATS: list[tuple[str, str, str | None]] = [
+    (
+        "intervals = [[0.1, 3]]",
+        'intervals[0][0]: 0.1 is a TOML float (inexact); write "0.1"',
+        'intervals = [["0.1", 3]]',
+    ),
+    (
+        'intervals = [["-1", 2.50]]',
+        'intervals[0][1]: 2.50 is a TOML float (inexact); write "2.50"',
+        'intervals = [["-1", "2.50"]]',
+    ),
+    (
+        'intervals = [["2", inf]]',
+        'intervals[0][1]: inf is a TOML float; write "inf"',
+        'intervals = [["2", "inf"]]',
+    ),
+    ('intervals = [[-inf, "2"]]', 'intervals[0][0]: -inf is a TOML float; write "-inf"', None),
+    # the float's own spelling, not the double's repr (that would be 0.1)
+    (
+        'intervals = [[1e-1, "3"]]',
+        'intervals[0][0]: 1e-1 is a TOML float (inexact); write "1e-1"',
+        'intervals = [["1e-1", "3"]]',
+    ),
+    (
+        'intervals = [[1_000.5, "2e3"]]',
+        'write "1_000.5"',
+        'intervals = [["1_000.5", "2e3"]]',
+    ),
+    ('symmetric = { start = 0.5, stop = "6", step = "0.25" }', "symmetric.start: 0.5 is a", None),
+    ('symmetric = { start = "0.5", stop = "6", step = 0.25 }', "symmetric.step: 0.25 is a", None),
+    (
+        "digits = 50.0",
+        "digits = 50.0 has type float (accepted: an integer 1..10000; write digits = 50)",
+        "digits = 50",
+    ),
+    ("gain_digits = 2.5e1", "gain_digits = 2.5e1 has type float (accepted: an integer", None),
+    # a float that is no bound at all: that error first
+    ("intervals = [[nan, 1]]", "intervals[0][0]: 'nan' is NaN", None),
+    ("intervals = [[1e-500, 1]]", "intervals[0][0]: '1e-500' is out of range", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "fixed"), TOML_FLOATS, ids=[body for body, _, _ in TOML_FLOATS]
+)
+def test_a_toml_float_is_refused_with_the_decimal_string_to_write(
+    tmp_path: Path, body: str, fragment: str, fixed: str | None
+) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_text(body + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        load_spec(path)
+    message = str(exc.value)
+    assert message.startswith("spec: ") and fragment in message, message
+    assert "\n" not in message
+    if fixed is not None:  # what the message says to write is accepted
+        path.write_text(fixed + "\n", encoding="utf-8")
+        load_spec(path)
+
+
+def test_the_string_the_message_suggests_is_the_exact_decimal() -> None:
+    spec = parse_spec({"intervals": [["0.1", "3"]]})
+    assert spec.intervals == ((D("0.1"), D(3)),)  # one tenth, not 0.1000000000000000055511...
+
+
+def test_integers_are_exact_bounds_equal_to_their_strings(tmp_path: Path) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_text("intervals = [[-2, 2], [3, 4]]\nsymmetric = {start = 1, stop = 3, step = 1}\n")
+    as_strings = parse_spec(
+        {
+            "intervals": [["-2", "2"], ["3", "4"]],
+            "symmetric": {"start": "1", "stop": "3", "step": "1"},
+        }
+    )
+    assert load_spec(path) == as_strings and load_spec(path).hash == as_strings.hash
+
+
+def test_a_file_with_both_tool_initref_and_top_level_keys_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_text('digits = 20\n[tool.initref]\nintervals = [["-2", "2"]]\n')
+    with pytest.raises(
+        InputError, match=r"has both \[tool.initref\] and the top-level key 'digits'"
+    ):
+        load_spec(path)
+
+
+# ---------------------------------------------------------------------------
+# The default spec and where a spec came from (provenance)
+# ---------------------------------------------------------------------------
+
+
+def test_the_packaged_default_spec_is_the_repository_pyproject(root: Path) -> None:
+    default = load_default_spec()
+    assert default == load_spec(root / "pyproject.toml")
+    assert default_spec_file().read_bytes() == (root / "pyproject.toml").read_bytes()
+    assert default.source == DEFAULT_SOURCE
+    assert (default.source.name, default.source.command) == (
+        "pyproject.toml [tool.initref]",
+        "initref generate",
+    )
+
+
+def test_a_spec_file_is_named_relative_to_the_working_directory_or_by_its_name(
+    tmp_path: Path,
+) -> None:
+    inside = tmp_path / "specs" / "my spec.toml"
+    assert shown_path(inside, cwd=tmp_path) == "specs/my spec.toml"
+    assert shown_path(Path("specs/../specs/a.toml"), cwd=tmp_path) == "specs/a.toml"
+    assert shown_path(inside, cwd=tmp_path / "elsewhere") == "my spec.toml"  # no ../, no /tmp
+    assert shown_path(Path("../up.toml"), cwd=tmp_path) == "up.toml"
+
+
+def test_a_spec_file_records_its_name_and_the_command_that_reads_it(tmp_path: Path) -> None:
+    nested = tmp_path / "pyproject.toml"
+    nested.write_text('[tool.initref]\nintervals = [["-2", "2"]]\n')
+    standalone = tmp_path / "my spec.toml"
+    standalone.write_text('intervals = [["-2", "2"]]\n')
+    a = load_spec(nested, shown="sub/pyproject.toml")
+    b = load_spec(standalone, shown="my spec.toml")
+    assert a == b and a.hash == b.hash  # where it came from is not part of the spec
+    assert a.source.name == "sub/pyproject.toml [tool.initref]"
+    assert a.source.command == "initref generate --spec sub/pyproject.toml"
+    assert b.source.name == "my spec.toml"
+    assert b.source.command == "initref generate --spec 'my spec.toml'"

@@ -7,10 +7,12 @@ Every draw uses a fixed seed.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -371,6 +373,78 @@ def test_from_config_of_get_config_draws_the_same(
     assert np.array_equal(_np(clone((20, 30))), _np(init((20, 30))))
 
 
+SAVE_AND_RELOAD = """
+import sys, keras, numpy as np, tf_init
+inits = [
+    tf_init.HeNormal(seed=3, lower=-1.0, upper=3.0),
+    tf_init.VarianceScaling(0.5, "fan_avg", "uniform", seed=np.int64(4)),
+    tf_init.TruncatedNormal(0.1, 0.2, seed=5, lower=2.0, upper=float("inf")),
+    tf_init.GlorotNormal(seed=6, activation="gelu"),
+]
+layers = [keras.layers.Dense(4, kernel_initializer=i) for i in inits]
+model = keras.Sequential([keras.Input((6,)), *layers])
+model.save(sys.argv[1])
+loaded = keras.models.load_model(sys.argv[1])
+for before, after in zip(model.layers, loaded.layers, strict=True):
+    assert type(after.kernel_initializer) is type(before.kernel_initializer)
+    assert after.kernel_initializer.get_config() == before.kernel_initializer.get_config()
+    assert np.array_equal(after.kernel.numpy(), before.kernel.numpy())
+print("round trip ok")
+"""
+
+
+def _python(code: str, cwd: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+
+
+def test_a_saved_model_names_the_initref_classes_and_loads_only_with_tf_init(
+    tmp_path: Any,
+) -> None:
+    """Saved with ``import tf_init`` (a user's copy), reloaded in the same process: the same
+    classes, configs and kernels.  In a fresh process without ``import tf_init`` the load
+    fails naming tf_init and initref>HeNormal, instead of building Keras's own HeNormal
+    from initref's config (which fails on ``lower`` in an 8.6 kB message)."""
+    (tmp_path / "tf_init.py").write_text((GENERATED / "tf_init.py").read_text("utf-8"), "utf-8")
+    saved = _python(SAVE_AND_RELOAD, tmp_path, "model.keras")
+    assert saved.returncode == 0 and "round trip ok" in saved.stdout, saved.stderr[-3000:]
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        layers = json.loads(archive.read("config.json"))["config"]["layers"]
+    names = [layer["config"]["kernel_initializer"] for layer in layers[1:]]
+    assert [n["class_name"] for n in names] == [
+        "initref>HeNormal",
+        "initref>VarianceScaling",
+        "initref>TruncatedNormal",
+        "initref>GlorotNormal",
+    ]
+    assert all(n["registered_name"] == n["class_name"] and n["module"] == "tf_init" for n in names)
+    (tmp_path / "elsewhere").mkdir()  # tf_init.py is not importable from there
+    code = "import sys, keras; keras.models.load_model(sys.argv[1])"
+    bare = _python(code, tmp_path / "elsewhere", str(tmp_path / "model.keras"))
+    assert bare.returncode != 0
+    last = bare.stderr.strip().splitlines()[-1]
+    assert "Could not interpret initializer identifier: {'module': 'tf_init', " in last, last
+    assert "'class_name': 'initref>HeNormal'" in last, last
+    assert "unexpected keyword argument" not in bare.stderr
+
+
+def test_configs_saved_before_the_initref_class_names_still_load(ti: ModuleType) -> None:
+    """Files written before class_name became "initref>Name" hold class_name "HeNormal"; with
+    tf_init imported their registered name still finds initref's class, not Keras's."""
+    keras = require("keras")
+    old = {
+        "module": "tf_init",
+        "class_name": "HeNormal",
+        "config": {"seed": 3, "input_axes": None, "output_axes": None, "lower": -1.0, "upper": 3.0},
+        "registered_name": "initref>HeNormal",
+    }
+    init = keras.initializers.deserialize(old)
+    assert type(init) is ti.HeNormal and (init.lower, init.upper) == (-1.0, 3.0)
+    assert type(init).__qualname__ == "HeNormal"
+
+
 # --------------------------------------------------------------------------- bad input
 
 BAD: list[tuple[str, Callable[[ModuleType], Any], type[Exception], str]] = [
@@ -400,7 +474,13 @@ BAD: list[tuple[str, Callable[[ModuleType], Any], type[Exception], str]] = [
     ),
     ("lower nan", lambda ti: ti.HeNormal(lower=math.nan), ValueError, "lower"),
     ("upper nan", lambda ti: ti.TruncatedNormal(upper=math.nan), ValueError, "upper"),
-    ("too far out", lambda ti: ti.HeNormal(lower=1e200, upper=1e201), ValueError, "lower, upper"),
+    (
+        "too far out",
+        lambda ti: ti.HeNormal(lower=1e200, upper=1e201)((4, 4)),
+        ValueError,
+        "lower, upper",
+    ),
+    ("too narrow", lambda ti: ti.HeNormal(lower=1e-320, upper=2e-320), ValueError, "lower, upper"),
     ("stddev 0", lambda ti: ti.TruncatedNormal(stddev=0.0), ValueError, "stddev"),
     ("mean inf", lambda ti: ti.TruncatedNormal(mean=INF), ValueError, "mean"),
     ("seed str", lambda ti: ti.HeNormal(seed="42"), TypeError, "seed"),

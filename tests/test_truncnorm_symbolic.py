@@ -14,11 +14,12 @@ import pytest
 import sympy as sp
 
 from derive.core.numbers import format_sig
-from derive.maths.truncnorm import truncnorm_moments
+from derive.maths.truncnorm import EXCESS_KURTOSIS_NUMERATOR, truncnorm_moments
 from derive.maths.truncnorm_symbolic import (
     a,
     b,
     display_forms,
+    excess_kurtosis_numerator,
     integration_by_parts_identity,
     normal_density,
     partial_moment,
@@ -142,3 +143,28 @@ def test_every_form_has_latex() -> None:
     assert all(text.strip() for text in latex.values())
     assert "\\operatorname{erf}" in latex["mass"]
     assert x not in truncnorm_forms().variance.free_symbols
+
+
+def test_the_numeric_excess_kurtosis_numerator_is_the_derived_polynomial() -> None:
+    """derive.maths.truncnorm evaluates mu_4 - 3 var^2 from its table of terms; SymPy
+    derives the same polynomial in T_0..T_3 from the moment recursion (no constant term:
+    the "- 3" of the excess kurtosis cancels exactly)."""
+    t, numerator = excess_kurtosis_numerator()
+    typed = sum(
+        (c * sp.Mul(*(t[k] for k in factors)) for c, factors in EXCESS_KURTOSIS_NUMERATOR),
+        sp.Integer(0),
+    )
+    assert sp.expand(typed - numerator) == 0
+    assert numerator.subs({s: 0 for s in t}) == 0
+
+
+def test_excess_kurtosis_numerator_over_var_squared_is_the_excess_kurtosis_form() -> None:
+    """At [-1, 3] (exact cutoffs, 50 digits by SymPy's evalf): E / var^2 with
+    T_k = (a^k phi(a) - b^k phi(b)) / Z is mu_4 / var^2 - 3 of truncnorm_forms()."""
+    forms = truncnorm_forms()
+    t, numerator = excess_kurtosis_numerator()
+    phi = normal_density
+    edges = {t[k]: (a**k * phi(a) - b**k * phi(b)) / forms.mass for k in range(4)}
+    subs = {a: sp.Integer(-1), b: sp.Integer(3)}
+    ratio = (numerator.subs(edges) / forms.variance**2).subs(subs)
+    assert abs(sp.N(ratio - forms.excess_kurtosis.subs(subs), 60)) < sp.Float("1e-50")

@@ -20,6 +20,11 @@ MIN_MAGNITUDE = decimal.Decimal("1e-400")  # smallest nonzero |bound| (float64 s
 MAX_MAGNITUDE = decimal.Decimal("1e100")  # largest finite |bound| accepted
 
 
+def derivable_bound(d: decimal.Decimal) -> bool:
+    """Whether a cutoff lies in the range parse_bound accepts (0, 1e-400 <= |d| <= 1e100, inf)."""
+    return not d.is_finite() or d == 0 or MIN_MAGNITUDE <= d.copy_abs() <= MAX_MAGNITUDE
+
+
 def parse_bound(value: object, name: str) -> decimal.Decimal:
     """Return a cutoff as an exact Decimal; ``inf``/``-inf`` allowed, NaN and non-numbers not."""
     if isinstance(value, bool):
@@ -51,7 +56,7 @@ def parse_bound(value: object, name: str) -> decimal.Decimal:
         )
     if d.is_nan():
         raise InputError(f"{name}: {value!r} is NaN (accepted: a real number, inf or -inf)")
-    if d.is_finite() and d != 0 and not MIN_MAGNITUDE <= d.copy_abs() <= MAX_MAGNITUDE:
+    if not derivable_bound(d):
         # exact conversion of e.g. 1e999999999 would build a billion-digit integer
         raise InputError(
             f"{name}: {value!r} is out of range (accepted: 0, 1e-400 <= |x| <= 1e100, inf or -inf)"
@@ -170,8 +175,9 @@ def float_views(x: mpmath.mpf, digits: int) -> Float64View:
     """Decimal string, correctly rounded float64 (repr, hex, exact value) and float32 repr."""
     import numpy as np
 
-    f64 = float(x)  # mpf -> float rounds to nearest
-    f32 = np.float32(round_float32(x))
+    f64 = float(x)  # mpf -> float rounds to nearest (beyond the range: +-inf, as IEEE rounds)
+    with np.errstate(over="ignore"):  # a float32 overflow is inf, its correct rounding
+        f32 = np.float32(round_float32(x))
     return Float64View(
         decimal=format_sig(x, digits),
         float64=f64,

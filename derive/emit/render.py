@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import jinja2
 
+from derive.core.resources import template_dir as packaged_templates
 from derive.model.tables import json_string
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 TEMPLATES: dict[str, str] = {
     "constants.json": "constants.json.j2",
     "constants.md": "constants.md.j2",
@@ -22,9 +22,19 @@ TEMPLATES: dict[str, str] = {
 }
 
 
-def environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
+def environment(template_dir: Traversable | None = None) -> jinja2.Environment:
+    """Jinja2 over the package's templates (:mod:`derive.core.resources`), or over
+    ``template_dir`` (any directory: a ``Path`` or an importlib.resources ``Traversable``)."""
+    root = packaged_templates() if template_dir is None else template_dir
+
+    def load(name: str) -> tuple[str, str, None] | None:
+        item = root.joinpath(name)
+        if not item.is_file():
+            return None  # jinja2.TemplateNotFound
+        return item.read_text(encoding="utf-8"), str(item), None  # the name in tracebacks
+
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir)),
+        loader=jinja2.FunctionLoader(load),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -36,7 +46,7 @@ def environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
 
 
 def render(
-    model: dict[str, Any], outputs: tuple[str, ...], template_dir: Path = TEMPLATE_DIR
+    model: dict[str, Any], outputs: tuple[str, ...], template_dir: Traversable | None = None
 ) -> dict[str, str]:
     """Render every requested output; raises before anything is written if one fails."""
     env = environment(template_dir)

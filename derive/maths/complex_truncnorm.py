@@ -48,6 +48,7 @@ the requested digits plus guard digits survive (as in :mod:`derive.maths.truncno
 from __future__ import annotations
 
 import decimal
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,7 @@ import mpmath
 
 from derive.core.errors import InputError
 from derive.core.numbers import bound_text, parse_bound, parse_digits, to_mpf
-from derive.maths.truncnorm import GUARD_DIGITS, _lost_digits
+from derive.maths.truncnorm import GUARD_DIGITS
 
 # jax.nn.initializers.variance_scaling divides complex truncated normals by this literal.
 JAX_COMPLEX_LITERAL = ".95311164380491208"
@@ -64,6 +65,18 @@ _MAX_ROUNDS = 8
 SERIES_MAX_T = 1  # T = R^2 <= 1: positive series; above: 1 - e^(-T) * polynomial
 
 Radius = decimal.Decimal | float | int | str
+
+
+def _lost_digits(result: mpmath.mpf, *terms: mpmath.mpf) -> float:
+    """Decimal digits lost when ``result`` was formed from ``terms`` by addition: from binary
+    exponents (mpmath.mag, exact to one bit), rounded up by one bit (the guard digits cover
+    the bit of slack)."""
+    big = max((abs(t) for t in terms), default=mpmath.mpf(0))
+    if big == 0:
+        return 0.0
+    if result == 0:
+        return math.inf
+    return max(0.0, float(mpmath.mag(big) - mpmath.mag(result) + 1) * math.log10(2))
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,71 @@
 """Moments of the standard normal truncated to [a, b], evaluated with mpmath.
 
-Closed forms (derived symbolically in :mod:`derive.maths.truncnorm_symbolic`; see Johnson, Kotz &
-Balakrishnan, *Continuous Univariate Distributions* vol. 1, eq. 13.134-13.135), with
-phi the standard normal density and Z the mass::
+Equations (Johnson, Kotz & Balakrishnan, *Continuous Univariate Distributions* vol. 1, 2nd ed.,
+sec. 10.1, eq. 13.134-13.135; derived again with SymPy in
+:mod:`derive.maths.truncnorm_symbolic`), with phi the standard normal density, Phi its CDF,
+Z the mass and x^k phi(x) = 0 at x = +-inf::
 
     Z    = Phi(b) - Phi(a)
-    m_0  = 1,  m_1 = (phi(a) - phi(b)) / Z
-    m_k  = (k - 1) m_{k-2} + (a^{k-1} phi(a) - b^{k-1} phi(b)) / Z        (raw moments)
-    var  = m_2 - m_1^2,  mu_4 = m_4 - 4 m_1 m_3 + 6 m_1^2 m_2 - 3 m_1^4
+    D_k  = a^k phi(a) - b^k phi(b),   T_k = D_k / Z                 (k = 0, 1, 2, 3)
+    m_k  = (k - 1) m_{k-2} + T_{k-1}   (raw moments: m_1 = T_0, m_2 = 1 + T_1,
+                                        m_3 = 2 T_0 + T_2, m_4 = 3 + 3 T_1 + T_3)
+    mean = T_0
+    var  = 1 + T_1 - T_0^2
+    E    = mu_4 - 3 var^2
+         = T_3 - 3 T_1 - 4 T_0 T_2 + 4 T_0^2 - 3 T_1^2 + 12 T_0^2 T_1 - 6 T_0^4      (*)
+    excess kurtosis = mu_4 / var^2 - 3 = E / var^2,   std = sqrt(var),   correction = 1 / std
 
-Numerics: the mass is taken from erfc on the far side of zero (from erf when the interval
-straddles zero), so it never underflows to a difference of ones; every subtraction that can
-cancel (the mass, phi(a) - phi(b), the central moments) is watched, and the evaluation is
-repeated at a higher working precision until the digits lost to cancellation leave the
-requested number of significant digits plus a guard intact.  No precision is set globally:
-every evaluation runs inside ``mpmath.workdps``.
+(*) is mu_4 = m_4 - 4 m_1 m_3 + 6 m_1^2 m_2 - 3 m_1^4 minus 3 var^2, expanded in the T_k
+(``truncnorm_symbolic.excess_kurtosis_numerator`` derives it; the tests check that it is
+``EXCESS_KURTOSIS_NUMERATOR``).  Written so, the excess kurtosis has no final "- 3": as
+truncation vanishes, every T_k and E go to 0 together (for [-k, k],
+E = -2 (k^3 - 3k) phi(k) / Z - 12 k^2 phi(k)^2 / Z^2), so [-40, 40] or [-1000, inf) need no
+more working digits than [-2, 2], where ``mu_4 / var^2 - 3`` would cancel 343 and 217,139
+digits (their excess kurtoses are -1.87e-343 and -2.29e-217139).
+
+The edge differences are formed without cancelling where the cutoffs can make them small:
+with p the cutoff nearer zero and q the other one, both finite, and exact decimal
+arithmetic for the cutoffs' polynomials (the cutoffs are exact decimals)::
+
+    D_0 = phi(a) - phi(b) = -+ phi(p) expm1((p^2 - q^2) / 2)    (- if p = a, + if p = b)
+    D_k = p^k D_0 + (a^k - b^k) phi(q)                               (k >= 1)
+
+so a symmetric interval gives D_0 = D_2 = 0 exactly (its mean prints as 0) and nearly
+symmetric or tiny cutoffs ([-12, 12.000001], [-1e-400, 2e-400]) lose nothing.  The mass is
+taken from erfc on the far side of zero when a >= 1 or b <= -1 (no difference of numbers
+near 1), from erf otherwise (the two terms then have opposite signs unless the interval is
+narrow).
+
+Precision, provably: every value carries a bound on its rounding error, in units of
+u = 2^-prec at the working precision prec (running error analysis, Higham, *Accuracy and
+Stability of Numerical Algorithms*, 2nd ed., sec. 3.3): |x - exact| <= K u |x|.
+
+* leaves (an exact decimal rounded to prec, phi(x), erf or erfc of x/sqrt(2), expm1 of an
+  exact decimal) have K <= 4: mpmath evaluates these functions with guard bits, to within
+  one unit in the last place of the binary input it is given (measured: at most 0.98 ulp
+  for exp, expm1, erf and erfc over 1,200 arguments at 100 bits), and that input is rounded
+  at prec + 2 log2|x| + 8 bits, so its own error moves the result by under 1/8 u (the
+  relative condition number of erfc(x) is at most 2 x^2 + 1 for x >= 0 by the Mills-ratio
+  bound erfc(x) >= 2 exp(-x^2) / (sqrt(pi) (x + sqrt(x^2 + 2))), of erf at most 1, of
+  exp(-x^2/2) x^2/2, of expm1(y) 1 + |y|); K <= 4 leaves a factor 2 for the product with
+  1/sqrt(2 pi);
+* a sum s of terms t_i: K_s = 1 + sum_i K_i |t_i| / |s| (the digits a subtraction loses are
+  log10 of the terms' size over the result's, with the terms' own errors carried along);
+* a product or quotient: K = 1 + (K_x + K_y)(1 + 2^-18); a square root: K = 1 + K_x / 2;
+* a computed zero is exact only when it comes from exact operands; otherwise K = inf, and
+  so is any K with K u > 2^-20 (then the second-order terms dropped above could matter).
+
+Magnitudes come from the binary exponents (2^(mag - 1) <= |x| < 2^mag), so the bound is an
+upper bound; log2 K is carried in float64, whose own rounding the guard digits cover.  Every
+quantity is evaluated at a working precision of ``digits`` + ``GUARD_DIGITS`` digits plus 64
+bits; when a bound leaves fewer than ``digits`` + ``GUARD_DIGITS`` correct digits, the
+evaluation is repeated at the precision that bound asks for (losses from cancellation do
+not depend on the precision, so one repeat suffices unless noise swamped a value).  Each
+returned value is then within 10^-(digits + 12) of its exact value, relative: rounded to
+``digits`` significant digits it is the correctly rounded value unless the exact value's
+digits after the ``digits``-th are 5000000000000 or 4999999999999 (the table maker's
+dilemma, left at a chance of about 1e-12).  No precision is set globally: every evaluation
+runs inside ``mpmath.workprec``.
 
 This module imports mpmath only (no SymPy), so numeric queries start fast.
 """
@@ -23,25 +74,41 @@ from __future__ import annotations
 
 import decimal
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import mpmath
 
 from derive.core.errors import InputError
-from derive.core.numbers import bound_text, parse_digits, parse_interval, to_mpf
+from derive.core.numbers import bound_text, mpf_to_decimal, parse_digits, parse_interval, to_mpf
 
 # TensorFlow/Keras/JAX divide by this float literal: s(2), the std of N(0, 1) truncated to [-2, 2].
 TF_LITERAL = "0.87962566103423978"
 GUARD_DIGITS = 12
 _MAX_ROUNDS = 8
+_LOG2_10 = math.log2(10.0)
+_LEAF_ULPS = 4.0  # K of every leaf value (see the module docstring)
+_SECOND_ORDER = 1.0 + 2.0**-18  # covers K_x K_y u when both K u <= 2^-20
+_USABLE_BITS = 20  # a value with K u > 2^-20 carries no usable bound
 
 Bound = decimal.Decimal | float | int | str
+
+# E = mu_4 - 3 var^2 as a polynomial in T_0..T_3, (*) of the module docstring: each term is
+# (coefficient, indices k of its factors T_k).  truncnorm_symbolic.excess_kurtosis_numerator
+# derives it; tests/test_truncnorm_symbolic.py checks that the two are the same polynomial.
+EXCESS_KURTOSIS_NUMERATOR: tuple[tuple[int, tuple[int, ...]], ...] = (
+    (1, (3,)),
+    (-3, (1,)),
+    (-4, (0, 2)),
+    (4, (0, 0)),
+    (-3, (1, 1)),
+    (12, (0, 0, 1)),
+    (-6, (0, 0, 0, 0)),
+)
 
 
 @dataclass(frozen=True)
 class Moments:
-    """Moments of N(0, 1) truncated to [lower, upper], as mpf at ``dps`` working digits."""
+    """Moments of N(0, 1) truncated to [lower, upper], as mpf at the working precision."""
 
     lower: decimal.Decimal
     upper: decimal.Decimal
@@ -65,140 +132,262 @@ class Moments:
         }
 
 
-_LOG10_2 = math.log10(2.0)
+# ---------------------------------------------------------------------------
+# Running error bounds
+# ---------------------------------------------------------------------------
 
 
-def _lost_digits(result: mpmath.mpf, *terms: mpmath.mpf) -> float:
-    """Decimal digits lost when ``result`` was formed from ``terms`` by addition.
+_LOG2_SECOND_ORDER = math.log2(_SECOND_ORDER)
 
-    From binary exponents (mpmath.mag, exact to one bit), rounded up by one bit: cheap, and
-    the guard digits cover the bit of slack.
+
+def _log2_sum(*exponents: float) -> float:
+    """log2(sum of 2^e) without overflow (-inf terms count 0; an inf term gives inf)."""
+    top = max(exponents)
+    if top == math.inf or top == -math.inf:
+        return top
+    return top + math.log2(sum(2.0 ** (e - top) for e in exponents))
+
+
+def _mag(x: mpmath.mpf) -> int:
+    """mpmath.mag of a finite nonzero mpf: 2^(mag - 1) <= |x| < 2^mag."""
+    _, _, exp, bits = x._mpf_
+    return int(exp + bits)
+
+
+class _Tracked:
+    """An mpf x with a bound on its error: |x - exact| <= 2**lost * u * |x|, u = 2^-prec.
+
+    ``lost`` is log2 K of the module docstring: the bits of the working precision that are
+    not guaranteed (-inf: x is exact; inf: nothing is guaranteed).  Operations round to the
+    working precision in force (``mpmath.workprec``) and combine the bounds; the bounds
+    themselves are float64 sums of powers of two, whose own rounding the guard digits cover.
     """
-    big = max((abs(t) for t in terms), default=mpmath.mpf(0))
-    if big == 0:
-        return 0.0
-    if result == 0:
-        return math.inf
-    return max(0.0, float(mpmath.mag(big) - mpmath.mag(result) + 1) * _LOG10_2)
+
+    __slots__ = ("lost", "x")
+
+    def __init__(self, x: mpmath.mpf, lost: float) -> None:
+        if not x and lost != math.inf:
+            lost = -math.inf  # a zero with a finite relative bound is exact by the contract
+        elif lost > mpmath.mp.prec - _USABLE_BITS:
+            lost = math.inf
+        self.x, self.lost = x, lost
+
+    @staticmethod
+    def exact(x: mpmath.mpf | int) -> _Tracked:
+        return _Tracked(mpmath.mpf(x), -math.inf)
+
+    @staticmethod
+    def leaf(x: mpmath.mpf) -> _Tracked:
+        return _Tracked(x, math.log2(_LEAF_ULPS))
+
+    def _plus(self, other: _Tracked, sign: int) -> _Tracked:
+        """K_s = 1 + (K_x |x| + K_y |y|) / |s|, with |t| < 2^mag(t), |s| >= 2^(mag(s) - 1)."""
+        s = self.x + other.x if sign > 0 else self.x - other.x
+        if not s:
+            exact = (not self.x or self.lost == -math.inf) and (
+                not other.x or other.lost == -math.inf
+            )
+            return _Tracked(s, -math.inf if exact else math.inf)
+        scale = _mag(s) - 1
+        carried = [t.lost + _mag(t.x) - scale for t in (self, other) if t.x]
+        return _Tracked(s, _log2_sum(0.0, *carried))
+
+    def _times(self, other: _Tracked, value: mpmath.mpf) -> _Tracked:
+        """K = 1 + (K_x + K_y)(1 + 2^-18); an exact zero factor gives an exact zero."""
+        if (not self.x and self.lost == -math.inf) or (not other.x and other.lost == -math.inf):
+            return _Tracked.exact(0)
+        carried = _log2_sum(self.lost, other.lost) + _LOG2_SECOND_ORDER
+        return _Tracked(value, _log2_sum(0.0, carried))
+
+    def __neg__(self) -> _Tracked:
+        return _Tracked(-self.x, self.lost)
+
+    def __add__(self, other: _Tracked) -> _Tracked:
+        return self._plus(other, 1)
+
+    def __sub__(self, other: _Tracked) -> _Tracked:
+        return self._plus(other, -1)
+
+    def __mul__(self, other: _Tracked | int) -> _Tracked:
+        o = other if isinstance(other, _Tracked) else _Tracked.exact(other)
+        return self._times(o, self.x * o.x)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: _Tracked | int) -> _Tracked:
+        o = other if isinstance(other, _Tracked) else _Tracked.exact(other)
+        return self._times(o, self.x / o.x)
+
+    def sqrt(self) -> _Tracked:
+        """K = 1 + K_x / 2 (a nonpositive argument has no usable root)."""
+        if not self.x > 0:
+            return _Tracked(self.x, math.inf if self.x else self.lost)
+        return _Tracked(mpmath.sqrt(self.x), _log2_sum(0.0, self.lost - 1.0))
 
 
-def normal_pdf(x: mpmath.mpf) -> mpmath.mpf:
-    """phi(x) = exp(-x^2/2) / sqrt(2 pi); phi(+-inf) = 0."""
-    if mpmath.isinf(x):
-        return mpmath.mpf(0)
-    return mpmath.exp(-x * x / 2) / mpmath.sqrt(2 * mpmath.pi)
+# ---------------------------------------------------------------------------
+# Leaves: exact decimals and the special functions at extended-precision arguments
+# ---------------------------------------------------------------------------
+
+_EXACT = decimal.Context(
+    prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
+)
 
 
-def mass(a: mpmath.mpf, b: mpmath.mpf) -> tuple[mpmath.mpf, float]:
-    """Z = Phi(b) - Phi(a) from erfc on the far side, or erf across zero; returns (Z, lost)."""
-    s = mpmath.sqrt(2)
-    if a >= 1:
-        hi, lo = mpmath.erfc(a / s), mpmath.erfc(b / s)
-    elif b <= -1:
-        hi, lo = mpmath.erfc(-b / s), mpmath.erfc(-a / s)
-    else:
-        hi, lo = mpmath.erf(b / s), mpmath.erf(a / s)
-    z = (hi - lo) / 2
-    return z, _lost_digits(z, hi, lo)
+def _bits_above_one(d: decimal.Decimal) -> int:
+    """An upper bound of max(0, log2|d|) for a finite decimal."""
+    return max(0, math.ceil((d.adjusted() + 1) * _LOG2_10)) if d else 0
 
 
-def _moments_at(a: mpmath.mpf, b: mpmath.mpf, symmetric: bool) -> tuple[list[mpmath.mpf], float]:
-    """Mass, raw moments m_1..m_4 and central moments at the current precision, plus loss.
+def _power(d: decimal.Decimal, k: int) -> decimal.Decimal:
+    """d^k exactly (d^0 = 1, also for d = 0)."""
+    return _EXACT.power(d, k) if k else decimal.Decimal(1)
 
-    The loss is tracked per quantity and accumulates along the recursion: a sum loses
-    log10(max|term| / |sum|) digits on top of the worst loss among its terms (a product or
-    quotient keeps the worst loss of its factors).  The returned loss is the worst of all.
-    """
-    z, z_lost = mass(a, b)
-    # exp(-x^2/2) and erfc(x/sqrt 2) turn the rounding of x^2/2 (relative 10^-dps) into an
-    # absolute error of x^2/2 * 10^-dps in their exponent: log10(x^2/2) digits are lost from
-    # every density and from the mass, before any cancellation.
-    arg_lost = max(
-        (math.log10(float(x * x / 2)) for x in (a, b) if mpmath.isfinite(x) and abs(x) > 2),
-        default=0.0,
+
+def _decimal_leaf(d: decimal.Decimal) -> _Tracked:
+    """An exact decimal rounded to the working precision (0 stays exact)."""
+    return _Tracked.leaf(to_mpf(d))
+
+
+def _argument(d: decimal.Decimal, scale: decimal.Decimal = decimal.Decimal(1)) -> mpmath.mpf:
+    """d * scale (exact decimals), rounded at prec + 2 log2|d scale| + 8 bits."""
+    exact = _EXACT.multiply(d, scale)
+    with mpmath.workprec(mpmath.mp.prec + 2 * _bits_above_one(exact) + 8):
+        return to_mpf(exact)
+
+
+def _erf_leaf(d: decimal.Decimal, complementary: bool) -> _Tracked:
+    """erf(d / sqrt 2) or erfc(d / sqrt 2); exact at d = +-inf."""
+    if d.is_infinite():
+        limit = (0 if d > 0 else 2) if complementary else (1 if d > 0 else -1)
+        return _Tracked.exact(limit)
+    with mpmath.workprec(mpmath.mp.prec + 2 * _bits_above_one(d) + 8):
+        x = to_mpf(d) / mpmath.sqrt(2)
+    return _Tracked.leaf(mpmath.erfc(x) if complementary else mpmath.erf(x))
+
+
+def _density_leaf(d: decimal.Decimal, inv_sqrt_2pi: mpmath.mpf) -> _Tracked:
+    """phi(d) = exp(-d^2/2) / sqrt(2 pi); exactly 0 at d = +-inf."""
+    if d.is_infinite():
+        return _Tracked.exact(0)
+    return _Tracked.leaf(
+        mpmath.exp(_argument(_EXACT.multiply(d, d), decimal.Decimal("-0.5"))) * inv_sqrt_2pi
     )
-    z_lost += arg_lost
-    if z <= 0:
-        return [], math.inf
-    m = [mpmath.mpf(1)]
-    m_lost = [0.0]
-    # x^(k-1) phi(x) at both edges, by repeated multiplication (limit 0 at +-inf)
-    edge_a, edge_b = normal_pdf(a), normal_pdf(b)
-    for k in range(1, 5):
-        if k > 1:
-            edge_a = edge_a * a if edge_a else edge_a
-            edge_b = edge_b * b if edge_b else edge_b
-        if symmetric and k % 2 == 1:
-            m.append(mpmath.mpf(0))  # odd moments vanish exactly on [-k, k]
-            m_lost.append(0.0)
-            continue
-        diff = edge_a - edge_b
-        term_lost = max(arg_lost + _lost_digits(diff, edge_a, edge_b), z_lost)
-        prev = (k - 1) * m[k - 2] if k >= 2 else mpmath.mpf(0)
-        prev_lost = m_lost[k - 2] if k >= 2 else 0.0
-        term = diff / z
-        mk = prev + term
-        m.append(mk)
-        m_lost.append(max(prev_lost, term_lost) + _lost_digits(mk, prev, term))
-    m1, m2, m3, m4 = m[1], m[2], m[3], m[4]
-    var = m2 - m1 * m1
-    var_lost = max(m_lost[1], m_lost[2]) + _lost_digits(var, m2, m1 * m1)
-    terms = [m4, -4 * m1 * m3, 6 * m1 * m1 * m2, -3 * m1**4]
-    mu4 = mpmath.fsum(terms)
-    mu4_lost = max(m_lost) + _lost_digits(mu4, *terms)
-    if not var > 0 or not mu4 > 0:  # rounding noise has swamped the central moments
-        return [z, m1, var, mu4], math.inf
-    return [z, m1, var, mu4], max(z_lost, m_lost[1], var_lost, mu4_lost)
 
 
-def _adaptive(
-    lower: decimal.Decimal,
-    upper: decimal.Decimal,
-    digits: int,
-    body: Callable[[mpmath.mpf, mpmath.mpf], tuple[list[mpmath.mpf], float]],
-) -> tuple[list[mpmath.mpf], int]:
-    """Run ``body`` at rising working precision until cancellation leaves ``digits`` + guard."""
-    dps = digits + GUARD_DIGITS + 8
+def _mass(a: decimal.Decimal, b: decimal.Decimal) -> _Tracked:
+    """Z = Phi(b) - Phi(a), from erfc beyond +-1 (a tail's mass never underflows to a
+    difference of ones), from erf otherwise."""
+    if a >= 1:
+        return (_erf_leaf(a, True) - _erf_leaf(b, True)) / 2
+    if b <= -1:
+        return (_erf_leaf(b.copy_negate(), True) - _erf_leaf(a.copy_negate(), True)) / 2
+    return (_erf_leaf(b, False) - _erf_leaf(a, False)) / 2
+
+
+def _edge_differences(a: decimal.Decimal, b: decimal.Decimal) -> list[_Tracked]:
+    """D_k = a^k phi(a) - b^k phi(b) for k = 0..3 (see the module docstring)."""
+    with mpmath.workprec(mpmath.mp.prec + 8):
+        inv_sqrt_2pi = 1 / mpmath.sqrt(2 * mpmath.pi)
+    if a.is_infinite() or b.is_infinite():  # one term (or none) survives: no cancellation
+        out = []
+        for k in range(4):
+            total = _Tracked.exact(0)
+            if a.is_finite():
+                total = _decimal_leaf(_power(a, k)) * _density_leaf(a, inv_sqrt_2pi)
+            if b.is_finite():
+                total = -(_decimal_leaf(_power(b, k)) * _density_leaf(b, inv_sqrt_2pi))
+            out.append(total)
+        return out
+    p, q = (a, b) if a.copy_abs() <= b.copy_abs() else (b, a)
+    y = _EXACT.subtract(_EXACT.multiply(p, p), _EXACT.multiply(q, q))
+    rise = _Tracked.leaf(mpmath.expm1(_argument(y, decimal.Decimal("0.5"))))
+    d0 = _density_leaf(p, inv_sqrt_2pi) * rise
+    if p is a:
+        d0 = -d0
+    phi_q = _density_leaf(q, inv_sqrt_2pi)
+    out = [d0]
+    for k in range(1, 4):
+        edge = _decimal_leaf(_EXACT.subtract(_power(a, k), _power(b, k)))
+        out.append(_decimal_leaf(_power(p, k)) * d0 + edge * phi_q)
+    return out
+
+
+def _evaluate(a: decimal.Decimal, b: decimal.Decimal) -> dict[str, _Tracked] | None:
+    """Every quantity at the working precision with its error bound; None when rounding
+    noise has swamped the mass or the variance (they are positive)."""
+    z = _mass(a, b)
+    if not z.x > 0:
+        return None
+    t = [d / z for d in _edge_differences(a, b)]
+    one = _Tracked.exact(1)
+    var = one + t[1] - t[0] * t[0]
+    if not var.x > 0:
+        return None
+    var2 = var * var
+    excess = _Tracked.exact(0)  # (*) of the module docstring: no final "- 3"
+    products: dict[tuple[int, ...], _Tracked] = {}
+    for coefficient, factors in EXCESS_KURTOSIS_NUMERATOR:
+        term = t[factors[0]]
+        for n in range(2, len(factors) + 1):  # T_0 T_0 T_1 reuses T_0 T_0, and so on
+            if factors[:n] not in products:
+                products[factors[:n]] = term * t[factors[n - 1]]
+            term = products[factors[:n]]
+        excess = excess + coefficient * term
+    std = var.sqrt()
+    return {
+        "mass": z,
+        "mean": t[0],
+        "variance": var,
+        "std": std,
+        "correction": one / std,
+        "excess_kurtosis": excess / var2,
+        "mu4": excess + 3 * var2,
+    }
+
+
+def _adaptive(lower: decimal.Decimal, upper: decimal.Decimal, digits: int) -> dict[str, mpmath.mpf]:
+    """Evaluate at rising working precision until every bound leaves digits + guard."""
+    need = (digits + GUARD_DIGITS) * _LOG2_10  # bits that must be guaranteed
+    prec = math.ceil(need) + 64  # room for the usual losses (<= 62 bits for |cutoffs| <= 12)
     for _ in range(_MAX_ROUNDS):
-        with mpmath.workdps(dps):
-            values, lost = body(to_mpf(lower), to_mpf(upper))
-        if lost + digits + GUARD_DIGITS <= dps:
-            return values, dps
-        # a loss measured on noise can be underestimated: at least double the precision
-        step = lost if math.isfinite(lost) else dps
-        dps = max(2 * dps, int(digits + GUARD_DIGITS + step + 8))
+        with mpmath.workprec(prec):
+            values = _evaluate(lower, upper)
+        lost = math.inf if values is None else max(v.lost for v in values.values())
+        if values is not None and prec - lost >= need:
+            return {name: v.x for name, v in values.items()}
+        # cancellation does not depend on the precision: ask for what the bound says
+        grown = math.ceil(need + lost) + 24 if math.isfinite(lost) else 2 * prec
+        prec = max(grown, prec + prec // 2)
     raise InputError(
         f"interval [{bound_text(lower)}, {bound_text(upper)}]: cancellation too severe to "
         f"reach {digits} digits (accepted: intervals whose width and position need under "
-        f"~{dps // 2} working digits)"
+        f"~{int(prec / _LOG2_10) // 2} working digits)"
     )
 
 
 def truncnorm_moments(lower: Bound, upper: Bound, digits: int = 50) -> Moments:
     """All moments of N(0, 1) truncated to [lower, upper], accurate to ``digits`` digits.
 
-    The returned mpf values carry the working precision they were computed at (at least
-    ``digits`` + guard); round them with :func:`derive.core.numbers.format_sig`.
+    Each mpf value is within 10^-(digits + GUARD_DIGITS) of its exact value, relative
+    (exact zeros are exact), and carries the working precision it was computed at; round
+    it with :func:`derive.core.numbers.format_sig`.
     """
     digits = parse_digits(digits)
     a, b = parse_interval(lower, upper)
-    symmetric = a == b.copy_negate()
-    values, dps = _adaptive(a, b, digits, lambda x, y: _moments_at(x, y, symmetric))
-    z, mean, var, mu4 = values
-    with mpmath.workdps(dps):
-        std = mpmath.sqrt(var)
-        return Moments(
-            lower=a,
-            upper=b,
-            digits=digits,
-            mass=z,
-            mean=mean,
-            variance=var,
-            std=std,
-            correction=1 / std,
-            mu4=mu4,
-            excess_kurtosis=mu4 / (var * var) - 3,
-        )
+    v = _adaptive(a, b, digits)
+    return Moments(
+        lower=a,
+        upper=b,
+        digits=digits,
+        mass=v["mass"],
+        mean=v["mean"],
+        variance=v["variance"],
+        std=v["std"],
+        correction=v["correction"],
+        mu4=v["mu4"],
+        excess_kurtosis=v["excess_kurtosis"],
+    )
 
 
 def symmetric_std(k: Bound, digits: int = 50) -> mpmath.mpf:
@@ -260,5 +449,8 @@ def cutoff_for_post_truncation_units(c: Bound, digits: int = 50) -> mpmath.mpf:
 
 def _std_mp(k: mpmath.mpf, dps: int) -> mpmath.mpf:
     """s(k) at the current precision from an mpf cutoff (helper for the inverse problem)."""
-    values, _ = _moments_at(-k, k, True)
-    return mpmath.sqrt(values[2])
+    kd = mpf_to_decimal(k)
+    values = _evaluate(kd.copy_negate(), kd)
+    if values is None:  # pragma: no cover - k so small that s(k) is lost at this precision
+        raise InputError(f"c: the cutoff {mpmath.nstr(k, 5)} is too small to resolve")
+    return values["std"].x

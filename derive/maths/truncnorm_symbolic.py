@@ -86,6 +86,23 @@ def truncnorm_forms() -> TruncnormForms:
     )
 
 
+def excess_kurtosis_numerator() -> tuple[tuple[sp.Symbol, ...], sp.Expr]:
+    """mu_4 - 3 var^2 as a polynomial in the edge terms T_k = (a^k phi(a) - b^k phi(b)) / Z.
+
+    From the recursion of :func:`partial_moment` divided by Z: m_1 = T_0, m_2 = 1 + T_1,
+    m_3 = 2 m_1 + T_2, m_4 = 3 m_2 + T_3; then mu_4 = m_4 - 4 m_1 m_3 + 6 m_1^2 m_2 - 3 m_1^4
+    and var = m_2 - m_1^2.  The constant 3 cancels symbolically, so the excess kurtosis
+    E / var^2 has no final "- 3" (derive.maths.truncnorm evaluates it so).  Returns the
+    symbols (T_0, ..., T_3) and the expanded polynomial.
+    """
+    t = sp.symbols("T0:4", real=True)
+    m1, m2 = t[0], 1 + t[1]
+    m3, m4 = 2 * m1 + t[2], 3 * m2 + t[3]
+    variance = m2 - m1**2
+    mu4 = m4 - 4 * m1 * m3 + 6 * m1**2 * m2 - 3 * m1**4
+    return t, sp.expand(mu4 - 3 * variance**2)
+
+
 def display_forms() -> dict[str, sp.Expr]:
     """Readable forms in phi and Phi (for the report): the same maths, written compactly."""
     phi, Phi = sp.Function("phi"), sp.Function("Phi")

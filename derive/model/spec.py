@@ -3,19 +3,35 @@
 The spec lives in ``pyproject.toml`` under ``[tool.initref]`` (or in any TOML file given with
 ``--spec``, either as a top-level table or under ``[tool.initref]``).  It is validated here,
 apart from the code that emits it; every iteration over it is in sorted order.
+
+Numbers are exact or refused: bounds and the symmetric range are decimal strings (``"0.1"``
+is one tenth) or TOML integers; a TOML float (``0.1``, the binary double
+0.1000000000000000055511...) is refused with the string to write instead, and so are bools.
+``digits`` and ``gain_digits`` are TOML integers only.
 """
 
 from __future__ import annotations
 
 import decimal
+import difflib
 import hashlib
 import json
+import os
+import shlex
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from derive.core.errors import InputError
-from derive.core.numbers import bound_text, parse_bound, parse_digits, parse_interval
+from derive.core.numbers import (
+    MAX_DIGITS,
+    bound_text,
+    parse_bound,
+    parse_digits,
+    parse_interval,
+)
+from derive.core.resources import default_spec_file
 
 KNOWN_OUTPUTS: tuple[str, ...] = (
     "constants.json",
@@ -35,6 +51,44 @@ MAX_INTERVALS = 100_000
 EXACT = decimal.Context(prec=10_000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 Interval = tuple[decimal.Decimal, decimal.Decimal]
+PROGRAM = "initref"  # the console script; `python -m derive` is the same program
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a spec came from, as the provenance of every generated file names it.
+
+    Never an absolute path (generated files are byte-identical on every machine): the default
+    spec is "pyproject.toml [tool.initref]", a ``--spec FILE`` is shown by its path relative to
+    the working directory, or by its file name when it lies elsewhere (see :func:`shown_path`).
+    """
+
+    name: str  # e.g. "pyproject.toml [tool.initref]", "specs/small.toml"
+    command: str  # the command line that regenerates the files from this spec
+
+
+DEFAULT_SOURCE = Source("pyproject.toml [tool.initref]", f"{PROGRAM} generate")
+PYTHON_SOURCE = Source(
+    "a table given to derive.model.spec.parse_spec", "derive.model.spec.parse_spec(table)"
+)
+
+
+def file_source(shown: str, *, nested: bool) -> Source:
+    """The source of ``--spec FILE``; ``shown`` is the file as provenance names it."""
+    name = f"{shown} [tool.initref]" if nested else shown
+    return Source(name, f"{PROGRAM} generate --spec {shlex.quote(shown)}")
+
+
+def shown_path(path: Path, cwd: Path | None = None) -> str:
+    """``path`` relative to ``cwd`` (default: the working directory) when it lies under it,
+    else its file name: a spec file as provenance names it, without the machine's paths."""
+    here = os.path.abspath(os.getcwd() if cwd is None else cwd)
+    full = os.path.abspath(os.path.join(here, path))  # an absolute path stays itself
+    try:
+        inside = os.path.commonpath([here, full]) == here
+    except ValueError:  # different drives
+        inside = False
+    return Path(os.path.relpath(full, here)).as_posix() if inside else path.name
 
 
 @dataclass(frozen=True)
@@ -46,6 +100,8 @@ class Spec:
     symmetric_cutoffs: tuple[decimal.Decimal, ...]  # the k of the symmetric range, sorted
     # radii R of the complex normal truncated to |z| <= R (std units), sorted, unique
     complex_radii: tuple[decimal.Decimal, ...] = ()
+    # where it was read from: provenance only, not part of the spec's value or hash
+    source: Source = field(default=PYTHON_SOURCE, compare=False)
 
     def canonical(self) -> dict[str, object]:
         return {
@@ -75,12 +131,37 @@ def _require(table: object, where: str, keys: tuple[str, ...]) -> dict[str, obje
     return table
 
 
+class TomlFloat(str):
+    """A TOML float, kept as the text the file spelt it with (``tomllib``'s ``parse_float``):
+    the spec refuses floats and shows that text as the decimal string to write."""
+
+
+def _float_text(value: object) -> str | None:
+    """The spelling of a float (TOML or Python), or None for anything else."""
+    if isinstance(value, TomlFloat):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return None
+
+
+def _type_name(value: object) -> str:
+    return "float" if isinstance(value, TomlFloat) else type(value).__name__
+
+
 def _decimal_field(value: object, where: str) -> decimal.Decimal:
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
+    """A bound or a symmetric-range value: a decimal string or an integer, exactly."""
+    accepted = "accepted: a decimal string or an integer"
+    text = _float_text(value)
+    if text is not None:
+        parse_bound(text, f"spec: {where}")  # NaN, out of range: that error first
+        kind = "TOML float" if isinstance(value, TomlFloat) else "float"
+        exactness = "" if text.lstrip("+-").lower() in ("inf", "infinity") else " (inexact)"
         raise InputError(
-            f"spec: {where} = {value!r} has type {type(value).__name__} "
-            "(accepted: a number or a decimal string)"
+            f'spec: {where}: {text} is a {kind}{exactness}; write "{text}" ({accepted})'
         )
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InputError(f"spec: {where} = {value!r} has type {_type_name(value)} ({accepted})")
     return parse_bound(value, f"spec: {where}")
 
 
@@ -103,6 +184,13 @@ def _symmetric_range(table: object) -> tuple[decimal.Decimal, ...]:
         )
     with decimal.localcontext(EXACT):
         count = int((stop - start) / step) + 1
+        last = start + (count - 1) * step
+    if last != stop:  # the range would end below stop without a word
+        raise InputError(
+            f"spec: symmetric.stop = {bound_text(stop)} is not start + n*step (start = "
+            f"{bound_text(start)}, step = {bound_text(step)}: the last cutoff would be "
+            f"{bound_text(last)}; accepted: stop - start a multiple of step)"
+        )
     if count > MAX_INTERVALS:
         raise InputError(
             f"spec: symmetric range has {count} cutoffs (accepted: <= {MAX_INTERVALS})"
@@ -138,9 +226,20 @@ def _complex_radii(raw: object) -> tuple[decimal.Decimal, ...]:
 
 def _digits_field(t: dict[str, object], key: str, default: int) -> int:
     raw = t.get(key, default)
-    if not isinstance(raw, int) or isinstance(raw, bool):
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        text = _float_text(raw)
+        hint = ""
+        if text is not None:  # 50.0: say what to write
+            with decimal.localcontext(EXACT):
+                try:
+                    d = decimal.Decimal(text.replace("_", ""))
+                except decimal.InvalidOperation:  # pragma: no cover - tomllib's float syntax
+                    d = decimal.Decimal("NaN")
+                if d.is_finite() and d == d.to_integral_value() and 1 <= d <= MAX_DIGITS:
+                    hint = f"; write {key} = {int(d)}"
         raise InputError(
-            f"spec: {key} = {raw!r} has type {type(raw).__name__} (accepted: an integer 1..10000)"
+            f"spec: {key} = {repr(raw) if text is None else text} has type "
+            f"{_type_name(raw)} (accepted: an integer 1..{MAX_DIGITS}{hint})"
         )
     try:
         return parse_digits(raw)
@@ -148,17 +247,31 @@ def _digits_field(t: dict[str, object], key: str, default: int) -> int:
         raise InputError(f"spec: {key}: {exc}") from None
 
 
-def parse_spec(table: object) -> Spec:
-    """Validate a raw ``[tool.initref]`` table; every error names the key and the range."""
+def _outputs(t: dict[str, object]) -> tuple[str, ...]:
+    raw = t.get("outputs", list(KNOWN_OUTPUTS))
+    accepted = f"accepted: a non-empty list of {', '.join(KNOWN_OUTPUTS)}"
+    if not isinstance(raw, list) or not raw:
+        raise InputError(f"spec: outputs = {raw!r} ({accepted})")
+    for i, o in enumerate(raw):
+        if not isinstance(o, str):
+            raise InputError(f"spec: outputs[{i}] = {o!r} has type {_type_name(o)} ({accepted})")
+        if o not in KNOWN_OUTPUTS:
+            close = difflib.get_close_matches(o.strip().lower(), KNOWN_OUTPUTS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(
+                f"spec: unknown output {o!r} ({hint}accepted: {', '.join(KNOWN_OUTPUTS)})"
+            )
+    return tuple(sorted(set(raw)))  # a name listed twice is still one file
+
+
+def parse_spec(table: object, source: Source = PYTHON_SOURCE) -> Spec:
+    """Validate a raw ``[tool.initref]`` table; every error names the key and the range.
+
+    ``source`` says where the table was read from (provenance only)."""
     t = _require(table, "[tool.initref]", _KEYS)
     digits = _digits_field(t, "digits", 50)
     gain_digits = _digits_field(t, "gain_digits", DEFAULT_GAIN_DIGITS)
-    outputs_raw = t.get("outputs", list(KNOWN_OUTPUTS))
-    if not isinstance(outputs_raw, list) or not all(isinstance(o, str) for o in outputs_raw):
-        raise InputError(f"spec: outputs = {outputs_raw!r} (accepted: a list of file names)")
-    for o in outputs_raw:
-        if o not in KNOWN_OUTPUTS:
-            raise InputError(f"spec: unknown output {o!r} (accepted: {', '.join(KNOWN_OUTPUTS)})")
+    outputs = _outputs(t)
     symmetric = _symmetric_range(t["symmetric"]) if "symmetric" in t else ()
     intervals: set[Interval] = {(k.copy_negate(), k) for k in symmetric}
     raw_intervals = t.get("intervals", [])
@@ -181,24 +294,54 @@ def parse_spec(table: object) -> Spec:
     return Spec(
         digits=digits,
         gain_digits=gain_digits,
-        outputs=tuple(sorted(set(outputs_raw))),
+        outputs=outputs,
         intervals=tuple(sorted(intervals)),
         symmetric_cutoffs=tuple(sorted(symmetric)),
         complex_radii=complex_radii,
+        source=source,
     )
 
 
-def load_spec(path: Path) -> Spec:
-    """Read a spec from ``pyproject.toml`` ([tool.initref]) or a standalone TOML file."""
+def _read_toml(path: Path | Traversable) -> dict[str, object]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"spec: cannot read {str(path)!r}: {exc.strerror}") from None
+        raise InputError(f"spec: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"spec: {str(path)!r} is not UTF-8 text: {exc.reason}") from None
+    try:
+        return tomllib.loads(text, parse_float=TomlFloat)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"spec: {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_spec(path: Path, shown: str | None = None) -> Spec:
+    """Read a spec from a ``pyproject.toml`` ([tool.initref]) or a standalone TOML file.
+
+    ``shown`` names the file in provenance (default: :func:`shown_path`).  A standalone file
+    holds the spec either at its top level or under [tool.initref], not both."""
+    data = _read_toml(path)
+    shown = shown_path(path) if shown is None else shown
     tool = data.get("tool")
     if isinstance(tool, dict) and "initref" in tool:
-        return parse_spec(tool["initref"])
+        if path.name != "pyproject.toml":
+            stray = sorted(set(data) - {"tool"})
+            if stray:
+                raise InputError(
+                    f"spec: {str(path)!r} has both [tool.initref] and the top-level key "
+                    f"{stray[0]!r} (accepted: the spec in one place)"
+                )
+        return parse_spec(tool["initref"], file_source(shown, nested=True))
     if path.name == "pyproject.toml":
         raise InputError(f"spec: {str(path)!r} has no [tool.initref] table")
-    return parse_spec(data)
+    return parse_spec(data, file_source(shown, nested=False))
+
+
+def load_default_spec() -> Spec:
+    """The spec of ``initref generate`` without --spec: [tool.initref] of the project's
+    pyproject.toml, carried in the package (:mod:`derive.core.resources`)."""
+    data = _read_toml(default_spec_file())
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "initref" not in tool:  # pragma: no cover - a broken build
+        raise InputError("spec: the packaged default spec has no [tool.initref] table")
+    return parse_spec(tool["initref"], DEFAULT_SOURCE)

@@ -9,12 +9,15 @@ import decimal
 import importlib.metadata
 import importlib.resources
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import mpmath
+
 from derive import GENERATOR, __version__
-from derive.core.numbers import bound_text, float_views, format_sig
+from derive.core.numbers import bound_text, derivable_bound, float_views, format_sig
 from derive.maths.complex_truncnorm import JAX_COMPLEX_LITERAL
 from derive.maths.truncnorm import TF_LITERAL, Moments, truncnorm_moments
 from derive.model.spec import Spec
@@ -28,7 +31,6 @@ QUANTITY_DOC = {
     "correction": "1/std: divide the wanted post-truncation std by std to get the normal's",
     "excess_kurtosis": "mu_4/Var^2 - 3 (sets the standard error of a sample variance)",
 }
-COMMAND = "make generate  (python -m derive generate)"
 LIBRARIES = ("jinja2", "mpmath", "numpy", "sympy")
 SHORT_DIGITS = 20
 
@@ -38,12 +40,17 @@ def _version(dist: str) -> str:
 
 
 def provenance(spec: Spec) -> dict[str, str]:
+    """What made the files: versions, precision, the spec (its hash and where it was read
+    from) and the command that regenerates them.  No path of the machine and no time, so the
+    files are byte-identical wherever and however they are generated (``make generate``,
+    ``python -m derive generate`` and the ``initref`` console script are one command)."""
     return {
         "generator": f"{GENERATOR} {__version__}",
         "libraries": ", ".join(f"{lib} {_version(lib)}" for lib in LIBRARIES),
         "precision": f"{spec.digits} significant digits",
+        "spec": spec.source.name,
         "spec_hash": spec.hash,
-        "command": COMMAND,
+        "command": spec.source.command,
     }
 
 
@@ -58,10 +65,16 @@ def interval_key(a: decimal.Decimal, b: decimal.Decimal) -> str:
 
 
 def _python_float(a: decimal.Decimal) -> str:
-    """A bound as Python float source: ``-2.0``, ``float('inf')``."""
-    if a.is_infinite():
-        return 'float("inf")' if a > 0 else 'float("-inf")'
-    return repr(float(a))
+    """A bound as Python float source: ``-2.0``, ``float("inf")``."""
+    return python_float_source(float(a))
+
+
+def python_float_source(f: float) -> str:
+    """A float as Python source that evaluates to it: its repr when finite, else
+    ``float("inf")``, ``float("-inf")`` or ``float("nan")`` (``inf`` alone is a NameError)."""
+    if math.isfinite(f):
+        return repr(f)
+    return f'float("{f!r}")'
 
 
 def interval_row(m: Moments, digits: int) -> dict[str, Any]:
@@ -92,6 +105,37 @@ def truncnorm_rows(spec: Spec, progress: Progress | None = None) -> list[dict[st
     return rows
 
 
+def float_key_rows(spec: Spec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for the tables keyed by float64 cutoffs (constants.py's TRUNCNORM and the
+    initializers' lookup table).
+
+    A caller passes floats, so the entry under (fl(a), fl(b)) holds the moments of the interval
+    whose ends are exactly those floats.  Where the spec's decimal ends are binary-exact (2,
+    0.25, inf) that is the spec's own row; otherwise (0.1, 1e-400, 1e400) the float interval is
+    derived afresh at the spec's digits, so two spec intervals that round to the same floats
+    share one right entry instead of overwriting each other.  Float ends that are no interval
+    (fl(a) >= fl(b): [-1e-400, 1e-400] rounds to [-0.0, 0.0]) get no entry: no caller can ask
+    for them.  Nor do float ends beyond the cutoffs derive accepts (fl(1e100) is 1.6e-16 above
+    1e100): the initializers' float64 routine serves those.  The decimal tables still hold
+    every spec interval.
+    """
+    by_key: dict[tuple[float, float], dict[str, Any]] = {}
+    for (a, b), row in zip(spec.intervals, rows, strict=True):
+        fa, fb = float(a), float(b)
+        if not fa < fb or (fa, fb) in by_key:
+            continue
+        exact_a, exact_b = decimal.Decimal(fa), decimal.Decimal(fb)
+        if exact_a == a and exact_b == b:
+            by_key[(fa, fb)] = row
+        elif not (derivable_bound(exact_a) and derivable_bound(exact_b)):
+            continue
+        else:
+            by_key[(fa, fb)] = interval_row(
+                truncnorm_moments(exact_a, exact_b, spec.digits), spec.digits
+            )
+    return [by_key[key] for key in sorted(by_key)]
+
+
 SNIPPET_MARK = "# --- snippet ---\n"
 SNIPPETS = ("complex_truncnorm64", "truncnorm64")
 
@@ -109,7 +153,7 @@ def snippet_source(name: str) -> str:
 
 def _view(x: Any, digits: int) -> dict[str, Any]:
     view = asdict(float_views(x, digits))
-    view.pop("float64")
+    view["float64_py"] = python_float_source(view.pop("float64"))
     view["short"] = format_sig(x, min(SHORT_DIGITS, digits))
     return view
 
@@ -125,6 +169,8 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
     g = gains(spec.name, None, digits)
     param = spec.param
     torch = torch_gain(spec.name, None, digits + 10)
+    with mpmath.workdps(digits + 10):  # g**2 = 1/E[f^2]: one division, no cancellation
+        scale = 1 / g.second_moment
     return {
         "name": spec.name,
         "label": g.label,
@@ -133,6 +179,7 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
         "param": param.default if param else "",
         "method": g.method,
         "values": {q: _view(getattr(g, q), digits) for q in GAIN_QUANTITIES},
+        "scale": _view(scale, digits),
         "torch_gain_text": TORCH_GAIN_TEXT.get(spec.name, ""),
         "torch_gain": _view(torch, digits) if torch is not None else None,
     }
@@ -200,6 +247,8 @@ def build_model(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
     the depth table and (when report.md is asked for) the report's data."""
     model = _model_without_gains(spec, progress)
     model["gains"] = gain_rows(spec.gain_digits)
+    model["gain_digits"] = str(spec.gain_digits)  # digits of the gains' "decimal" strings
+    model["gain_short_digits"] = str(min(SHORT_DIGITS, spec.gain_digits))  # their "short"
     return model
 
 
@@ -211,8 +260,10 @@ def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[s
         "generator": GENERATOR,
         "provenance": provenance(spec),
         "digits": str(spec.digits),
+        "short_digits": str(min(SHORT_DIGITS, spec.digits)),  # digits of every "short" view
         "quantities": [{"name": q, "doc": QUANTITY_DOC[q]} for q in QUANTITIES],
         "intervals": rows,
+        "float_intervals": float_key_rows(spec, rows),
         "symmetric": [by_key[interval_key(k.copy_negate(), k)] for k in spec.symmetric_cutoffs],
         "snippets": {name: snippet_source(name) for name in SNIPPETS},
         "reference": {

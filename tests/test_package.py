@@ -1,0 +1,204 @@
+"""The package as users install it: the wheel carries the templates and the default spec.
+
+The wheel is built from a copy of the sources (no network, no build isolation: building in
+the checkout would leave build/ and *.egg-info there) and installed into a fresh virtual
+environment in a temporary directory.  That environment reaches the test environment's
+dependencies through a .pth line naming its site-packages: the directory is put on sys.path,
+but the .pth files inside it (the editable install's finder among them) are not run, so the
+only ``derive`` it can import is the wheel's.  ``initref`` then runs from a directory outside
+the checkout and writes what generated/ holds, byte for byte.  An editable install (what
+``make`` makes) of the same copy reads the copy's templates and spec in place.
+
+About 15 s of CPU, most of it one full ``initref generate``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GENERATED, ROOT, require
+
+SMALL_SPEC = """\
+digits = 12
+gain_digits = 5
+outputs = ["constants.json", "constants.md", "constants.py"]
+intervals = [["-2", "2"], ["2", "inf"]]
+"""
+S2_40 = "0.8796256610342397504128414195777747983459"  # s(2), README's --json example
+
+
+def _env() -> dict[str, str]:
+    """The environment of the installed commands: nothing that points back at the checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_"))}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def _run(
+    argv: list[str | Path], cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in argv], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _ok(argv: list[str | Path], cwd: Path) -> str:
+    done = _run(argv, cwd)
+    assert done.returncode == 0, f"{argv}: {done.stderr}"
+    return done.stdout
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _venv(path: Path) -> Path:
+    """A virtual environment without pip whose sys.path ends with this one's site-packages."""
+    _ok([sys.executable, "-m", "venv", "--without-pip", path], path.parent)
+    python = path / "bin" / "python"
+    site = _ok([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], path)
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(site.strip(), "_initref_test_deps.pth").write_text("\n".join(sorted(ours)) + "\n")
+    return python
+
+
+def _pip_install(python: Path, *args: str | Path) -> None:
+    _ok([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
+         "--no-index", *args], python.parent)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What a clone holds that the build reads; derive/_data keeps its links."""
+    require("setuptools")  # the build backend (a failure under CI=true)
+    src = tmp_path_factory.mktemp("src")
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "derive", src / "derive", symlinks=True, ignore=skip)
+    shutil.copytree(ROOT / "templates", src / "templates")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    assert (src / "derive" / "_data" / "templates").is_symlink()
+    return src
+
+
+@pytest.fixture(scope="module")
+def wheel(source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    _ok([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", "--wheel-dir", dist, source], dist)  # fmt: skip
+    (built,) = dist.glob("initref-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin/ directory of a fresh environment with the wheel installed."""
+    python = _venv(tmp_path_factory.mktemp("venv") / "wheel")
+    _pip_install(python, wheel)
+    return python.parent
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory outside the checkout, holding a spec file."""
+    cwd = tmp_path_factory.mktemp("elsewhere")
+    (cwd / "small.toml").write_text(SMALL_SPEC, encoding="utf-8")
+    return cwd
+
+
+def test_the_wheel_carries_every_template_and_the_default_spec(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        spec = zf.read("derive/_data/default_spec.toml")
+    templates = {f"derive/_data/templates/{p.name}" for p in (ROOT / "templates").glob("*.j2")}
+    assert templates and templates <= names, templates - names
+    assert spec == (ROOT / "pyproject.toml").read_bytes()
+    assert "derive/maths/snippets/truncnorm64.py" in names
+
+
+def test_installed_initref_runs_from_any_directory_under_its_own_name(
+    installed: Path, elsewhere: Path
+) -> None:
+    where = _ok([installed / "python", "-c", "import derive; print(derive.__file__)"], elsewhere)
+    assert Path(where.strip()).is_relative_to(installed.parent), where  # the wheel's, not ROOT's
+    assert _ok([installed / "initref", "--help"], elsewhere).startswith("usage: initref ")
+    usage = _ok([installed / "initref", "truncnorm", "--help"], elsewhere)
+    assert usage.startswith("usage: initref truncnorm ") and "example: initref truncnorm" in usage
+    answer = json.loads(
+        _ok([installed / "initref", "truncnorm", "-2", "2", "--digits", "40", "--json"], elsewhere)
+    )
+    assert answer["std"] == S2_40
+    assert "Var[w]   = 2/n_in" in _ok([installed / "initref", "he"], elsewhere)
+
+
+def test_installed_generate_writes_exactly_the_committed_generated_tree(
+    installed: Path, elsewhere: Path
+) -> None:
+    out = elsewhere / "out"
+    _ok([installed / "initref", "generate", "--out", out], elsewhere)
+    written, committed = _snapshot(out), _snapshot(GENERATED)
+    assert sorted(written) == sorted(committed)
+    differing = [name for name in committed if written[name] != committed[name]]
+    assert not differing, differing
+
+
+@pytest.fixture(scope="module")
+def small_out(installed: Path, elsewhere: Path) -> Path:
+    """``initref generate --spec small.toml --out small-out`` with the wheel (the run that
+    crashed with TemplateNotFound when the wheel held only the code)."""
+    out = elsewhere / "small-out"
+    _ok([installed / "initref", "generate", "--spec", "small.toml", "--out", out], elsewhere)
+    return out
+
+
+def test_installed_generate_reads_a_spec_file_and_names_it(small_out: Path) -> None:
+    assert sorted(_snapshot(small_out)) == ["constants.json", "constants.md", "constants.py"]
+    provenance = json.loads((small_out / "constants.json").read_text("utf-8"))["provenance"]
+    assert provenance["spec"] == "small.toml"
+    assert provenance["command"] == "initref generate --spec small.toml"
+
+
+def test_installed_generate_without_out_exits_2_with_one_line(
+    installed: Path, elsewhere: Path
+) -> None:
+    done = _run([installed / "initref", "generate"], elsewhere)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        "initref: error: generate: --out DIR is required (initref is installed, not run from "
+        "its source checkout, whose generated/ is the default)\n"
+    )
+    assert not (elsewhere / "generated").exists()
+
+
+def test_an_editable_install_reads_the_templates_and_spec_of_its_checkout(
+    source: Path, small_out: Path, elsewhere: Path, tmp_path: Path
+) -> None:
+    """What ``make`` installs: the same resources, read in place; the default --out is the
+    checkout's generated/.  The small spec renders byte for byte as the wheel renders it."""
+    python = _venv(tmp_path / "editable")
+    _pip_install(python, "--no-build-isolation", "-e", source)
+    probe = (
+        "import derive.cli as c, derive.core.resources as r; "
+        "print(c.checkout_output_dir()); print(r.template_dir()); print(r.default_spec_file())"
+    )
+    out_dir, templates, spec = _ok([python, "-c", probe], elsewhere).split()
+    assert Path(out_dir) == source / "generated"
+    assert Path(templates).resolve() == source / "templates"
+    assert Path(spec).resolve() == source / "pyproject.toml"
+    editable_out = tmp_path / "out"
+    _ok([python.parent / "initref", "generate", "--spec", "small.toml", "--out", editable_out],
+        elsewhere)  # fmt: skip
+    assert _snapshot(editable_out) == _snapshot(small_out)
