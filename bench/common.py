@@ -25,6 +25,7 @@ CPU_SECTIONS = (
     "numpy",
     "torch",
     "tf",
+    "jax",
     "generator",
     "orthogonal_numpy",
     "orthogonal_torch",

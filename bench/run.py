@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_generator import section_generator
+from bench_jax import section_jax
 from bench_numpy import section_numpy
 from bench_orthogonal import (
     orthogonal_table,
@@ -194,6 +195,15 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     v, w = worst(tf_cases, "truncated_normal_pm2", lambda c: c["cutoff"] == "±2")
     add("tf ±2 vs tf.random.truncated_normal", "≤ 1.5×", v, None if v is None else v <= 1.5, w)
 
+    jax_cases = res.get("jax", {}).get("cases", [])
+    v, w = worst(jax_cases, "truncated_normal_pm2", lambda c: c["cutoff"] == "±2")
+    add("jax ±2 vs jax.random.truncated_normal", "≤ 1.5×", v, None if v is None else v <= 1.5, w)
+    tails = ("[3, 4]", "[8, 9]", "[2, inf)")
+    v, w = worst(jax_cases, "floor", lambda c: c["cutoff"] in tails)
+    add("jax tail cutoffs vs jax.random.normal", "≤ 3×", v, None if v is None else v <= 3, w)
+    v, w = worst(jax_cases, "floor", lambda c: True)
+    add("jax every cutoff vs jax.random.normal", "-", v, None, w)
+
     mem_worst: tuple[float | None, str] = (None, "")
     for fw in ("numpy", "torch", "tf"):
         for m in res.get(fw, {}).get("memory", []) + res.get(fw + "_memory", {}).get("memory", []):
@@ -319,6 +329,10 @@ def report(res: dict[str, Any]) -> str:
             ("truncated_normal_pm2", "tf.trunc±2"),
             ("stateless_parameterized_truncated_normal", "stateless_param"),
         ],
+        "jax": [
+            ("truncated_normal_pm2", "jax.trunc±2"),
+            ("jax_truncated_normal", "jax.trunc(same)"),
+        ],
     }
     for fw, extra in others.items():
         sec = res.get(fw)
@@ -426,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         default=[],
-        help="numpy|torch|tf|generator|orthogonal (the three orthogonal_* sections)|torch_cuda "
+        help="numpy|torch|tf|jax|generator|orthogonal (the three orthogonal_* sections)|torch_cuda "
         "(repeatable or comma-separated)",
     )
     parser.add_argument(
@@ -454,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             "numpy": section_numpy,
             "torch": section_torch,
             "tf": section_tf,
+            "jax": section_jax,
             "generator": section_generator,
             "orthogonal_numpy": section_orthogonal_numpy,
             "orthogonal_torch": section_orthogonal_torch,

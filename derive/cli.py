@@ -147,6 +147,20 @@ def cmd_truncnorm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_complex(args: argparse.Namespace) -> int:
+    from derive.core.numbers import bound_text, format_sig
+    from derive.maths.complex_truncnorm import complex_truncnorm_moments
+
+    m = complex_truncnorm_moments(args.radius, args.digits)
+    record = {
+        "radius": bound_text(m.radius),
+        "digits": m.digits,
+        **{k: format_sig(v, m.digits) for k, v in m.as_dict().items()},
+    }
+    _print_record(record, _output_format(args))
+    return 0
+
+
 def cmd_he(args: argparse.Namespace) -> int:
     from derive.maths.he_rule import variance_rule
 
@@ -266,6 +280,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "  python -m derive generate --check\n"
         "  python -m derive truncnorm -2 2 --digits 40 --json\n"
         "  python -m derive truncnorm 1000 1001 --csv\n"
+        "  python -m derive complex 2 --digits 30 --json\n"
         "  python -m derive he --slope 0.01 --mode fan_out --latex\n"
         "  python -m derive gain gelu --digits 30\n"
         "  python -m derive depth --layers 24 --cutoff 2\n",
@@ -310,6 +325,20 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     t.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
     _add_format_flags(t)
     t.set_defaults(func=cmd_truncnorm)
+
+    c = sub.add_parser(
+        "complex",
+        help="moments of the complex normal CN(0,1) with |z| truncated at R",
+        description="Mass, E|z|^2, std, correction (1/std), E|z|^4 of the circularly symmetric "
+        "complex normal (E|z|^2 = 1) with its modulus truncated at R (in units of its std; "
+        "inf allowed), and what JAX divides by (its literal .95311164380491208 at R = 2) with "
+        "the factor by which JAX's complex E|w|^2 exceeds scale/fan (1/mass).",
+        epilog="example: python -m derive complex 2 --digits 30 --json",
+    )
+    c.add_argument("radius", metavar="R")
+    c.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
+    _add_format_flags(c)
+    c.set_defaults(func=cmd_complex)
 
     h = sub.add_parser(
         "he",
@@ -361,28 +390,43 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def _allow_negative_positionals(argv: list[str]) -> list[str]:
-    """Let ``truncnorm -inf -40`` and ``truncnorm 3 -1e-8`` through argparse as positionals.
+    """Let ``truncnorm -inf -40``, ``truncnorm 3 -1e-8``, ``gain -x`` (and ``complex -1``, to be
+    told why it is out of range) through argparse.
 
-    argparse only recognises plain negative decimals (``-2``) as values; ``-inf`` and
-    ``-1e-8`` look like options to it.  For ``truncnorm``, options go first and every
-    other argument, in order, after ``--``.
+    argparse only recognises plain negative decimals (``-2``) as values; ``-inf``, ``-1e-8``
+    and ``-x`` look like options to it.  For ``truncnorm`` (negative numbers) and ``gain``
+    (every single-dash argument but ``-h``: gain has no short options, so ``-x``,
+    ``-tanh(x)`` or ``-0.5*x`` can only be the expression), options go first and every other
+    argument, in order, after ``--``.
     """
-    if not argv or argv[0] != "truncnorm" or "--" in argv:
+    if not argv or argv[0] not in _NEGATIVE_POSITIONALS or "--" in argv:
         return argv
+    takes_value = _NEGATIVE_POSITIONALS[argv[0]]
     options: list[str] = []
     positionals: list[str] = []
     rest = iter(argv[1:])
     for arg in rest:
-        if arg.startswith("-") and not _looks_negative_number(arg):
+        if arg.startswith("-") and not _looks_negative(argv[0], arg):
             options.append(arg)
-            if arg in _VALUE_OPTIONS and "=" not in arg:
+            if arg in takes_value and "=" not in arg:
                 options.append(next(rest, ""))
         else:
             positionals.append(arg)
     return [argv[0], *options, "--", *positionals]
 
 
-_VALUE_OPTIONS = ("--digits", "--format")
+_NEGATIVE_POSITIONALS: dict[str, tuple[str, ...]] = {
+    "truncnorm": ("--digits", "--format"),
+    "gain": ("--digits", "--param", "--method"),
+    "complex": ("--digits",),
+}
+
+
+def _looks_negative(command: str, arg: str) -> bool:
+    """A positional that starts with "-": a negative number, or (for gain) an expression."""
+    if command == "gain":
+        return not arg.startswith("--") and arg not in ("-", "-h")
+    return _looks_negative_number(arg)
 
 
 def _looks_negative_number(arg: str) -> bool:

@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:66f32d2f8271f430 (pyproject.toml [tool.initref])
+# spec:      sha256:fa53313d4bbd5100 (pyproject.toml [tool.initref])
 # command:   initref generate
 """Variance-scaling initializers for Keras 3 on TensorFlow, with exact truncated-normal constants.
 
@@ -419,14 +419,42 @@ GAINS: dict[str, float] = {
     "sigmoid": 1.8462285453386054,
 }
 
+# g**2 = 1 / E[f(z)^2], each correctly rounded from its exact value (fl(g) * fl(g) can be off
+# by an ulp: fl(sqrt 2)**2 = 2.0000000000000004): the scale activation= multiplies by.
+VARIANCE_GAINS: dict[str, float] = {
+    # linear: g**2 = 1.000000000000000000000000
+    "linear": 1.0,
+    # relu: g**2 = 2.000000000000000000000000
+    "relu": 2.0,
+    # leaky_relu(a=0.01): g**2 = 1.999800019998000199980002
+    "leaky_relu": 1.9998000199980002,
+    # elu(alpha=1): g**2 = 1.550518808067927210923345
+    "elu": 1.5505188080679273,
+    # selu: g**2 = 1.000000000000000000000000
+    "selu": 1.0,
+    # gelu: g**2 = 2.351715614073372947580012
+    "gelu": 2.351715614073373,
+    # gelu_tanh: g**2 = 2.351869216433811316756002
+    "gelu_tanh": 2.3518692164338115,
+    # silu: g**2 = 2.810761124074471055969537
+    "silu": 2.810761124074471,
+    # mish: g**2 = 2.210715729937989172233883
+    "mish": 2.210715729937989,
+    # softplus: g**2 = 1.085486502988343417946258
+    "softplus": 1.0854865029883434,
+    # tanh: g**2 = 2.536175433217453754229724
+    "tanh": 2.5361754332174535,
+    # sigmoid: g**2 = 3.408559841623102982914438
+    "sigmoid": 3.408559841623103,
+}
+
 
 def activation_scale(
     scale: float, activation: str | None = None, gain: float | None = None
 ) -> float:
     """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
     scale = _check_positive("scale", scale)
-    g = _activation_gain(activation, gain)
-    return scale if g is None else scale * g * g
+    return scale * _squared_gain(activation, gain)
 
 
 def _activation_gain(activation: str | None, gain: float | None) -> float | None:
@@ -436,11 +464,7 @@ def _activation_gain(activation: str | None, gain: float | None) -> float | None
             f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
         )
     if activation is not None:
-        if activation not in GAINS:
-            raise ValueError(
-                f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
-            )
-        return GAINS[activation]
+        return GAINS[_builtin_name(activation)]
     if gain is not None:
         return _check_positive("gain", gain)
     return None
@@ -449,8 +473,36 @@ def _activation_gain(activation: str | None, gain: float | None) -> float | None
 def _rule_scale(rule_scale: float, activation: str | None, gain: float | None) -> float:
     """The scale of a named rule: its own (He 2 = relu's gain squared, Glorot and LeCun 1 =
     linear's), or g**2 when ``activation`` or ``gain`` gives the gain g instead."""
+    if activation is None and gain is None:
+        return rule_scale
+    return _squared_gain(activation, gain)
+
+
+def _squared_gain(activation: str | None, gain: float | None) -> float:
+    """g**2: VARIANCE_GAINS[activation] (correctly rounded), gain * gain, or 1 for neither."""
     g = _activation_gain(activation, gain)
-    return rule_scale if g is None else g * g
+    if g is None:
+        return 1.0
+    return VARIANCE_GAINS[_builtin_name(activation)] if activation is not None else g * g
+
+
+def _builtin_name(activation: object) -> str:
+    """``activation`` if it is a key of GAINS (exact, lower-case), else an error naming the
+    closest key and all of them (as `python -m derive gain NAME` does)."""
+    if not isinstance(activation, str):
+        raise TypeError(
+            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+        )
+    if activation in GAINS:
+        return activation
+    import difflib
+
+    key = activation.strip().lower()
+    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
+    )
 
 
 # ---------------------------------------------------------------------------

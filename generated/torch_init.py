@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:66f32d2f8271f430 (pyproject.toml [tool.initref])
+# spec:      sha256:fa53313d4bbd5100 (pyproject.toml [tool.initref])
 # command:   initref generate
 """Variance-scaling weight initialization for PyTorch: He, Glorot and LeCun, with truncated
 normals whose std AFTER truncation is the one the rule asks for.
@@ -48,6 +48,8 @@ import torch
 
 __all__ = [
     "calculate_fans",
+    "complex_std",
+    "complex_variance_scaling_",
     "delta_orthogonal_",
     "glorot_normal_",
     "glorot_uniform_",
@@ -393,14 +395,42 @@ GAINS: dict[str, float] = {
     "sigmoid": 1.8462285453386054,
 }
 
+# g**2 = 1 / E[f(z)^2], each correctly rounded from its exact value (fl(g) * fl(g) can be off
+# by an ulp: fl(sqrt 2)**2 = 2.0000000000000004): the scale activation= multiplies by.
+VARIANCE_GAINS: dict[str, float] = {
+    # linear: g**2 = 1.000000000000000000000000
+    "linear": 1.0,
+    # relu: g**2 = 2.000000000000000000000000
+    "relu": 2.0,
+    # leaky_relu(a=0.01): g**2 = 1.999800019998000199980002
+    "leaky_relu": 1.9998000199980002,
+    # elu(alpha=1): g**2 = 1.550518808067927210923345
+    "elu": 1.5505188080679273,
+    # selu: g**2 = 1.000000000000000000000000
+    "selu": 1.0,
+    # gelu: g**2 = 2.351715614073372947580012
+    "gelu": 2.351715614073373,
+    # gelu_tanh: g**2 = 2.351869216433811316756002
+    "gelu_tanh": 2.3518692164338115,
+    # silu: g**2 = 2.810761124074471055969537
+    "silu": 2.810761124074471,
+    # mish: g**2 = 2.210715729937989172233883
+    "mish": 2.210715729937989,
+    # softplus: g**2 = 1.085486502988343417946258
+    "softplus": 1.0854865029883434,
+    # tanh: g**2 = 2.536175433217453754229724
+    "tanh": 2.5361754332174535,
+    # sigmoid: g**2 = 3.408559841623102982914438
+    "sigmoid": 3.408559841623103,
+}
+
 
 def activation_scale(
     scale: float, activation: str | None = None, gain: float | None = None
 ) -> float:
     """scale * g**2, g = GAINS[activation] or the given ``gain`` (neither: scale itself)."""
     scale = _check_positive("scale", scale)
-    g = _activation_gain(activation, gain)
-    return scale if g is None else scale * g * g
+    return scale * _squared_gain(activation, gain)
 
 
 def _activation_gain(activation: str | None, gain: float | None) -> float | None:
@@ -410,11 +440,7 @@ def _activation_gain(activation: str | None, gain: float | None) -> float | None
             f"activation, gain: {activation!r} and {gain!r} both given (accepted: one of them)"
         )
     if activation is not None:
-        if activation not in GAINS:
-            raise ValueError(
-                f"activation: {activation!r} is not a built-in (accepted: {', '.join(GAINS)})"
-            )
-        return GAINS[activation]
+        return GAINS[_builtin_name(activation)]
     if gain is not None:
         return _check_positive("gain", gain)
     return None
@@ -423,8 +449,105 @@ def _activation_gain(activation: str | None, gain: float | None) -> float | None
 def _rule_scale(rule_scale: float, activation: str | None, gain: float | None) -> float:
     """The scale of a named rule: its own (He 2 = relu's gain squared, Glorot and LeCun 1 =
     linear's), or g**2 when ``activation`` or ``gain`` gives the gain g instead."""
+    if activation is None and gain is None:
+        return rule_scale
+    return _squared_gain(activation, gain)
+
+
+def _squared_gain(activation: str | None, gain: float | None) -> float:
+    """g**2: VARIANCE_GAINS[activation] (correctly rounded), gain * gain, or 1 for neither."""
     g = _activation_gain(activation, gain)
-    return rule_scale if g is None else g * g
+    if g is None:
+        return 1.0
+    return VARIANCE_GAINS[_builtin_name(activation)] if activation is not None else g * g
+
+
+def _builtin_name(activation: object) -> str:
+    """``activation`` if it is a key of GAINS (exact, lower-case), else an error naming the
+    closest key and all of them (as `python -m derive gain NAME` does)."""
+    if not isinstance(activation, str):
+        raise TypeError(
+            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+        )
+    if activation in GAINS:
+        return activation
+    import difflib
+
+    key = activation.strip().lower()
+    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
+    )
+
+
+# Std after truncation of the complex normal CN(0, 1) (E|z|^2 = 1 before truncation)
+# truncated to |z| <= R (R in units of the complex std), from initref's tables at
+# 50 digits, keyed by R.  Other radii fall back to complex_truncnorm_std()
+# below (float64, within an ulp or two).  E|z|^2 = 1 - R^2 / (exp(R^2) - 1).
+_COMPLEX_TABLE: dict[float, float] = {
+    # R = 0.5: std = 0.34611715350882334439284202629559151922184242987006
+    #   float64 exactly 0.34611715350882332753457149010500870645046234130859375
+    0.5: 0.3461171535088233,
+    # R = 1: std = 0.64654720874091906918113002493605718388098125277772
+    #   float64 exactly 0.64654720874091908822123286881833337247371673583984375
+    1.0: 0.6465472087409191,
+    # R = 1.5: std = 0.85726987396957946690740124884190276981070589556396
+    #   float64 exactly 0.857269873969579432326781898154877126216888427734375
+    1.5: 0.8572698739695794,
+    # R = 2: std = 0.96196182800821354017610406066036442620226930774958
+    #   float64 exactly 0.96196182800821350422637578958529047667980194091796875
+    2.0: 0.9619618280082135,
+    # R = 2.5: std = 0.99393728424682427244186428054200565040538134429438
+    #   float64 exactly 0.99393728424682425970360100109246559441089630126953125
+    2.5: 0.9939372842468243,
+    # R = 3: std = 0.99944443301090247978983391955728489719719720982842
+    #   float64 exactly 0.9994444330109024665631523021147586405277252197265625
+    3.0: 0.9994444330109025,
+    # R = 3.5: std = 0.99997069058620541093428629726167273431519216142320
+    #   float64 exactly 0.99997069058620535741965795750729739665985107421875
+    3.5: 0.9999706905862054,
+    # R = 4: std = 0.99999909971809567883766575320198584972734699631060
+    #   float64 exactly 0.9999990997180956409096097559086047112941741943359375
+    4.0: 0.9999990997180956,
+    # R = 5: std = 0.99999999982640070167047044706648707186931299598985
+    #   float64 exactly 0.99999999982640075391060463516623713076114654541015625
+    5.0: 0.9999999998264008,
+    # R = 6: std = 0.99999999999999582485890556156541670283746438165296
+    #   float64 exactly 0.9999999999999957811525064244051463901996612548828125
+    6.0: 0.9999999999999958,
+    # R = inf: std = 1.0000000000000000000000000000000000000000000000000
+    #   float64 exactly 1
+    float("inf"): 1.0,
+}
+
+
+def complex_truncnorm_std(radius: float) -> float:
+    """sqrt(E|z|^2) of CN(0, 1) (E|z|^2 = 1) truncated to |z| <= radius (0 < radius <= inf)."""
+    if not radius > 0.0:
+        raise ValueError(f"radius: {radius!r} is out of range (accepted: 0 < radius <= inf)")
+    if radius > 26.0:  # 1 - E|z|^2 = T / (e^T - 1) < 1e-290: 1.0 in float64 (and no overflow)
+        return 1.0
+    t = radius * radius
+    if t < 1e-20:  # E|z|^2 = T/2 - T^2/12 + ...: sqrt = R / sqrt(2) * (1 - T/12), T/12 < eps
+        return radius * math.sqrt(0.5)
+    if t <= 1.0:
+        term, tail, j = t * t / 2.0, 0.0, 2
+        while term > 1e-17 * tail or tail == 0.0:
+            tail += term
+            j += 1
+            term *= t / j
+        return math.sqrt(tail / math.expm1(t))
+    return math.sqrt(1.0 - t / math.expm1(t))
+
+
+def complex_std(radius: float) -> float:
+    """sqrt(E|z|^2) of CN(0, 1) truncated to |z| <= radius: the tabulated constant when the
+    radius is in the table, else complex_truncnorm_std()."""
+    key = float(radius)
+    if key in _COMPLEX_TABLE:
+        return _COMPLEX_TABLE[key]
+    return complex_truncnorm_std(key)
 
 
 # ---------------------------------------------------------------------------
@@ -1058,6 +1181,10 @@ def variance_scaling_(
         activation, gain: multiply ``scale`` by g**2, g = GAINS[activation] (the derived
             gain) or ``gain``; e.g. activation="gelu" keeps GELU's second moment.
     """
+    if isinstance(tensor, torch.Tensor) and tensor.is_complex():  # complex_variance_scaling_
+        return _complex_from_variance_scaling_(
+            tensor, scale, mode, distribution, lower, upper, generator, activation, gain
+        )
     _check_tensor(tensor)
     scale = activation_scale(scale, activation, gain)
     _check_choice("distribution", distribution, DISTRIBUTIONS)
@@ -1509,3 +1636,93 @@ def delta_orthogonal_(
         tensor.zero_()
         _orthogonal_into_(tensor[(slice(None), slice(None), *centre)], shape[0], g, generator)
     return tensor
+
+
+# ---------------------------------------------------------------------------
+# Complex weights (complex64, complex128 tensors)
+# ---------------------------------------------------------------------------
+
+
+def _complex_from_variance_scaling_(
+    tensor: torch.Tensor,
+    scale: float,
+    mode: str,
+    distribution: str,
+    lower: float,
+    upper: float,
+    generator: torch.Generator | None,
+    activation: str | None,
+    gain: float | None,
+) -> torch.Tensor:
+    if (float(lower), float(upper)) != (-2.0, 2.0):
+        raise ValueError(
+            f"lower, upper: [{lower!r}, {upper!r}] apply to real tensors, not {tensor.dtype} "
+            "(accepted for complex tensors: the default [-2, 2]; see complex_variance_scaling_)"
+        )
+    return complex_variance_scaling_(
+        tensor,
+        scale=scale,
+        mode=mode,
+        distribution=distribution,
+        generator=generator,
+        activation=activation,
+        gain=gain,
+    )
+
+
+def complex_variance_scaling_(
+    tensor: torch.Tensor,
+    *,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+    radius: float = 2.0,
+    generator: torch.Generator | None = None,
+    activation: str | None = None,
+    gain: float | None = None,
+) -> torch.Tensor:
+    """Fill a complex64/complex128 ``tensor`` so that E|w|^2 = scale / fan
+    (variance_scaling_() and the named rules on a complex tensor come here, at radius 2).
+
+    ``distribution``:
+      * "truncated_normal": c * z, z ~ CN(0, 1) (real and imaginary parts independent
+        N(0, 1/2), E|z|^2 = 1) with |z| <= ``radius`` (in units of its std; inf: no
+        truncation), c = sqrt(scale / fan) / complex_std(radius), so that E|w|^2 = scale / fan
+        exactly (E|z|^2 after truncation = 1 - R^2 / (exp(R^2) - 1); JAX divides by
+        0.9531 = sqrt(1 - 5 e^-4) instead and comes out 1.9% high).  |z|^2 is drawn by the
+        inverse CDF of Exp(1) truncated to [0, R^2], the angle uniformly.
+      * "untruncated_normal": CN(0, scale / fan) (torch's complex normal_).
+      * "uniform": uniform on the disk of radius sqrt(2 scale / fan) (E|w|^2 = rho^2 / 2).
+
+    Fans as calculate_fans() ([out, in / groups, *kernel]); drawn in the tensor's real dtype
+    on its device.
+    """
+    if not isinstance(tensor, torch.Tensor) or not tensor.is_complex():
+        raise TypeError(
+            f"tensor: {getattr(tensor, 'dtype', type(tensor).__name__)} is not complex "
+            "(accepted: a complex64 or complex128 torch.Tensor)"
+        )
+    scale = activation_scale(_check_positive("scale", scale), activation, gain)
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(
+            f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"
+        )
+    radius = float(radius)
+    if not radius > 0.0:
+        raise ValueError(f"radius: {radius!r} (accepted: 0 < radius <= inf)")
+    std = _rule_std(scale, _fan(tensor, mode))
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    real = torch.float64 if tensor.dtype == torch.complex128 else torch.float32
+    kw = {"dtype": real, "device": tensor.device}
+    with torch.no_grad():
+        if distribution == "untruncated_normal":
+            return tensor.normal_(0.0, std, generator=generator)  # E|w|^2 = std^2
+        u = torch.rand(tensor.shape, generator=generator, **kw)
+        if distribution == "uniform":
+            modulus = u.sqrt_().mul_(math.sqrt(2.0) * std)
+        else:
+            mass = -math.expm1(-radius * radius) if math.isfinite(radius) else 1.0
+            modulus = u.mul_(-mass).log1p_().neg_().sqrt_().mul_(std / complex_std(radius))
+        angle = torch.rand(tensor.shape, generator=generator, **kw).mul_(2.0 * math.pi)
+        return tensor.copy_(torch.polar(modulus, angle))

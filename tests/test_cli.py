@@ -177,7 +177,11 @@ def test_bad_query_exits_2_with_one_line_naming_the_value(
 
 
 BAD_SPECS = [
-    ("unknown-key", 'digits = 20\ncolour = "red"\n', ["unknown key 'colour'", "accepted: digits"]),
+    (
+        "unknown-key",
+        'digits = 20\ncolour = "red"\n',
+        ["unknown key 'colour'", "accepted: complex_radii, digits"],
+    ),
     ("digits-type", 'digits = "20"\n', ["digits = '20' has type str", "accepted: an integer"]),
     ("digits-range", "digits = 0\n", ["digits: 0 is out of range", "accepted: 1..10000"]),
     ("interval-type", "intervals = [[true, 1]]\n", ["intervals[0][0] = True has type bool"]),

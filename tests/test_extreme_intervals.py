@@ -67,11 +67,25 @@ def extreme_modules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _import(path: Path) -> ModuleType:
+    """Import a rendered module.  A tf_init registers its classes in Keras's process-wide
+    registry of custom objects under "initref>Name"; that registry is restored afterwards, so
+    this copy never stands in for generated/tf_init.py in another test of the same process."""
     spec = importlib.util.spec_from_file_location(f"initref_extreme_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    if path.stem != "tf_init":
+        spec.loader.exec_module(module)
+        return module
+    import keras
+
+    registry = keras.saving.get_custom_objects()
+    saved = dict(registry)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        registry.clear()
+        registry.update(saved)
     return module
 
 

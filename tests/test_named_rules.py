@@ -247,3 +247,31 @@ def test_keras_named_rules_keep_activation_and_gain_through_their_config() -> No
         clone = cls.from_config(init.get_config())
         assert clone.get_config() == init.get_config()
         np.testing.assert_array_equal(np.asarray(clone((16, 8))), np.asarray(init((16, 8))))
+
+
+# ---------------------------------------------------------------------------
+# activation= scales by the correctly rounded g**2, not fl(g) * fl(g)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["numpy_init", "torch_init", "tf_init"])
+def test_variance_gains_are_the_correctly_rounded_inverse_second_moments(name: str) -> None:
+    require({"numpy_init": "numpy", "torch_init": "torch", "tf_init": "tensorflow"}[name])
+    module = load_generated(name)
+    import mpmath
+
+    assert list(module.VARIANCE_GAINS) == list(module.GAINS)
+    for activation, value in module.VARIANCE_GAINS.items():
+        g = gains(activation, None, 30)
+        with mpmath.workdps(40):
+            assert value == float(1 / g.second_moment), activation
+    # fl(sqrt 2)**2 = 2.0000000000000004: squaring the tabulated gain would be an ulp off
+    assert module.GAINS["relu"] ** 2 != 2.0 and module.VARIANCE_GAINS["relu"] == 2.0
+
+
+def test_he_normal_with_activation_relu_draws_the_bits_of_plain_he_normal() -> None:
+    numpy_init = load_generated("numpy_init")
+    for shape in [(3, 5), (7, 11), (64, 3)]:  # fans for which 2.0000000000000004/fan rounds apart
+        plain = numpy_init.he_normal(shape, rng=np.random.default_rng(5))
+        relu = numpy_init.he_normal(shape, activation="relu", rng=np.random.default_rng(5))
+        assert np.array_equal(plain, relu), shape

@@ -537,7 +537,7 @@ ORTHOGONAL_REJECTED: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("gain", {"gain": math.nan}, ValueError),
     ("gain", {"gain": math.inf}, ValueError),
     ("activation", {"activation": "tanhh"}, ValueError),
-    ("activation", {"activation": True}, ValueError),
+    ("activation", {"activation": True}, TypeError),
     ("activation, gain", {"activation": "tanh", "gain": 2.0}, ValueError),
 ]
 

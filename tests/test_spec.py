@@ -141,8 +141,8 @@ BAD: list[tuple[str, Any, str]] = [
     (
         "unknown-key",
         {"digit": 30},
-        "spec: unknown key 'digit' in [tool.initref] (accepted: digits, gain_digits, intervals, "
-        "outputs, symmetric)",
+        "spec: unknown key 'digit' in [tool.initref] (accepted: complex_radii, digits, "
+        "gain_digits, intervals, outputs, symmetric)",
     ),
     (
         "unknown-symmetric-key",

@@ -541,7 +541,11 @@ def _bad_calls(torch: ModuleType, ti: ModuleType) -> list[tuple[Any, type, str]]
             TypeError,
             "tensor",
         ),
-        (lambda: ti.lecun_normal_(torch.empty(4, 3, dtype=torch.complex64)), TypeError, "tensor"),
+        (  # complex tensors go to complex_variance_scaling_; truncated_normal_ is real only
+            lambda: ti.truncated_normal_(torch.empty(4, 3, dtype=torch.complex64), std=1.0),
+            TypeError,
+            "tensor",
+        ),
         (lambda: ti.he_normal_(np.empty((4, 3))), TypeError, "tensor"),
     ]
 

@@ -14,6 +14,7 @@ TEMPLATES: dict[str, str] = {
     "constants.json": "constants.json.j2",
     "constants.md": "constants.md.j2",
     "constants.py": "constants.py.j2",
+    "jax_init.py": "jax_init.py.j2",
     "numpy_init.py": "numpy_init.py.j2",
     "report.md": "report.md.j2",
     "tf_init.py": "tf_init.py.j2",

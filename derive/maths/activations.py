@@ -2,9 +2,9 @@
 
 Every activation has two faces:
 
-* numeric: ``f(z)`` and ``f'(z)`` as mpmath callables plus the points where a piece changes
-  (the quadrature splits there).  Building these imports mpmath only, so numeric queries
-  stay fast;
+* numeric: ``f(z)`` and ``f'(z)`` as mpmath callables plus a :class:`Shape` (where a piece
+  changes, how fast f and f' grow: :mod:`derive.maths.analysis`).  For the built-ins these
+  import mpmath only, so their numeric queries stay fast;
 * symbolic: a SymPy expression in the symbol ``z`` (:meth:`Activation.sympy_expr`), imported
   lazily, for closed forms and for display.
 
@@ -25,15 +25,20 @@ Built-in definitions (z real):
     sigmoid         1 / (1 + e^-z)
 
 User expressions (:func:`parse_activation`) are read by a small recursive-descent parser
-written here: numbers, one variable, ``+ - * / ** ^``, parentheses and a whitelist of
-functions.  Nothing is passed to ``eval``/``exec``/``sympify``; attribute access, indexing,
-strings, lambdas, dunder names and every name outside the whitelist are rejected with a
-one-line :class:`~derive.core.errors.InputError`.
+written here: numbers, the variable ``x`` (or ``z``), ``+ - * / ** ^``, parentheses, ``pi``,
+``e`` and a whitelist of functions.  Nothing is passed to ``eval``/``exec``/``sympify``;
+attribute access, indexing, strings, lambdas, dunder names and every name outside the
+whitelist are rejected with a one-line :class:`~derive.core.errors.InputError`.  Names are
+exact: a bare name that is not a built-in (``relu6``, ``GELU``, ``swish``) is an error naming
+the closest built-in (:data:`HINTS` explains why there are no aliases), never the identity.
+An expression must be real on the whole line (checked where it is parsed).
 """
 
 from __future__ import annotations
 
 import decimal
+import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +47,7 @@ from typing import Any
 import mpmath
 
 from derive.core.errors import InputError
+from derive.maths.analysis import BUILTIN_SHAPE, Shape
 
 Fn = Callable[[mpmath.mpf], mpmath.mpf]
 
@@ -70,10 +76,11 @@ class BuiltinSpec:
     doc: str
     param: ParamSpec | None
     closed_form: bool  # SymPy integrates its Gaussian moments exactly
+    odd: bool = False  # f(-z) = -f(z), so E[f] = 0 exactly (tests check it with SymPy)
 
 
 BUILTINS: tuple[BuiltinSpec, ...] = (
-    BuiltinSpec("linear", "z", None, True),
+    BuiltinSpec("linear", "z", None, True, odd=True),
     BuiltinSpec("relu", "max(z, 0)", None, True),
     BuiltinSpec(
         "leaky_relu",
@@ -93,7 +100,7 @@ BUILTINS: tuple[BuiltinSpec, ...] = (
     BuiltinSpec("silu", "z / (1 + exp(-z))", None, False),
     BuiltinSpec("mish", "z tanh(log(1 + exp(z)))", None, False),
     BuiltinSpec("softplus", "log(1 + exp(z))", None, False),
-    BuiltinSpec("tanh", "tanh(z)", None, False),
+    BuiltinSpec("tanh", "tanh(z)", None, False, odd=True),
     BuiltinSpec("sigmoid", "1 / (1 + exp(-z))", None, False),
 )
 BUILTIN_NAMES: tuple[str, ...] = tuple(b.name for b in BUILTINS)
@@ -104,20 +111,25 @@ _BY_NAME = {b.name: b for b in BUILTINS}
 class Activation:
     """One activation with a fixed parameter value.
 
-    ``f`` and ``df`` evaluate at the current mpmath precision; ``breakpoints`` are the
-    finite points where a piece changes (0 included for every built-in: the quadrature
-    splits there, which also makes odd integrands cancel to the working precision).
+    ``f`` and ``df`` evaluate at the current mpmath precision.  ``shape`` says where the
+    quadrature must split (kinks, singular points; 0 for every activation, which also makes
+    odd integrands cancel to the working precision) and bounds the growth of f and f' at
+    +-infinity (:class:`derive.maths.analysis.Shape`).  ``odd`` is proven (SymPy), never
+    guessed from numbers: it is what lets E[f] print as an exact 0.
     """
 
     name: str
-    label: str  # e.g. "leaky_relu(a=0.01)"
+    label: str  # e.g. "leaky_relu(a=0.01)", or the expression in the user's variable
     param: decimal.Decimal | None
     f: Fn
     df: Fn
-    breakpoints: tuple[decimal.Decimal, ...]
     closed_form: bool
     homogeneous: bool  # f(c z) = c f(z) for c > 0: the ReLU family
-    expression: Any = None  # a SymPy expression for user activations (None: built in)
+    odd: bool
+    shape: Shape
+    expression: Any = None  # a SymPy expression in z for user activations (None: built in)
+    polynomial: bool = False  # a polynomial in z with exact coefficients: moments in closed form
+    variable: str = "z"  # the user's variable (x or z), for messages
 
     def sympy_expr(self) -> Any:
         """f as a SymPy expression in ``z`` (imports SymPy)."""
@@ -223,10 +235,7 @@ def _numeric(name: str, p: decimal.Decimal | None) -> tuple[Fn, Fn]:
 def builtin(name: str, param: object = None) -> Activation:
     """A built-in activation by name; ``param`` is its parameter (leaky_relu a, elu alpha)."""
     if not isinstance(name, str) or name not in _BY_NAME:
-        raise InputError(
-            f"activation: {name!r} is not built in (accepted: {', '.join(BUILTIN_NAMES)}, "
-            "or an expression in one variable)"
-        )
+        raise InputError(unknown_name_message(name))
     spec = _BY_NAME[name]
     if spec.param is None:
         if param is not None:
@@ -243,9 +252,10 @@ def builtin(name: str, param: object = None) -> Activation:
         param=p,
         f=f,
         df=df,
-        breakpoints=(decimal.Decimal(0),),
         closed_form=spec.closed_form,
         homogeneous=name in ("linear", "relu", "leaky_relu"),
+        odd=spec.odd,
+        shape=BUILTIN_SHAPE,
     )
 
 
@@ -306,6 +316,46 @@ FUNCTIONS: tuple[str, ...] = (
     "tanh",
 )
 CONSTANTS: tuple[str, ...] = ("pi", "e")
+VARIABLES: tuple[str, ...] = ("x", "z")
+
+# Names users reach for that are not built in, and what to write instead.  None of them is
+# accepted as an alias: "swish" is x sigmoid(beta x) with a trainable beta (silu only at
+# beta = 1), "GELU" does not say whether the erf form or the tanh approximation is meant
+# (frameworks differ in their defaults), and one exact name per definition keeps the CLI,
+# the tables and the generated files' ``activation=`` in agreement.
+HINTS: dict[str, str] = {
+    "swish": "'silu' (swish with beta = 1; any beta: 'x*sigmoid(b*x)' with a number b)",
+    "relu6": "the expression 'min(max(x, 0), 6)'",
+    "hardtanh": "the expression 'max(-1, min(x, 1))'",
+    "identity": "'linear'",
+    "logistic": "'sigmoid'",
+    "lrelu": "'leaky_relu'",
+    "prelu": "'leaky_relu' with --param",
+    "gelu_erf": "'gelu'",
+    "gelu_approx": "'gelu_tanh'",
+}
+
+
+def suggestion(name: str) -> str:
+    """ "; did you mean ...?" for a name close to a built-in (case, spaces, typos), or ""."""
+    key = name.strip().lower()
+    if key in _BY_NAME:
+        return f"; did you mean {key!r}? (names are exact and lower-case)"
+    if key in HINTS:
+        return f"; did you mean {HINTS[key]}?"
+    close = difflib.get_close_matches(key, [*BUILTIN_NAMES, *HINTS], n=1, cutoff=0.7)
+    if not close:
+        return ""
+    return f"; did you mean {HINTS.get(close[0], repr(close[0]))}?"
+
+
+def unknown_name_message(name: object) -> str:
+    """One line for a name that is not a built-in: the closest one, then all of them."""
+    hint = suggestion(name) if isinstance(name, str) else ""
+    return (
+        f"activation: {name!r} is not a built-in activation{hint} (accepted: "
+        f"{', '.join(BUILTIN_NAMES)}, or an expression in x such as 'x*tanh(x)')"
+    )
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -437,7 +487,13 @@ class _Parser:
         tok = self.peek()
         if tok is not None and tok[1] == "(":
             if value not in FUNCTIONS:
-                raise self._fail(f"unknown function {value!r} (accepted: {', '.join(FUNCTIONS)})")
+                close = difflib.get_close_matches(value.lower(), FUNCTIONS, n=1, cutoff=0.75)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                if value in _BY_NAME:
+                    hint = "; built-in activations are names on their own, not functions"
+                raise self._fail(
+                    f"unknown function {value!r}{hint} (accepted: {', '.join(FUNCTIONS)})"
+                )
             self.take("(")
             args = [self.expr()]
             while (t := self.peek()) is not None and t[1] == ",":
@@ -451,13 +507,22 @@ class _Parser:
             return sp.E
         if value in FUNCTIONS:
             raise self._fail(f"function {value!r} used without arguments")
-        if len(value) > 8:
-            raise self._fail(f"variable name {value!r} is longer than 8 characters")
+        if value not in VARIABLES:
+            if self.variable is not None:
+                raise self._fail(
+                    f"second variable {value!r} (accepted: one variable, x or z; "
+                    f"here {self.variable!r})"
+                )
+            hint = suggestion(value)
+            raise self._fail(
+                f"unknown name {value!r}{hint} (accepted: the variable x or z, the constants "
+                "pi and e, and the functions " + ", ".join(FUNCTIONS) + ")"
+            )
         if self.variable is None:
             self.variable = value
         elif value != self.variable:
             raise self._fail(
-                f"second variable {value!r} (accepted: an expression in one variable, "
+                f"second variable {value!r} (accepted: one variable, x or z; "
                 f"here {self.variable!r})"
             )
         return self.z
@@ -491,12 +556,21 @@ class _Parser:
 
 
 def parse_activation(text: object) -> Activation:
-    """A user activation from an expression string in one variable, e.g. ``"x*erf(x)"``.
+    """A user activation from an expression string in x (or z), e.g. ``"x*erf(x)"``.
 
     Safe by construction: a whitelist tokenizer and recursive-descent parser build the
     SymPy expression directly (no ``eval``, no ``sympify``); numbers become exact rationals.
+    The expression must be real on the whole line (a log or a fractional power of a
+    negative number is an error naming where); its label keeps the user's variable.
     """
     import sympy as sp
+
+    from derive.maths.analysis import (
+        expression_shape,
+        node_text,
+        point_function,
+        real_domain_problem,
+    )
 
     if not isinstance(text, str):
         raise InputError(f"activation: {text!r} is not a string (accepted: an expression)")
@@ -506,47 +580,100 @@ def parse_activation(text: object) -> Activation:
             f"(accepted: at most {MAX_EXPRESSION_LENGTH})"
         )
     if not text.strip():
-        raise InputError("activation: empty expression (accepted: an expression in one variable)")
+        raise InputError("activation: empty expression (accepted: an expression in x)")
     parser = _Parser(text, _tokens(text))
     expr = parser.parse()
     z = parser.z
+    variable = parser.variable or "x"
     if z not in expr.free_symbols:
         raise InputError(
-            f"activation: {text!r} does not depend on a variable "
-            "(accepted: an expression in one variable)"
+            f"activation: {text!r} does not depend on a variable (accepted: an expression in x)"
         )
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise InputError(f"activation: {text!r} is undefined (division by zero or infinity)")
-    pw = expr.rewrite(sp.Piecewise) if expr.has(sp.Abs, sp.Max, sp.Min) else expr
-    deriv = sp.diff(pw, z)
-    f = sp.lambdify(z, pw, modules="mpmath")
-    df = sp.lambdify(z, deriv, modules="mpmath")
-    points = {decimal.Decimal(0)}
-    for cond in pw.atoms(sp.Rel):
-        diff = sp.Poly(cond.lhs - cond.rhs, z) if (cond.lhs - cond.rhs).is_polynomial(z) else None
-        if diff is not None and diff.degree() == 1:
-            root = sp.Rational(-diff.coeff_monomial(1), diff.coeff_monomial(z))
-            points.add(decimal.Decimal(root.p) / decimal.Decimal(root.q))
+    problem = real_domain_problem(expr, z, variable)
+    if problem is not None:
+        node, lo, hi, why = problem
+        raise InputError(
+            f"activation: {node_text(node, z, variable)} in {text!r} is not real for "
+            f"{_region(variable, lo, hi)} ({why}; accepted: expressions real on the whole line)"
+        )
     return Activation(
         name="expression",
-        label=str(expr),
+        label=node_text(expr, z, variable),
         param=None,
-        f=lambda t: mpmath.mpf(f(t)),
-        df=lambda t: mpmath.mpf(df(t)),
-        breakpoints=tuple(sorted(points)),
+        f=point_function(expr, z),
+        df=point_function(sp.diff(expr, z), z),
         closed_form=False,
         homogeneous=False,
+        odd=is_odd(expr, z),
+        shape=expression_shape(expr, z, variable),
         expression=expr,
+        polynomial=_exact_polynomial(expr, z),
+        variable=variable,
     )
 
 
+def _region(variable: str, lo: float, hi: float) -> str:
+    if lo == -math.inf:
+        return f"{variable} < {hi:.8g}"
+    if hi == math.inf:
+        return f"{variable} > {lo:.8g}"
+    return f"{lo:.8g} < {variable} < {hi:.8g}"
+
+
+ODD_SIMPLIFY_OPS = 40  # SymPy's simplify only for expressions this small (bounded time)
+
+
+def is_odd(expr: Any, z: Any) -> bool:
+    """f(-z) + f(z) == 0, proven by SymPy (automatic simplification, cancel, then simplify
+    for small expressions); False when it cannot be shown (E[f] is then computed)."""
+    import sympy as sp
+
+    total = expr.subs(z, -z) + expr
+    if total == 0:
+        return True
+    if sp.count_ops(total) > ODD_SIMPLIFY_OPS:
+        return False
+    try:
+        return bool(sp.cancel(total) == 0 or sp.simplify(total) == 0)
+    except (sp.PolynomialError, TypeError, ValueError):  # pragma: no cover - SymPy limits
+        return False
+
+
+MAX_EXACT_DEGREE = 512
+
+
+def _exact_polynomial(expr: Any, z: Any) -> bool:
+    """A polynomial in z of moderate degree: its Gaussian moments are exact sums of (k-1)!!."""
+    import sympy as sp
+
+    if not expr.is_polynomial(z):
+        return False
+    return bool(sp.Poly(expr, z).degree() <= MAX_EXACT_DEGREE)
+
+
 def activation(name_or_expression: str, param: object = None) -> Activation:
-    """A built-in by name, else a user expression (``param`` only for built-ins)."""
+    """A built-in by name, else a user expression in x (``param`` only for built-ins).
+
+    A bare name that is neither a built-in nor the variable (``relu6``, ``GELU``,
+    ``"relu "``) is an error with the closest built-in, never the identity.
+    """
     if isinstance(name_or_expression, str) and name_or_expression in _BY_NAME:
         return builtin(name_or_expression, param)
+    if (
+        isinstance(name_or_expression, str)
+        and len(name_or_expression) <= MAX_EXPRESSION_LENGTH
+        and _BARE_NAME.match(name_or_expression)
+        and name_or_expression.strip() not in VARIABLES
+    ):
+        raise InputError(unknown_name_message(name_or_expression))
     if param is not None:
         raise InputError(
             f"activation: {name_or_expression!r} is not built in, so --param does not apply "
             f"(accepted names: {', '.join(BUILTIN_NAMES)})"
         )
     return parse_activation(name_or_expression)
+
+
+_BARE_NAME = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*\Z")

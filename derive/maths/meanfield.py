@@ -69,16 +69,14 @@ def second_moment_map(act: Activation, q: mpmath.mpf, dps: int) -> mpmath.mpf:
     with mpmath.workdps(dps):
         if q == 0:
             return act.f(mpmath.mpf(0)) ** 2
-        return gaussian_expectation(lambda x: act.f(x) ** 2, act.breakpoints, dps, mpmath.sqrt(q))[
-            0
-        ]
+        return gaussian_expectation(lambda x: act.f(x) ** 2, act, dps, mpmath.sqrt(q), "f2")[0]
 
 
 def second_moment_map_derivative(act: Activation, q: mpmath.mpf, dps: int) -> mpmath.mpf:
     """V'(q) = E[x f(x) f'(x)] / q, x ~ N(0, q) (differentiation under the integral)."""
     with mpmath.workdps(dps):
         value, _ = gaussian_expectation(
-            lambda x: x * act.f(x) * act.df(x), act.breakpoints, dps, mpmath.sqrt(q)
+            lambda x: x * act.f(x) * act.df(x), act, dps, mpmath.sqrt(q), "xffp"
         )
         return value / q
 
@@ -89,9 +87,7 @@ def derivative_second_moment(act: Activation, q: mpmath.mpf, dps: int) -> mpmath
         if q == 0:
             eps = mpmath.mpf(10) ** (-dps)
             return (act.df(eps) ** 2 + act.df(-eps) ** 2) / 2
-        return gaussian_expectation(lambda x: act.df(x) ** 2, act.breakpoints, dps, mpmath.sqrt(q))[
-            0
-        ]
+        return gaussian_expectation(lambda x: act.df(x) ** 2, act, dps, mpmath.sqrt(q), "df2")[0]
 
 
 def elasticity(act: Activation, q: mpmath.mpf, dps: int) -> mpmath.mpf:

@@ -37,12 +37,13 @@ KNOWN_OUTPUTS: tuple[str, ...] = (
     "constants.json",
     "constants.md",
     "constants.py",
+    "jax_init.py",
     "numpy_init.py",
     "report.md",
     "tf_init.py",
     "torch_init.py",
 )
-_KEYS = ("digits", "gain_digits", "intervals", "outputs", "symmetric")
+_KEYS = ("complex_radii", "digits", "gain_digits", "intervals", "outputs", "symmetric")
 DEFAULT_GAIN_DIGITS = 25
 _SYMMETRIC_KEYS = ("start", "step", "stop")
 MAX_INTERVALS = 100_000
@@ -97,11 +98,14 @@ class Spec:
     outputs: tuple[str, ...]
     intervals: tuple[Interval, ...]  # sorted, unique; symmetric ones included
     symmetric_cutoffs: tuple[decimal.Decimal, ...]  # the k of the symmetric range, sorted
+    # radii R of the complex normal truncated to |z| <= R (std units), sorted, unique
+    complex_radii: tuple[decimal.Decimal, ...] = ()
     # where it was read from: provenance only, not part of the spec's value or hash
     source: Source = field(default=PYTHON_SOURCE, compare=False)
 
     def canonical(self) -> dict[str, object]:
         return {
+            "complex_radii": [bound_text(r) for r in self.complex_radii],
             "digits": self.digits,
             "gain_digits": self.gain_digits,
             "intervals": [[bound_text(a), bound_text(b)] for a, b in self.intervals],
@@ -195,6 +199,31 @@ def _symmetric_range(table: object) -> tuple[decimal.Decimal, ...]:
         return tuple(start + i * step for i in range(count))
 
 
+MAX_COMPLEX_RADII = 10_000
+
+
+def _complex_radii(raw: object) -> tuple[decimal.Decimal, ...]:
+    """``complex_radii``: a list of radii R > 0 (decimal strings or numbers, ``inf`` allowed)."""
+    if not isinstance(raw, list):
+        raise InputError(
+            f'spec: complex_radii = {raw!r} (accepted: a list of radii > 0, e.g. ["2", "inf"])'
+        )
+    if len(raw) > MAX_COMPLEX_RADII:
+        raise InputError(
+            f"spec: complex_radii has {len(raw)} radii (accepted: <= {MAX_COMPLEX_RADII})"
+        )
+    radii: set[decimal.Decimal] = set()
+    for i, value in enumerate(raw):
+        r = _decimal_field(value, f"complex_radii[{i}]")
+        if not r > 0:
+            raise InputError(
+                f"spec: complex_radii[{i}] = {value!r} is out of range "
+                "(accepted: 1e-400 <= R <= 1e100, or inf)"
+            )
+        radii.add(r)
+    return tuple(sorted(radii))
+
+
 def _digits_field(t: dict[str, object], key: str, default: int) -> int:
     raw = t.get(key, default)
     if isinstance(raw, bool) or not isinstance(raw, int):
@@ -261,12 +290,14 @@ def parse_spec(table: object, source: Source = PYTHON_SOURCE) -> Spec:
             raise InputError(f"spec: intervals[{i}]: {exc}") from None
     if len(intervals) > MAX_INTERVALS:
         raise InputError(f"spec: {len(intervals)} intervals (accepted: <= {MAX_INTERVALS})")
+    complex_radii = _complex_radii(t.get("complex_radii", []))
     return Spec(
         digits=digits,
         gain_digits=gain_digits,
         outputs=outputs,
         intervals=tuple(sorted(intervals)),
         symmetric_cutoffs=tuple(sorted(symmetric)),
+        complex_radii=complex_radii,
         source=source,
     )
 

@@ -14,8 +14,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import mpmath
+
 from derive import GENERATOR, __version__
 from derive.core.numbers import bound_text, derivable_bound, float_views, format_sig
+from derive.maths.complex_truncnorm import JAX_COMPLEX_LITERAL
 from derive.maths.truncnorm import TF_LITERAL, Moments, truncnorm_moments
 from derive.model.spec import Spec
 
@@ -134,7 +137,7 @@ def float_key_rows(spec: Spec, rows: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 SNIPPET_MARK = "# --- snippet ---\n"
-SNIPPETS = ("truncnorm64",)
+SNIPPETS = ("complex_truncnorm64", "truncnorm64")
 
 
 def snippet_source(name: str) -> str:
@@ -166,6 +169,8 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
     g = gains(spec.name, None, digits)
     param = spec.param
     torch = torch_gain(spec.name, None, digits + 10)
+    with mpmath.workdps(digits + 10):  # g**2 = 1/E[f^2]: one division, no cancellation
+        scale = 1 / g.second_moment
     return {
         "name": spec.name,
         "label": g.label,
@@ -174,6 +179,7 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
         "param": param.default if param else "",
         "method": g.method,
         "values": {q: _view(getattr(g, q), digits) for q in GAIN_QUANTITIES},
+        "scale": _view(scale, digits),
         "torch_gain_text": TORCH_GAIN_TEXT.get(spec.name, ""),
         "torch_gain": _view(torch, digits) if torch is not None else None,
     }
@@ -207,6 +213,35 @@ def depth_rows(digits: int) -> dict[str, Any]:
     }
 
 
+COMPLEX_QUANTITY_DOC = {
+    "mass": "Z = P(|z| <= R) = 1 - exp(-R^2), the probability the modulus stays within R",
+    "second_moment": "E|z|^2 of the truncated law (before truncation 1)",
+    "std": "sqrt(E|z|^2): the std after truncation, in units of the complex std",
+    "correction": "1/std: multiply by it so that E|w|^2 is the intended variance",
+    "fourth_moment": "E|z|^4 (Var|z|^2 = E|z|^4 - (E|z|^2)^2 sets the SE of a sample E|w|^2)",
+    "jax_divisor": "sqrt(1 - (1 + R^2) exp(-R^2)): what JAX divides by (its literal at R = 2)",
+    "jax_variance_ratio": "1/mass: JAX's E|w|^2 over the intended scale/fan",
+}
+
+
+def complex_rows(spec: Spec) -> list[dict[str, Any]]:
+    """One formatted row per spec radius: CN(0, 1) truncated to |z| <= R
+    (derive.maths.complex_truncnorm)."""
+    from derive.maths.complex_truncnorm import COMPLEX_QUANTITIES, complex_truncnorm_moments
+
+    rows = []
+    for r in spec.complex_radii:
+        m = complex_truncnorm_moments(r, spec.digits).as_dict()
+        rows.append(
+            {
+                "radius": bound_text(r),
+                "radius_py": _python_float(r),
+                "values": {q: _view(m[q], spec.digits) for q in COMPLEX_QUANTITIES},
+            }
+        )
+    return rows
+
+
 def build_model(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
     """The whole model every template reads: provenance, quantities, interval rows, gains,
     the depth table and (when report.md is asked for) the report's data."""
@@ -235,8 +270,12 @@ def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[s
             "tf_literal": TF_LITERAL,
             "tf_literal_float64_repr": repr(float(TF_LITERAL)),
             "s2_float64_repr": tf_row["values"]["std"]["float64_repr"] if tf_row else "",
+            "jax_complex_literal": JAX_COMPLEX_LITERAL,
+            "jax_complex_literal_py": repr(float(JAX_COMPLEX_LITERAL)),
         },
         "depth": depth_rows(spec.digits),
+        "complex": complex_rows(spec),
+        "complex_quantities": [{"name": q, "doc": doc} for q, doc in COMPLEX_QUANTITY_DOC.items()],
     }
     if "report.md" in spec.outputs:  # SymPy's LaTeX and the figures' data, only when asked
         from derive.model.report import report_model
