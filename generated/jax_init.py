@@ -66,12 +66,14 @@ import jax.numpy as jnp
 __all__ = [
     "complex_std",
     "compute_fans",
+    "delta_orthogonal",
     "glorot_normal",
     "glorot_uniform",
     "he_normal",
     "he_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "orthogonal",
     "truncated_normal",
     "truncated_normal_mean",
     "truncnorm_moments",
@@ -1250,3 +1252,177 @@ def truncated_normal_mean(std, lower=-2.0, upper=2.0, mean=0.0):
     lower, upper = _cutoffs(lower, upper)
     m, s = truncnorm_moments(lower, upper)
     return _real("mean", mean) + std * (m / s)
+
+
+# ---------------------------------------------------------------------------
+# --- orthogonal --- (issue 13): orthogonal() and delta_orthogonal()
+# ---------------------------------------------------------------------------
+
+# Orthogonal initialization (Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear
+# dynamics of learning in deep linear neural networks").  A matrix with orthonormal columns
+# (tall) or rows (wide) is drawn from the Haar (uniform) law on that set by Mezzadri's recipe
+# ("How to generate random matrices from the classical compact groups", Notices AMS 54 (2007),
+# 592-604, arXiv:math-ph/0609050): A, big x small with i.i.d. N(0, 1) entries, is factored
+# A = QR by Householder QR, and Q's column j is multiplied by sign(R_jj).  The product is the
+# Q of the unique QR factorization with R_jj > 0; as A -> HA (H orthogonal) leaves A's law
+# unchanged and maps that Q to HQ, the law of Q is invariant under every rotation: Haar.
+# Without the sign step Q inherits the QR routine's sign convention (LAPACK's Householder QR
+# makes Q_11 < 0 always, and the diagonal of Q leans negative).  Multiplying column j by
+# g * sign(R_jj) in one pass gives the same bits as by sign(R_jj) and then by g (the sign is
+# exact).  A zero R_jj (probability 0) keeps the sign +1, so no column is ever zeroed.
+
+
+def _orthogonal_gain(activation: str | None = None, gain: float | None = None) -> float:
+    """g for the orthogonal initializers: GAINS[activation], ``gain``, or 1.0 when neither is
+    given; both at once, unknown names and non-positive gains are errors (activation_scale)."""
+    activation_scale(1.0, activation, gain)
+    if activation is not None:
+        return GAINS[activation]
+    return 1.0 if gain is None else float(gain)
+
+
+def _column_axis(column_axis):
+    if isinstance(column_axis, bool) or not isinstance(column_axis, numbers.Integral):
+        raise ValueError(f"column_axis: {column_axis!r} is not an axis (accepted: an int)")
+    return int(column_axis)
+
+
+@functools.partial(jax.jit, static_argnames=("rows", "cols", "g", "dtype"))
+def _orthogonal_matrix(key, *, rows, cols, g, dtype):
+    """g * M, M (rows, cols) Haar-distributed with orthonormal columns (rows >= cols) or rows.
+
+    jax.random.orthogonal's draw: A ~ N(0, 1) of shape (max, min) in ``dtype`` (float32 for
+    float16 and bfloat16, which jnp.linalg.qr does not factor: rounded once at the end),
+    A = QR (jnp.linalg.qr, Householder), Q's column j times g * sign(R_jj) (real: one pass,
+    the same bits as JAX's sign then scale; complex: R_jj / |R_jj| then g, JAX's two steps),
+    transposed when wide.
+    """
+    work = jnp.float32 if dtype in (jnp.float16, jnp.bfloat16) else dtype
+    a = jax.random.normal(key, (max(rows, cols), min(rows, cols)), work)
+    q, r = jnp.linalg.qr(a)
+    d = jnp.diagonal(r)
+    if jnp.issubdtype(work, jnp.complexfloating):
+        q = q * jnp.where(d == 0, jnp.ones((), work), jnp.sign(d)) * jnp.array(g, work)
+    else:
+        q = q * jnp.where(d < 0, -g, g).astype(work)
+    return (q if rows >= cols else q.T).astype(dtype)
+
+
+def orthogonal(gain=None, column_axis=-1, dtype=None, *, activation=None):
+    """An initializer of (semi-)orthogonal weights, Haar-distributed, times a gain g, as
+    ``jax.nn.initializers.orthogonal(scale=g, column_axis, dtype)`` (bit for bit).
+
+    The weight is read as a matrix (rows, cols), cols = shape[column_axis] and
+    rows = prod(shape) / cols (the other axes flattened in order), and that matrix has
+    orthonormal columns when rows >= cols, else orthonormal rows; it is moved back so that
+    its columns lie along ``column_axis``.
+
+    Law: A ~ N(0, 1) of shape (max(rows, cols), min(rows, cols)), A = QR (Householder),
+    Q's column j times sign(R_jj): Haar on the orthonormal frames (Mezzadri 2007);
+    complex dtypes: Haar on the unitary frames, column j times R_jj / |R_jj|.
+
+    The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
+    ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
+    derived forward gain that variance_scaling uses as scale = g^2: a square orthogonal
+    layer maps unit-variance pre-activations z to g W f(z), whose second moment is
+    g^2 E[f(z)^2] = 1, as Var[w] = g^2 / fan_in does on average.  ``gain=`` gives g
+    directly; with neither, g = 1.  Caveat: this gain keeps the second moment at q = 1,
+    which is not criticality for tanh-like activations (the mean-field theory of
+    Schoenholz et al. 2017 holds for orthogonal weights too, Xiao et al. 2018).  Without
+    biases tanh at g = GAINS["tanh"] is chaotic (chi_1 = g^2 E[f'(z)^2] > 1) and the
+    critical gain is 1; with biases of variance sigma_b^2 > 0 the critical sigma_w
+    solves q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and sigma_w^2 E[f'(sqrt(q*) z)^2]
+    = 1 together, and differs from the forward gain.  For the ReLU family the forward
+    gain is critical (chi_1 = 1 at sigma_b = 0).
+
+    Args:
+        gain: g > 0 (JAX's ``scale``), or None; at most one of ``gain`` and ``activation``.
+        column_axis: the axis of the columns (an int, checked against the shape).
+        dtype: the default dtype of the weights (None: float32, or float64 under
+            jax_enable_x64); float16 and bfloat16 (which JAX's raises on) are factored in
+            float32 and rounded once; complex64 and complex128 give unitary frames.
+        activation: g = GAINS[activation], the derived forward gain.
+
+    Returns:
+        ``init(key, shape, dtype=dtype)``: a shape of rank >= 2 (a zero dimension gives
+        zeros of that shape).
+    """
+    g = _orthogonal_gain(activation, gain)
+    column_axis = _column_axis(column_axis)
+    default_dtype = None if dtype is None else _dtype(dtype)
+
+    def init(key, shape, dtype=default_dtype):
+        shape = _shape(shape)
+        dtype = _dtype(dtype)
+        if len(shape) < 2:
+            raise ValueError(f"shape: {shape} has rank {len(shape)} (accepted: rank >= 2)")
+        if not -len(shape) <= column_axis < len(shape):
+            raise ValueError(
+                f"column_axis: {column_axis} is out of range for shape {shape} "
+                f"(accepted: -{len(shape)} <= column_axis < {len(shape)})"
+            )
+        if math.prod(shape) == 0:
+            return jnp.zeros(shape, dtype)
+        axis = column_axis % len(shape)
+        cols = shape[axis]
+        rows = math.prod(shape) // cols
+        matrix = _orthogonal_matrix(key, rows=rows, cols=cols, g=g, dtype=dtype)
+        matrix = matrix.reshape(shape[:axis] + shape[axis + 1 :] + (cols,))
+        return jnp.moveaxis(matrix, -1, axis)
+
+    return init
+
+
+def delta_orthogonal(gain=None, column_axis=-1, dtype=None, *, activation=None):
+    """An initializer of delta-orthogonal convolution kernels (Xiao et al. 2018, "Dynamical
+    Isometry and a Mean Field Theory of CNNs"), as ``jax.nn.initializers.delta_orthogonal
+    (scale=g, column_axis, dtype)`` (bit for bit).
+
+    Shape ``[*spatial, in, out]`` with 1 to 3 spatial dimensions and in <= out: zeros
+    everywhere but the spatial centre, index (k - 1) // 2 of each spatial size k (the lower
+    middle when k is even), which holds ``orthogonal(gain, column_axis, dtype)(key,
+    (in, out))``: g times a Haar matrix with orthonormal rows (``column_axis`` applies to
+    that (in, out) matrix, so it is -2, -1, 0 or 1, as in JAX).
+
+    The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
+    ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
+    derived forward gain that variance_scaling uses as scale = g^2: a square orthogonal
+    layer maps unit-variance pre-activations z to g W f(z), whose second moment is
+    g^2 E[f(z)^2] = 1, as Var[w] = g^2 / fan_in does on average.  ``gain=`` gives g
+    directly; with neither, g = 1.  Caveat: this gain keeps the second moment at q = 1,
+    which is not criticality for tanh-like activations (the mean-field theory of
+    Schoenholz et al. 2017 holds for orthogonal weights too, Xiao et al. 2018).  Without
+    biases tanh at g = GAINS["tanh"] is chaotic (chi_1 = g^2 E[f'(z)^2] > 1) and the
+    critical gain is 1; with biases of variance sigma_b^2 > 0 the critical sigma_w
+    solves q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and sigma_w^2 E[f'(sqrt(q*) z)^2]
+    = 1 together, and differs from the forward gain.  For the ReLU family the forward
+    gain is critical (chi_1 = 1 at sigma_b = 0).
+
+    Returns:
+        ``init(key, shape, dtype=dtype)``; a shape of rank outside 3..5 or with in > out is a
+        ValueError naming the shape (a zero dimension gives zeros of that shape).
+    """
+    g = _orthogonal_gain(activation, gain)
+    column_axis = _column_axis(column_axis)
+    default_dtype = None if dtype is None else _dtype(dtype)
+    centre_init = orthogonal(g, column_axis, default_dtype)
+
+    def init(key, shape, dtype=default_dtype):
+        shape = _shape(shape)
+        dtype = _dtype(dtype)
+        if not 3 <= len(shape) <= 5:
+            raise ValueError(
+                f"shape: {shape} has rank {len(shape)} (accepted: 3 to 5, [*spatial, in, out] "
+                "with 1 to 3 spatial dimensions)"
+            )
+        if shape[-2] > shape[-1]:
+            raise ValueError(
+                f"shape: {shape} has in = {shape[-2]} > out = {shape[-1]} (accepted: in <= "
+                "out, an orthogonal centre needs at least as many outputs as inputs)"
+            )
+        if math.prod(shape) == 0:
+            return jnp.zeros(shape, dtype)
+        centre = tuple((k - 1) // 2 for k in shape[:-2])
+        return jnp.zeros(shape, dtype).at[centre].set(centre_init(key, shape[-2:], dtype))
+
+    return init
