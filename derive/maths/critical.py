@@ -264,8 +264,7 @@ def critical_point(
                 n,
                 "none",
                 (),
-                f"no critical point: at chi_1 = 1, {side} for every q in [{low_q}, {high_q}] "
-                f"({searched})",
+                f"at chi_1 = 1, {side} for every q in [{low_q}, {high_q}] ({searched})",
             )
         found = f"{len(brackets)} root(s) in ({low_q}, {high_q}) from sign changes on q = 4^k"
         return Critical(
@@ -283,7 +282,7 @@ def _homogeneous(act: Activation, b2: mpmath.mpf, n: int, dps: int) -> Critical:
         n,
         "none",
         (),
-        "no critical point: f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 "
+        "f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 "
         "T(q) = q + sigma_b^2 and the second moment grows without bound "
         "(a critical point needs sigma_b^2 = 0)",
     )

@@ -269,8 +269,9 @@ class GaussianRule:
             if sizes[i] > 0 and edge > self.tol * sizes[i]:
                 raise InputError(
                     f"activation {self.act.label}: E[{DISPLAY[name]}] for x ~ N(0, "
-                    f"{mpmath.nstr(q, 6)}) diverges: the integrand does not decay against the "
-                    "Gaussian (accepted: activations with Gaussian-integrable growth)"
+                    f"{mpmath.nstr(q, 6)}) diverges or converges too slowly: the integrand "
+                    "has not decayed at the outermost quadrature nodes (accepted: activations "
+                    "with Gaussian-integrable growth)"
                 )
 
     # -- two-dimensional expectations (correlation map) ------------------------------------
