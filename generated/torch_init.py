@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:66f32d2f8271f430 (pyproject.toml [tool.initref])
+# spec:      sha256:3d4e53399987c9b8 (pyproject.toml [tool.initref])
 # command:   make generate  (python -m derive generate)
 """Variance-scaling weight initialization for PyTorch: He, Glorot and LeCun, with truncated
 normals whose std AFTER truncation is the one the rule asks for.

@@ -47,7 +47,7 @@ Special cases, derived rather than searched:
   critical there (tanh: sigma_w^2 = 1, the end of the critical line).  T'(0) = 1 exactly, so
   q* = 0 is marginal: reported as "marginal" (T(q) < q for small q > 0: q_l -> 0 polynomially)
   or "unstable" (T(q) > q: the second moment leaves 0), from the sign of T(q) - q at q = 2^-16
-  ("neutral" when it is zero to 10^-10 q there).
+  ("neutral" when it is zero to 10^-7 q there).
 * the ReLU family (linear, relu, leaky_relu: f(x) = x f'(x)): V(q) = q D exactly, so
   h(q) = sigma_b^2 for every q.  With sigma_b^2 = 0 every q is a fixed point at
   sigma_w^2 = 1 / D (2 / (1 + a^2); "neutral"); with sigma_b^2 > 0 there is no critical point
@@ -87,8 +87,8 @@ GRID_HIGH = 20
 # the sign scan runs at the rough stage's precision, on its rules (one per factor 16 in q)
 SCAN_DIGITS, SCAN_DPS, SCAN_SPAN = ROUGH_DIGITS, ROUGH_DPS, ROUGH_SPAN
 DIRECTION_Q = "0.0000152587890625"  # 2^-16: where the sign of T(q) - q near q* = 0 is read
-DIRECTION_DIGITS = 14  # ... to this accuracy; |T(q) - q| below 10^-10 q counts as zero
-DIRECTION_DPS = 24
+# ... on the scan's rules (V to 10^-(SCAN_DIGITS + 3)); |T(q) - q| below 10^-(SCAN_DIGITS + 1) q
+# counts as zero (tanh: T(q) - q = -2 q^2 + ..., -3e-5 q there; GELU and ELU larger)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,13 @@ def _h_and_slope(
 
 
 def _refine(
-    act: Activation, b2: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf, digits: int, dps: int
+    act: Activation,
+    b2: mpmath.mpf,
+    lo: mpmath.mpf,
+    hi: mpmath.mpf,
+    lo_positive: bool,
+    digits: int,
+    dps: int,
 ) -> tuple[mpmath.mpf, LengthMap]:
     """The root of (*) in [lo, hi], checked at a higher precision (meanfield.solve_root), and
     the length map there at that precision."""
@@ -189,7 +195,7 @@ def _refine(
         return fn
 
     what = f"critical point of {act.label} at sigma_b^2 = {mpmath.nstr(b2, 10)}"
-    root = solve_root(step_at, lo, hi, digits, dps, what)
+    root = solve_root(step_at, lo, hi, digits, dps, what, lo_positive)
     d, p = digits + VERIFY_DIGITS, dps + GUARD_DIGITS
     with mpmath.workdps(p):
         _, _, lm = _h_and_slope(act, b2, root, d, p)
@@ -246,30 +252,34 @@ def critical_point(
         if not signed:
             return _every_q(act, b2, n, dps, "V(q) / D(q) = q on the whole grid")
         brackets = [
-            (k0, k1) for (k0, v0), (k1, v1) in itertools.pairwise(signed) if (v0 > 0) != (v1 > 0)
+            (k0, k1, bool(v0 > 0))
+            for (k0, v0), (k1, v1) in itertools.pairwise(signed)
+            if (v0 > 0) != (v1 > 0)
         ]
-        for k0, k1 in brackets:
+        for k0, k1, lo_positive in brackets:
             with mpmath.workdps(dps + GUARD_DIGITS):
                 lo, hi = mpmath.mpf(2) ** k0, mpmath.mpf(2) ** k1
-                q_star, lm = _refine(act, b2, lo, hi, n, dps)
+                q_star, lm = _refine(act, b2, lo, hi, lo_positive, n, dps)
                 points.append(_point(lm, q_star, 1 / lm.D, n))
         low_q = mpmath.nstr(mpmath.mpf(2) ** grid[0], 3)
         high_q = mpmath.nstr(mpmath.mpf(2) ** grid[-1], 3)
-        searched = f"roots of V(q)/D(q) + sigma_b^2 = q searched on q = 4^k in [{low_q}, {high_q}]"
+        grid_text = f"q = 4^k in [{low_q}, {high_q}]"
         if not points:
-            side = "T(q) > q" if signed[-1][1] > 0 else "T(q) < q"
+            sign, side = ("> 0", "T(q) > q") if signed[-1][1] > 0 else ("< 0", "T(q) < q")
             return Critical(
                 act.label,
                 b2,
                 n,
                 "none",
                 (),
-                f"at chi_1 = 1, {side} for every q in [{low_q}, {high_q}] ({searched})",
+                f"h(q) = V(q)/D(q) + sigma_b^2 - q {sign} at every {grid_text}: at the weight "
+                f"variance 1/D(q) that makes chi_1 = 1 there, {side}, so no q is a fixed point",
             )
-        found = f"{len(brackets)} root(s) in ({low_q}, {high_q}) from sign changes on q = 4^k"
-        return Critical(
-            act.label, b2, n, "critical", tuple(points), "; ".join([*notes, found, searched])
+        found = (
+            f"{len(brackets)} sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on {grid_text}, "
+            "each root solved at two precisions"
         )
+        return Critical(act.label, b2, n, "critical", tuple(points), "; ".join([*notes, found]))
 
 
 def _homogeneous(act: Activation, b2: mpmath.mpf, n: int, dps: int) -> Critical:
@@ -320,11 +330,11 @@ def _zero_point(act: Activation, b2: mpmath.mpf, n: int, dps: int) -> CriticalPo
         if not d0 > 0:
             return None
         w2 = 1 / d0
-    with mpmath.workdps(DIRECTION_DPS):
+    with mpmath.workdps(SCAN_DPS):
         q = mpmath.mpf(DIRECTION_Q)
-        m = expectations(act, q, DIRECTION_DIGITS, DIRECTION_DPS, ("f2",), SCAN_SPAN)
+        m = expectations(act, q, SCAN_DIGITS, SCAN_DPS, ("f2",), SCAN_SPAN)
         excess = m["f2"] / d0 - q  # T(q) - q at sigma_w^2 = 1 / D(0)
-        tiny = abs(excess) <= mpmath.mpf(10) ** -(DIRECTION_DIGITS - 4) * q
+        tiny = abs(excess) <= mpmath.mpf(10) ** -(SCAN_DIGITS + 1) * q
     if tiny:
         stability, xi_q, xi_c = "neutral", mpmath.inf, mpmath.inf
     elif excess < 0:

@@ -25,9 +25,10 @@ accepted when its change d (relative to the integral of |integrand|) satisfies
 d <= 10^-2 sqrt(tol) and d <= d_prev^1.5 (the quadratic regime has begun; changes below
 10^-(dps - 3) count as rounding), tol = 10^-(digits + 3).
 The t-range is cut where the Gaussian factor is below 10^-(dps + 10) for every q the rule
-serves (q within a factor SPAN of q_ref) and where the nodes are within 10^-(dps + 5) s of a
-breakpoint.  An integrand still visible at the outermost nodes (growth too fast for the Gaussian,
-a divergent expectation) raises :class:`~derive.core.errors.InputError` instead of returning a
+serves (q within a factor SPAN of q_ref) and where the nodes are within 10^-(digits + 8) s of a
+breakpoint (an integrand bounded there contributes less than the tolerance beyond).  An
+integrand still visible at the outermost nodes (growth too fast for the Gaussian, a divergent
+expectation) raises :class:`~derive.core.errors.InputError` instead of returning a
 number, as does an activation that is not real and finite at a node.
 """
 
@@ -44,7 +45,7 @@ from derive.core.errors import InputError
 from derive.core.numbers import to_mpf
 from derive.maths.activations import Activation
 
-SPAN = 16  # a rule built for q_ref serves q in [q_ref / SPAN, q_ref * SPAN]
+SPAN = 64  # a rule built for q_ref serves q in [q_ref / SPAN, q_ref * SPAN]
 MIN_LEVEL = 3  # never accept before h = 1/8 (coarse levels can agree by accident)
 MAX_LEVEL = 11
 MAX_TERMS = 20000  # of the series behind the bivariate product rule
@@ -115,9 +116,9 @@ class GaussianRule:
     def _t_range(self, a: mpmath.mpf, b: mpmath.mpf) -> tuple[int, int]:
         """Integer t-limits of a piece (they are level-0 nodes)."""
         ln10 = mpmath.log(10)
-        near = (self.dps + 5) * ln10  # -ln of the relative distance left to a breakpoint
+        near = (self.digits + 8) * ln10  # -ln of the relative distance left to a breakpoint
         if mpmath.isinf(a) or mpmath.isinf(b):
-            # toward the breakpoint: exp(-(pi/2) sinh T) <= 10^-(dps + 5)
+            # toward the breakpoint: exp(-(pi/2) sinh T) <= 10^-(digits + 8)
             t_near = int(mpmath.ceil(mpmath.asinh(2 * near / mpmath.pi)))
             # outward: exp(-x^2 / (2 q_max)) <= 10^-(dps + 10) at x_far / 2, leaving room
             # for an integrand's polynomial growth
@@ -127,7 +128,7 @@ class GaussianRule:
             ratio = max(x_far / self.s, mpmath.mpf(2))
             t_far = int(mpmath.ceil(mpmath.asinh(2 * mpmath.log(ratio) / mpmath.pi)))
             return -t_near, t_far
-        # tanh-sinh: 1 - tanh(u) ~ 2 exp(-2u) <= 10^-(dps + 5)
+        # tanh-sinh: 1 - tanh(u) ~ 2 exp(-2u) <= 10^-(digits + 8)
         t = int(mpmath.ceil(mpmath.asinh((near + mpmath.log(2)) / mpmath.pi)))
         return -t, t
 

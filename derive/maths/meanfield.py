@@ -73,7 +73,7 @@ VERIFY_DIGITS = 5  # the check solve: digits + VERIFY_DIGITS at dps + GUARD_DIGI
 MAX_NEWTON = 60
 ROUGH_DIGITS = 6  # the first, cheap stage of every root solve (and the critical scan)
 ROUGH_DPS = 16
-ROUGH_SPAN = 16  # its rules serve a factor 16 in q each
+ROUGH_SPAN = 64  # its rules serve a factor of ROUGH_SPAN in q each
 StepFn = Callable[[mpmath.mpf], tuple[mpmath.mpf, mpmath.mpf]]
 StepAt = Callable[[int, int, int], StepFn]  # (digits, dps, span) -> (value, derivative)
 
@@ -91,7 +91,23 @@ class LengthMap:
     mean_df: mpmath.mpf
 
 
+_LENGTH_MAPS: dict[tuple[str, str, mpmath.mpf, int, int, int], LengthMap] = {}
+
+
 def length_map(
+    act: Activation, q: mpmath.mpf, digits: int, dps: int, span: int = SPAN
+) -> LengthMap:
+    """:func:`length_map_at`, remembered for the last few (activation, q, precision): a pure
+    function, so the memo is exact (a root's check and the caller's values share one pass)."""
+    key = (act.name, act.label, q, digits, dps, span)
+    if key not in _LENGTH_MAPS:
+        if len(_LENGTH_MAPS) >= 64:
+            _LENGTH_MAPS.pop(next(iter(_LENGTH_MAPS)))
+        _LENGTH_MAPS[key] = length_map_at(act, q, digits, dps, span)
+    return _LENGTH_MAPS[key]
+
+
+def length_map_at(
     act: Activation, q: mpmath.mpf, digits: int, dps: int, span: int = SPAN
 ) -> LengthMap:
     """The length map's ingredients at q > 0, x ~ N(0, q).
@@ -149,11 +165,13 @@ def bracketed_newton(
     start: mpmath.mpf,
     rtol: mpmath.mpf,
     what: str,
+    lo_positive: bool | None = None,
 ) -> mpmath.mpf:
     """A root of fn (value, derivative) in [lo, hi], where fn(lo) and fn(hi) differ in sign:
     Newton steps kept inside the shrinking bracket, bisection (geometric when lo > 0) whenever a
-    step would leave it.  Stops when a step moves less than ``rtol`` relative."""
-    f_lo, _ = fn(lo)
+    step would leave it.  Stops when a step moves less than ``rtol`` relative.  The sign of
+    fn(lo) is computed unless given (``lo_positive``)."""
+    f_lo = fn(lo)[0] if lo_positive is None else mpmath.mpf(1 if lo_positive else -1)
     q = start
     for _ in range(MAX_NEWTON):
         value, deriv = fn(q)
@@ -175,10 +193,13 @@ def bracketed_newton(
 def polish(
     fn: StepFn, lo: mpmath.mpf, hi: mpmath.mpf, start: mpmath.mpf, rtol: mpmath.mpf, what: str
 ) -> mpmath.mpf:
-    """Plain Newton steps from a start already close to the root (quadratic convergence: two
-    or three steps), stopping when a step moves less than ``rtol`` relative; a step that
-    leaves [lo, hi] or moves more than 10^-3 relative hands over to :func:`bracketed_newton`."""
+    """Plain Newton steps from a start already close to the root, stopping after a step that
+    moves less than ``rtol`` relative, or one of relative size r with r <= r_prev^1.5 (the
+    quadratic regime, shown by the step before) and r^2 <= rtol / 1000 (the error left after it
+    is of order r^2); a step that leaves [lo, hi] or moves more than 10^-3 relative hands over
+    to :func:`bracketed_newton`."""
     q = start
+    previous: mpmath.mpf | None = None
     for _ in range(8):
         value, deriv = fn(q)
         if value == 0:
@@ -186,9 +207,10 @@ def polish(
         new = q - value / deriv if deriv != 0 else lo - 1
         if not lo < new < hi or abs(new - q) > abs(q) / 1000:
             break
-        if abs(new - q) <= rtol * abs(q):
+        r = abs(new - q) / abs(q)
+        if r <= rtol or (previous is not None and r <= previous**1.5 and r * r <= rtol / 1000):
             return new
-        q = new
+        previous, q = r, new
     return bracketed_newton(fn, lo, hi, start, rtol, what)
 
 
@@ -199,10 +221,12 @@ def solve_root(
     digits: int,
     dps: int,
     what: str,
+    lo_positive: bool | None = None,
 ) -> mpmath.mpf:
-    """The root in [lo, hi] (lo > 0) to ``digits`` digits: a rough solve (ROUGH_DIGITS), then one at
-    (digits, dps) and one at (digits + VERIFY_DIGITS, dps + GUARD_DIGITS); the last two
-    must agree to digits + 2 digits, and the last is returned.  ``step_at(d, p, span)`` gives
+    """The root in [lo, hi] (lo > 0) to ``digits`` digits: a rough solve (ROUGH_DIGITS), Newton
+    steps at (digits, dps) to 10^-(digits + 4), and a check at (digits + VERIFY_DIGITS,
+    dps + GUARD_DIGITS): the Newton step there, the root's distance as that precision sees it,
+    must be below 10^-(digits + 2) of the root.  ``step_at(d, p, span)`` gives
     the function (value, derivative) with expectations to d digits at p working digits on rules
     of that span."""
     with mpmath.workdps(ROUGH_DPS):
@@ -213,21 +237,25 @@ def solve_root(
             mpmath.sqrt(lo * hi),
             mpmath.mpf(10) ** -(ROUGH_DIGITS - 1),
             what,
+            lo_positive,
         )
-    stages = ((digits, dps), (digits + VERIFY_DIGITS, dps + GUARD_DIGITS))
-    roots = []
-    for d, p in stages:
-        with mpmath.workdps(p):
-            fn = step_at(d, p, SPAN)
-            rough = polish(fn, lo, hi, rough, mpmath.mpf(10) ** -(d + 4), what)
-            roots.append(rough)
-    with mpmath.workdps(stages[-1][1]):
-        if abs(roots[0] - roots[1]) > mpmath.mpf(10) ** -(digits + 2) * abs(roots[1]):
+    with mpmath.workdps(dps):
+        root = polish(
+            step_at(digits, dps, SPAN), lo, hi, rough, mpmath.mpf(10) ** -(digits + 4), what
+        )
+    # the check: one Newton step at the higher precision must move the root by less than
+    # 10^-(digits + 2) of it (the step is the distance to the root seen at that precision)
+    check_dps = dps + GUARD_DIGITS
+    with mpmath.workdps(check_dps):
+        value, deriv = step_at(digits + VERIFY_DIGITS, check_dps, SPAN)(root)
+        moved = abs(value / deriv) if deriv != 0 else mpmath.inf
+        if moved > mpmath.mpf(10) ** -(digits + 2) * abs(root):
             raise InputError(
-                f"{what}: the solves at {dps} and {stages[-1][1]} working digits disagree "
-                f"({mpmath.nstr(roots[0], digits)} vs {mpmath.nstr(roots[1], digits)})"
+                f"{what}: the solves at {dps} and {check_dps} working digits disagree "
+                f"(a Newton step at {check_dps} digits moves {mpmath.nstr(root, digits)} by "
+                f"{mpmath.nstr(moved, 3)})"
             )
-    return roots[1]
+    return root
 
 
 # --------------------------------------------------------------------------------------------

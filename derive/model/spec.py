@@ -26,8 +26,20 @@ KNOWN_OUTPUTS: tuple[str, ...] = (
     "tf_init.py",
     "torch_init.py",
 )
-_KEYS = ("digits", "gain_digits", "intervals", "outputs", "symmetric")
+_KEYS = (
+    "critical_bias_variances",
+    "critical_digits",
+    "digits",
+    "gain_digits",
+    "intervals",
+    "outputs",
+    "symmetric",
+)
 DEFAULT_GAIN_DIGITS = 25
+# the critical-line table (issue 13): the sigma_b^2 it is solved at, and its digits
+DEFAULT_CRITICAL_BIAS_VARIANCES: tuple[str, ...] = ("0", "0.01", "0.05", "0.1", "0.2")
+DEFAULT_CRITICAL_DIGITS = 20
+MAX_CRITICAL_BIAS_VARIANCES = 100
 _SYMMETRIC_KEYS = ("start", "step", "stop")
 MAX_INTERVALS = 100_000
 # exact decimal arithmetic for the symmetric range (the default context rounds to 28 digits)
@@ -43,9 +55,15 @@ class Spec:
     outputs: tuple[str, ...]
     intervals: tuple[Interval, ...]  # sorted, unique; symmetric ones included
     symmetric_cutoffs: tuple[decimal.Decimal, ...]  # the k of the symmetric range, sorted
+    critical_bias_variances: tuple[decimal.Decimal, ...] = tuple(
+        decimal.Decimal(v) for v in DEFAULT_CRITICAL_BIAS_VARIANCES
+    )  # sorted, unique
+    critical_digits: int = DEFAULT_CRITICAL_DIGITS
 
     def canonical(self) -> dict[str, object]:
         return {
+            "critical_bias_variances": [bound_text(v) for v in self.critical_bias_variances],
+            "critical_digits": self.critical_digits,
             "digits": self.digits,
             "gain_digits": self.gain_digits,
             "intervals": [[bound_text(a), bound_text(b)] for a, b in self.intervals],
@@ -119,11 +137,40 @@ def _digits_field(t: dict[str, object], key: str, default: int) -> int:
         raise InputError(f"spec: {key}: {exc}") from None
 
 
+def _critical_bias_variances(raw: object) -> tuple[decimal.Decimal, ...]:
+    """The critical table's sigma_b^2: a non-empty list of numbers or decimal strings in
+    [0, 10000] (the range derive.maths.critical accepts), at most 100, duplicates merged."""
+    from derive.maths.meanfield import parse_variance
+
+    if not isinstance(raw, list) or not raw:
+        raise InputError(
+            f"spec: critical_bias_variances = {raw!r} (accepted: a non-empty list of bias "
+            'variances, e.g. ["0", "0.05"])'
+        )
+    values = set()
+    for i, item in enumerate(raw):
+        _decimal_field(item, f"critical_bias_variances[{i}]")  # the type check
+        try:
+            values.add(parse_variance(item, f"critical_bias_variances[{i}]"))
+        except InputError as exc:
+            raise InputError(f"spec: {exc}") from None
+    if len(values) > MAX_CRITICAL_BIAS_VARIANCES:
+        raise InputError(
+            f"spec: critical_bias_variances has {len(values)} values "
+            f"(accepted: <= {MAX_CRITICAL_BIAS_VARIANCES})"
+        )
+    return tuple(sorted(values))
+
+
 def parse_spec(table: object) -> Spec:
     """Validate a raw ``[tool.initref]`` table; every error names the key and the range."""
     t = _require(table, "[tool.initref]", _KEYS)
     digits = _digits_field(t, "digits", 50)
     gain_digits = _digits_field(t, "gain_digits", DEFAULT_GAIN_DIGITS)
+    critical_digits = _digits_field(t, "critical_digits", DEFAULT_CRITICAL_DIGITS)
+    critical = _critical_bias_variances(
+        t.get("critical_bias_variances", list(DEFAULT_CRITICAL_BIAS_VARIANCES))
+    )
     outputs_raw = t.get("outputs", list(KNOWN_OUTPUTS))
     if not isinstance(outputs_raw, list) or not all(isinstance(o, str) for o in outputs_raw):
         raise InputError(f"spec: outputs = {outputs_raw!r} (accepted: a list of file names)")
@@ -154,6 +201,8 @@ def parse_spec(table: object) -> Spec:
         outputs=tuple(sorted(set(outputs_raw))),
         intervals=tuple(sorted(intervals)),
         symmetric_cutoffs=tuple(sorted(symmetric)),
+        critical_bias_variances=critical,
+        critical_digits=critical_digits,
     )
 
 
