@@ -31,6 +31,7 @@ digits = 20
 outputs = ["constants.json", "constants.md", "constants.py"]
 symmetric = { start = "1", stop = "2", step = "1" }
 intervals = [["-1", "3"], ["2", "inf"], ["-inf", "-40"], ["1000", "1001"], ["-1e-8", "1e-8"]]
+critical_bias_variances = []  # the critical table costs ~5 s of CPU; tested in test_critical.py
 """
 
 

@@ -370,7 +370,8 @@ def critical_section(critical: dict[str, Any]) -> dict[str, Any]:
             cells.append("; ".join(texts))
         table.append({"label": rows[0]["label"], "cells": cells})
     values = [mpmath.mpf(v) for v in critical["bias_variances"]]
-    max_bias = max(values) if max(values) > 0 else mpmath.mpf(CRITICAL_FIGURE_DEFAULT_MAX_BIAS)
+    top = max(values, default=mpmath.mpf(0))
+    max_bias = top if top > 0 else mpmath.mpf(CRITICAL_FIGURE_DEFAULT_MAX_BIAS)
     curves = []
     for name in CRITICAL_FIGURE:
         rows = by_name.get(name, [])

@@ -27,13 +27,13 @@ KNOWN_OUTPUTS: tuple[str, ...] = (
     "torch_init.py",
 )
 _KEYS = (
-    "critical_bias_variances",
-    "critical_digits",
     "digits",
     "gain_digits",
     "intervals",
     "outputs",
     "symmetric",
+    "critical_bias_variances",
+    "critical_digits",
 )
 DEFAULT_GAIN_DIGITS = 25
 # the critical-line table (issue 13): the sigma_b^2 it is solved at, and its digits
@@ -138,14 +138,15 @@ def _digits_field(t: dict[str, object], key: str, default: int) -> int:
 
 
 def _critical_bias_variances(raw: object) -> tuple[decimal.Decimal, ...]:
-    """The critical table's sigma_b^2: a non-empty list of numbers or decimal strings in
-    [0, 10000] (the range derive.maths.critical accepts), at most 100, duplicates merged."""
+    """The critical table's sigma_b^2: a list of numbers or decimal strings in [0, 10000]
+    (the range derive.maths.critical accepts), at most 100, duplicates merged; [] leaves the
+    table out."""
     from derive.maths.meanfield import parse_variance
 
-    if not isinstance(raw, list) or not raw:
+    if not isinstance(raw, list):
         raise InputError(
-            f"spec: critical_bias_variances = {raw!r} (accepted: a non-empty list of bias "
-            'variances, e.g. ["0", "0.05"])'
+            f"spec: critical_bias_variances = {raw!r} (accepted: a list of bias variances, "
+            'e.g. ["0", "0.05"], or [] for no critical table)'
         )
     values = set()
     for i, item in enumerate(raw):
