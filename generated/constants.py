@@ -1244,7 +1244,7 @@ DEPTH_R: dict[str, tuple[float, float]] = {
 # (`python -m derive critical NAME --bias-variance V`).  slope = T'(q*), the length map's slope
 # at q*; stability of q*:
 #     stable: |T'(q*)| < 1: the second moment returns to q* (depth scale xi_q)
-#     marginal: T'(q*) = 1 at q* = 0 with T(q) < q above it: q_l -> 0 polynomially
+#     marginal: T'(q*) = 1, no exponential approach (at q* = 0 with T(q) < q above it: q_l -> 0 polynomially)
 #     unstable: the second moment leaves q* (T'(q*) > 1, or T'(0) = 1 with T(q) > q)
 #     neutral: every q is a fixed point (the ReLU family without bias)
 # xi_q = -1/ln|T'(q*)| (inf when marginal or neutral), xi_c = inf (chi_1 = 1: correlations

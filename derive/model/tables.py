@@ -167,7 +167,8 @@ def depth_rows(digits: int) -> dict[str, Any]:
 
 CRITICAL_STABILITY_DOC = {
     "stable": "|T'(q*)| < 1: the second moment returns to q* (depth scale xi_q)",
-    "marginal": "T'(q*) = 1 at q* = 0 with T(q) < q above it: q_l -> 0 polynomially",
+    "marginal": "T'(q*) = 1, no exponential approach (at q* = 0 with T(q) < q above it: "
+    "q_l -> 0 polynomially)",
     "unstable": "the second moment leaves q* (T'(q*) > 1, or T'(0) = 1 with T(q) > q)",
     "neutral": "every q is a fixed point (the ReLU family without bias)",
 }
