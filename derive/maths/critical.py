@@ -17,15 +17,16 @@ equation gives sigma_w^2 = 1 / D(q*); put into the first, q* is a root of
     h(q) = V(q) / D(q) + sigma_b^2 - q = 0,                             (*)
 
 one equation in one unknown.  Since V / D >= 0, h(q) > sigma_b^2 - q, so every root lies above
-sigma_b^2.  Roots are bracketed on the grid q = 2^k (k from -20, or below sigma_b^2, up to 20;
-q in about [1e-6, 1e6]), then refined by safeguarded Newton steps with
+sigma_b^2.  Roots are bracketed by the sign changes of h (read to 8 digits) on the grid
+q = 4^k, k = -10..10 (q in about [1e-6, 1e6]; from the last grid point below sigma_b^2 when
+sigma_b^2 > 0), then refined by safeguarded Newton steps with
 
     h'(q) = (V' D - V D') / D^2 - 1,   V'(q) = E[x f f'] / q,
     D'(q) = (E[x^2 f'^2] / q - D) / (2 q),   x ~ N(0, q)
 
 (d/dq E[g(x)] = E[x g'(x)] / (2 q), the heat equation, and Stein's lemma E[x k(x)] = q E[k'(x)]
-for k = x f'^2), at the working precision and again at a higher one; the two roots must agree
-to the requested digits plus two.
+for k = x f'^2), first to about 6 digits, then at the working precision, and checked at a higher
+one: the Newton step seen there must be below 10^-(digits + 2) of the root.
 
 Stability of q* (Schoenholz et al. section 3): the length map's slope there is
 
@@ -84,7 +85,7 @@ from derive.maths.meanfield import (
 
 GRID_LOW = -20  # the scan grid: q = 2^k, k = GRID_LOW, GRID_LOW + 2, ..., GRID_HIGH
 GRID_HIGH = 20
-# the sign scan runs at the rough stage's precision, on its rules (one per factor 16 in q)
+# the sign scan runs at the rough stage's precision, on its rules (one per factor 64 in q)
 SCAN_DIGITS, SCAN_DPS, SCAN_SPAN = ROUGH_DIGITS, ROUGH_DPS, ROUGH_SPAN
 DIRECTION_Q = "0.0000152587890625"  # 2^-16: where the sign of T(q) - q near q* = 0 is read
 # ... on the scan's rules (V to 10^-(SCAN_DIGITS + 3)); |T(q) - q| below 10^-(SCAN_DIGITS + 1) q
@@ -124,6 +125,8 @@ def _ratio_minus_q(act: Activation, k: int) -> mpmath.mpf:
     """g(q) = V(q) / D(q) - q at q = 2^k, to SCAN_DIGITS (cached: pure in (activation, k))."""
     key = (act.name, act.label, k)
     if key not in _SCAN:
+        if len(_SCAN) >= 4096:
+            _SCAN.pop(next(iter(_SCAN)))
         with mpmath.workdps(SCAN_DPS):
             q = mpmath.mpf(2) ** k
             m = expectations(act, q, SCAN_DIGITS, SCAN_DPS, ("f2", "df2"), SCAN_SPAN)

@@ -36,8 +36,8 @@ so no weight variance alone keeps the second moment stably: a fixed point exists
 sigma_w but it repels, and the second moment drifts to 0 or grows without bound.
 
 The expectations come from :mod:`derive.maths.gaussian_rule` (nodes fixed in x, shared by every
-q); every root (q*, c*) is solved at the working precision and again at a higher one, and the
-two must agree to the requested digits plus two.  ``second_moment_map`` and its companions
+q); every root is checked at a higher precision: for q* the Newton step seen there must be below
+10^-(digits + 2) of the root, c* is solved again there and must agree to digits + 2.  ``second_moment_map`` and its companions
 below are the plain one-q-at-a-time mpmath quadratures kept as the independent reference.
 """
 
@@ -520,7 +520,8 @@ def correlation_fixed_point(
 ) -> tuple[mpmath.mpf, mpmath.mpf]:
     """c* < 1 and chi_c = C'(c*) in the chaotic phase (chi_1 > 1): Newton steps from c = 0 on
     C(c) - c (convex, positive at 0, zero at c* and at 1); c* = 0 exactly when C(0) = 0 (an odd
-    f without bias).  Checked like every root: again at a higher precision."""
+    f without bias).  Solved at rough, working and a higher precision; the last two must agree
+    to digits + 2."""
     q = lm.q
     what = f"correlation fixed point of {act.label}"
     with mpmath.workdps(dps):
