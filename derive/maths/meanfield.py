@@ -37,8 +37,9 @@ sigma_w but it repels, and the second moment drifts to 0 or grows without bound.
 
 The expectations come from :mod:`derive.maths.gaussian_rule` (nodes fixed in x, shared by every
 q); every root is checked at a higher precision: for q* the Newton step seen there must be below
-10^-(digits + 2) of the root, c* is solved again there and must agree to digits + 2.  ``second_moment_map`` and its companions
-below are the plain one-q-at-a-time mpmath quadratures kept as the independent reference.
+10^-(digits + 2) of the root, c* is solved again there and must agree to digits + 2.
+``second_moment_map`` and its companions below are the plain one-q-at-a-time mpmath
+quadratures kept as the independent reference.
 """
 
 from __future__ import annotations
