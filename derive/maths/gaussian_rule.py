@@ -289,7 +289,7 @@ class GaussianRule:
             norm = 2 * mpmath.pi * q * mpmath.sqrt(one_c2)
             previous: list[mpmath.mpf] | None = None
             previous_change: list[mpmath.mpf] | None = None
-            level = 0
+            level = MIN_LEVEL - 2  # acceptance needs two changes before MIN_LEVEL
             while True:
                 levels = self._upto(level)
                 h2 = mpmath.mpf(4) ** (-level)
@@ -319,7 +319,7 @@ class GaussianRule:
         (nodes x terms) products instead of nodes^2 exponentials.  Term k is of the order
         |c|^k (it is Mehler's expansion of the bivariate normal, up to the quadrature), so
         the series stops when two successive terms of the bound series (|A|, |x|, |kappa|:
-        at most a few times the sum of |terms|) fall below 10^-(dps + 2) (1 - |c|) of it.
+        at most a few times the sum of |terms|) fall below 10^-(digits + 5) (1 - |c|) of it.
         Nodes whose own Gaussian factor is below 10^-(dps + 5) are left out."""
         cut = (self.dps + 5) * mpmath.log(10) * 2 * q
         xs: list[mpmath.mpf] = []
@@ -336,7 +336,7 @@ class GaussianRule:
         pf, pd = list(af), list(ad)
         qf, qd = [abs(v) for v in af], [abs(v) for v in ad]
         kappa = 2 * c * inv
-        eps = mpmath.mpf(10) ** (-(self.dps + 2)) * (1 - abs(c))
+        eps = mpmath.mpf(10) ** (-(self.digits + 5)) * (1 - abs(c))
         coef = bound = mpmath.mpf(1)
         ff = dd = size_f = size_d = mpmath.mpf(0)
         last = (mpmath.inf, mpmath.inf)

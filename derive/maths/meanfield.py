@@ -520,43 +520,54 @@ def correlation_fixed_point(
     act: Activation, lm: LengthMap, w2: mpmath.mpf, b2: mpmath.mpf, n: int, dps: int
 ) -> tuple[mpmath.mpf, mpmath.mpf]:
     """c* < 1 and chi_c = C'(c*) in the chaotic phase (chi_1 > 1): Newton steps from c = 0 on
-    C(c) - c (convex, positive at 0, zero at c* and at 1); c* = 0 exactly when C(0) = 0 (an odd
-    f without bias).  Solved at rough, working and a higher precision; the last two must agree
-    to digits + 2."""
+    C(c) - c (convex, positive at 0, zero at c* and at 1), first to ROUGH_DIGITS, then at the
+    working precision to 10^-(n + 4) (a step of relative size r <= r_prev^1.5 with
+    r^2 <= 10^-(n + 7) ends it: the quadratic regime); c* = 0 exactly when C(0) = 0 (an odd f
+    without bias).  The check: at (n + VERIFY_DIGITS, dps + GUARD_DIGITS) the Newton step from
+    c* must be below 10^-(n + 2); chi_c is C'(c*) from that evaluation."""
     q = lm.q
     what = f"correlation fixed point of {act.label}"
     with mpmath.workdps(dps):
         c0 = (w2 * lm.mean_f**2 + b2) / q
         if abs(c0) <= mpmath.mpf(10) ** -(n + 2):
             return mpmath.mpf(0), w2 * lm.mean_df**2
-    results = []
+
+    def step(c: mpmath.mpf, d: int, p: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+        """The Newton step (C(c) - c) / (1 - C'(c)) and C'(c)."""
+        value, slope = correlation_map(act, q, c, w2, b2, d + 2, p)
+        if not slope < 1:  # left of c* (and at it) the slope is below 1 (convexity)
+            raise InputError(
+                f"{what}: C'(c) = {mpmath.nstr(slope, 6)} >= 1 at c = {mpmath.nstr(c, 8)}"
+            )
+        return (value - c) / (1 - slope), slope
+
     c = mpmath.mpf(0)
-    for d, p in ((ROUGH_DIGITS, ROUGH_DPS), (n, dps), (n + VERIFY_DIGITS, dps + GUARD_DIGITS)):
+    for d, p in ((ROUGH_DIGITS, ROUGH_DPS), (n, dps)):
         with mpmath.workdps(p):
-            c = +c
+            c, previous = +c, None
+            tol = mpmath.mpf(10) ** -(d + 4)
             for _ in range(MAX_NEWTON):
-                value, slope = correlation_map(act, q, c, w2, b2, d + 2, p)
-                if not slope < 1:  # left of c* the slope is below 1 (convexity)
-                    raise InputError(
-                        f"{what}: C'(c) = {mpmath.nstr(slope, 6)} >= 1 at c = {mpmath.nstr(c, 8)}"
-                    )
-                new = c + (value - c) / (1 - slope)
-                done = abs(new - c) <= mpmath.mpf(10) ** -(d + 3)
-                c = new
-                if done:
+                delta, _ = step(c, d, p)
+                c += delta
+                r = abs(delta)
+                if r <= tol or (
+                    previous is not None and r <= previous**1.5 and r * r <= tol / 1000
+                ):
                     break
+                previous = r
             else:
                 raise InputError(f"{what}: did not converge in {MAX_NEWTON} Newton steps")
             if not 0 <= c < 1:
                 raise InputError(f"{what}: Newton left [0, 1) (c = {mpmath.nstr(c, 8)})")
-            _, chi_c = correlation_map(act, q, c, w2, b2, d + 2, p)
-            results.append((c, chi_c))
-    (c1, x1), (c2, x2) = results[1], results[2]
-    with mpmath.workdps(dps + GUARD_DIGITS):
-        tol = mpmath.mpf(10) ** -(n + 2)
-        if abs(c1 - c2) > tol or abs(x1 - x2) > tol * x2:
-            raise InputError(f"{what}: the solves at two precisions disagree")
-    return c2, x2
+    check_dps = dps + GUARD_DIGITS
+    with mpmath.workdps(check_dps):
+        delta, chi_c = step(c, n + VERIFY_DIGITS, check_dps)
+        if abs(delta) > mpmath.mpf(10) ** -(n + 2):
+            raise InputError(
+                f"{what}: the solves at {dps} and {check_dps} working digits disagree "
+                f"(a Newton step moves c* = {mpmath.nstr(c, n)} by {mpmath.nstr(delta, 3)})"
+            )
+        return +c, chi_c
 
 
 # --------------------------------------------------------------------------------------------
