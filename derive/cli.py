@@ -1,5 +1,5 @@
-"""Command line: ``initref {generate,truncnorm,he,gain,depth} ...`` (the console script) or
-``python -m derive ...``; each names itself as it was run.
+"""Command line: ``initref {generate,truncnorm,he,gain,depth,critical,meanfield} ...``
+(the console script) or ``python -m derive ...``; each names itself as it was run.
 
 Bad input prints one line ``initref: error: ...`` on stderr and exits with status 2.
 Numeric commands import mpmath only; SymPy is imported by the commands that need it.
@@ -383,10 +383,161 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     dp.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
     _add_format_flags(dp)
     dp.set_defaults(func=cmd_depth)
+    _add_meanfield_commands(sub)
     if prog != PYTHON_M_PROG:  # the examples above are spelt for `python -m derive`
         for p in (parser, *sub.choices.values()):
             p.epilog = (p.epilog or "").replace(PYTHON_M_PROG, prog) or None
     return parser
+
+
+# --------------------------------------------------------------------------------------------
+# Mean-field commands (issue 13): `critical` and `meanfield`
+# --------------------------------------------------------------------------------------------
+
+
+def _mf_number(x: object, digits: int) -> str | None:
+    """A derived value as text: N significant digits, "inf", or None (not defined)."""
+    import mpmath
+
+    from derive.core.numbers import format_sig
+
+    if x is None:
+        return None
+    assert isinstance(x, mpmath.mpf)
+    if mpmath.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return format_sig(x, digits)
+
+
+def _print_records(head: dict[str, object], rows: list[dict[str, object]], fmt: str) -> None:
+    """JSON: one object, ``head`` plus "points": rows; CSV: a row per point, head columns first;
+    table: the head's lines, then each point's block (None printed as "none")."""
+    if fmt == "json":
+        print(json.dumps({**head, "points": rows}))
+    elif fmt == "csv":
+        _print_csv([{**head, **row} for row in rows] or [head])
+    else:
+        for record in (head, *rows):
+            shown = {k: "none" if v is None else v for k, v in record.items()}
+            width = max(len(k) for k in shown)
+            for key, value in shown.items():
+                print(f"{key:<{width}}  {value}")
+            if rows:
+                print()
+
+
+def cmd_critical(args: argparse.Namespace) -> int:
+    from derive.core.numbers import bound_text, parse_digits
+    from derive.maths.critical import critical_point
+    from derive.maths.meanfield import parse_variance
+
+    digits = parse_digits(args.digits)
+    b2 = parse_variance(args.bias_variance, "--bias-variance")
+    result = critical_point(args.activation, b2, args.param, digits)
+    if result.status == "none":
+        raise InputError(
+            f"critical: {result.label} has no critical point at bias variance "
+            f"{bound_text(b2)}: {result.reason}"
+        )
+    head: dict[str, object] = {
+        "activation": result.label,
+        "bias_variance": bound_text(b2),
+        "digits": digits,
+        "status": result.status,
+    }
+    rows: list[dict[str, object]] = [
+        {
+            "weight_variance": _mf_number(p.weight_variance, digits),
+            "q_star": "any" if p.q_star is None else _mf_number(p.q_star, digits),
+            "slope": _mf_number(p.slope, digits),
+            "stability": p.stability,
+            "xi_q": _mf_number(p.xi_q, digits),
+            "xi_c": _mf_number(p.xi_c, digits),
+        }
+        for p in result.points
+    ]
+    _print_records(head, rows, _output_format(args))
+    return 0
+
+
+def cmd_meanfield(args: argparse.Namespace) -> int:
+    from derive.core.numbers import bound_text, parse_digits
+    from derive.maths.meanfield import meanfield_point, parse_variance
+
+    digits = parse_digits(args.digits)
+    w2 = parse_variance(args.weight_variance, "--weight-variance", positive=True)
+    b2 = parse_variance(args.bias_variance, "--bias-variance")
+    m = meanfield_point(args.activation, w2, b2, args.param, digits, args.q0)
+    record: dict[str, object] = {
+        "activation": m.label,
+        "weight_variance": bound_text(w2),
+        "bias_variance": bound_text(b2),
+        "digits": digits,
+        "fixed_point": m.fixed_point,
+        "q_star": _mf_number(m.q_star, digits),
+        "chi_1": _mf_number(m.chi1, digits),
+        "slope": _mf_number(m.slope, digits),
+        "stability": m.stability,
+        "xi_q": _mf_number(m.xi_q, digits),
+        "phase": m.phase,
+        "c_star": _mf_number(m.c_star, digits),
+        "chi_c": _mf_number(m.chi_c, digits),
+        "xi_c": _mf_number(m.xi_c, digits),
+    }
+    fmt = _output_format(args)
+    if fmt == "table":
+        record = {k: "none" if v is None else v for k, v in record.items()}
+    _print_record(record, fmt)
+    return 0
+
+
+_ACTIVATIONS_HELP = (
+    "NAME is a built-in (linear, relu, leaky_relu, elu, selu, gelu, gelu_tanh, silu, mish, "
+    "softplus, tanh, sigmoid) or an expression in one variable, e.g. 'x*erf(x)'."
+)
+
+
+def _add_meanfield_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    cr = sub.add_parser(
+        "critical",
+        help="the critical weight variance (edge of chaos) for a bias variance",
+        description="Solve q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2 and "
+        "chi_1 = sigma_w^2 E[f'(sqrt(q*) z)^2] = 1 for (sigma_w^2, q*) (Schoenholz et al. 2017). "
+        "Prints every solution with the length map's slope T'(q*), its stability (stable: "
+        "|T'| < 1; unstable: the second moment leaves q*; marginal: T' = 1, approached "
+        "polynomially; neutral: every q is a fixed point) and the depth scales "
+        "xi_q = -1/ln|T'(q*)| and xi_c (inf: chi_1 = 1, correlations approach 1 polynomially; "
+        "none: not defined because q* repels). No critical point is an error (exit 2). "
+        + _ACTIVATIONS_HELP,
+        epilog="example: python -m derive critical tanh --bias-variance 0.05 --digits 30 --json",
+    )
+    cr.add_argument("activation", metavar="NAME")
+    cr.add_argument("--param", default=None, help="leaky_relu slope a / elu alpha")
+    cr.add_argument("--bias-variance", required=True, help="sigma_b^2, a finite real in [0, 10000]")
+    cr.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
+    _add_format_flags(cr)
+    cr.set_defaults(func=cmd_critical)
+
+    mf = sub.add_parser(
+        "meanfield",
+        help="mean-field fixed point, chi_1, phase and depth scales at (sigma_w^2, sigma_b^2)",
+        description="The fixed point q* the length map reaches from q0, chi_1, T'(q*) and its "
+        "stability, xi_q = -1/ln|T'(q*)|, the phase (ordered chi_1 < 1, chaotic > 1), the "
+        "correlation map's stable fixed point c* with chi_c = C'(c*) and xi_c = -1/ln chi_c "
+        "(Schoenholz et al. 2017). " + _ACTIVATIONS_HELP,
+        epilog="example: python -m derive meanfield tanh --weight-variance 2.5 "
+        "--bias-variance 0.05 --json",
+    )
+    mf.add_argument("activation", metavar="NAME")
+    mf.add_argument("--param", default=None, help="leaky_relu slope a / elu alpha")
+    mf.add_argument(
+        "--weight-variance", required=True, help="sigma_w^2, a finite real in (0, 10000]"
+    )
+    mf.add_argument("--bias-variance", required=True, help="sigma_b^2, a finite real in [0, 10000]")
+    mf.add_argument("--q0", default="1", help="the starting second moment q_0 > 0 (default 1)")
+    mf.add_argument("--digits", default="15", help="significant digits, 1..10000 (default 15)")
+    _add_format_flags(mf)
+    mf.set_defaults(func=cmd_meanfield)
 
 
 def _allow_negative_positionals(argv: list[str]) -> list[str]:

@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:fa53313d4bbd5100 (pyproject.toml [tool.initref])
+# spec:      sha256:1c449dc04f297623 (pyproject.toml [tool.initref])
 # command:   initref generate
 """Reference constants of the truncated standard normal, from initref.
 
@@ -1639,3 +1639,981 @@ DEPTH_R: dict[str, tuple[float, float]] = {
     #   r**24 = 5.9604644775390625000000000000000000000000000000000e-8
     "lecun_normal": (0.5, 5.960464477539063e-08),
 }
+
+
+# The critical line (edge of chaos; Schoenholz, Gilmer, Ganguli & Sohl-Dickstein 2017): for a
+# bias variance sigma_b^2, the weight variance sigma_w^2 and second moment q* with
+#     q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2,  chi_1 = sigma_w^2 E[f'(sqrt(q*) z)^2] = 1,
+# for the built-in activations (default parameters), to 20 significant digits
+# (`python -m derive critical NAME --bias-variance V`).  slope = T'(q*), the length map's slope
+# at q*; stability of q*:
+#     stable: |T'(q*)| < 1: the second moment returns to q* (depth scale xi_q)
+#     marginal: T'(q*) = 1, no exponential approach (at q* = 0 with T(q) < q above it: q_l -> 0 polynomially)
+#     unstable: the second moment leaves q* (T'(q*) > 1, or T'(0) = 1 with T(q) > q)
+#     neutral: every q is a fixed point (the ReLU family without bias)
+# xi_q = -1/ln|T'(q*)| (inf when marginal or neutral), xi_c = inf (chi_1 = 1: correlations
+# approach 1 polynomially, not exponentially); both None where q* is unstable.
+# q_star None: every q is a fixed point.  An empty tuple: no critical point (reason above it).
+CRITICAL_DIGITS = 20
+CRITICAL_BIAS_VARIANCES: tuple[float, ...] = (
+    0.0,
+    0.01,
+    0.05,
+    0.1,
+    0.2,
+)
+
+
+class CriticalPoint(NamedTuple):
+    """One critical point (sigma_w^2, q*) for a bias variance, as float64."""
+
+    weight_variance: float
+    q_star: float | None
+    slope: float
+    stability: str
+    xi_q: float | None
+    xi_c: float | None
+
+
+# keyed by (activation, sigma_b^2 as a float)
+CRITICAL: dict[tuple[str, float], tuple[CriticalPoint, ...]] = {
+    # linear, sigma_b^2 = 0: every q
+    #   every q > 0 is a fixed point at sigma_w^2 = 1 / D (f(x) = x f'(x): V(q) = q D(q) for
+    #   every q)
+    ("linear", 0.0): (
+        CriticalPoint(
+            # weight_variance = 1.0000000000000000000
+            #   float64 exactly 1
+            weight_variance=1.0,
+            q_star=None,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="neutral",
+            xi_q=float("inf"),
+            xi_c=float("inf"),
+        ),
+    ),
+    # linear, sigma_b^2 = 0.01: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("linear", 0.01): (),
+    # linear, sigma_b^2 = 0.05: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("linear", 0.05): (),
+    # linear, sigma_b^2 = 0.1: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("linear", 0.1): (),
+    # linear, sigma_b^2 = 0.2: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("linear", 0.2): (),
+    # relu, sigma_b^2 = 0: every q
+    #   every q > 0 is a fixed point at sigma_w^2 = 1 / D (f(x) = x f'(x): V(q) = q D(q) for
+    #   every q)
+    ("relu", 0.0): (
+        CriticalPoint(
+            # weight_variance = 2.0000000000000000000
+            #   float64 exactly 2
+            weight_variance=2.0,
+            q_star=None,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="neutral",
+            xi_q=float("inf"),
+            xi_c=float("inf"),
+        ),
+    ),
+    # relu, sigma_b^2 = 0.01: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("relu", 0.01): (),
+    # relu, sigma_b^2 = 0.05: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("relu", 0.05): (),
+    # relu, sigma_b^2 = 0.1: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("relu", 0.1): (),
+    # relu, sigma_b^2 = 0.2: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("relu", 0.2): (),
+    # leaky_relu(a=0.01), sigma_b^2 = 0: every q
+    #   every q > 0 is a fixed point at sigma_w^2 = 1 / D (f(x) = x f'(x): V(q) = q D(q) for
+    #   every q)
+    ("leaky_relu", 0.0): (
+        CriticalPoint(
+            # weight_variance = 1.9998000199980002000
+            #   float64 exactly 1.9998000199980001667654505581595003604888916015625
+            weight_variance=1.9998000199980002,
+            q_star=None,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="neutral",
+            xi_q=float("inf"),
+            xi_c=float("inf"),
+        ),
+    ),
+    # leaky_relu(a=0.01), sigma_b^2 = 0.01: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("leaky_relu", 0.01): (),
+    # leaky_relu(a=0.01), sigma_b^2 = 0.05: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("leaky_relu", 0.05): (),
+    # leaky_relu(a=0.01), sigma_b^2 = 0.1: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("leaky_relu", 0.1): (),
+    # leaky_relu(a=0.01), sigma_b^2 = 0.2: none
+    #   f(x) = x f'(x) gives V(q) = q D, so at chi_1 = 1 T(q) = q + sigma_b^2 and the second
+    #   moment grows without bound (a critical point needs sigma_b^2 = 0)
+    ("leaky_relu", 0.2): (),
+    # elu(alpha=1), sigma_b^2 = 0: critical
+    #   q* = 0 (sigma_b^2 = 0, f(0) = 0): sigma_w^2 = 1 / D(0); 0 sign change(s) of h(q) =
+    #   V(q)/D(q) + sigma_b^2 - q on q = 4^k in [9.54e-7, 1.05e+6], each root solved at two
+    #   precisions
+    ("elu", 0.0): (
+        CriticalPoint(
+            # weight_variance = 1.0000000000000000000
+            #   float64 exactly 1
+            weight_variance=1.0,
+            # q_star = 0
+            #   float64 exactly 0
+            q_star=0.0,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="marginal",
+            xi_q=float("inf"),
+            xi_c=float("inf"),
+        ),
+    ),
+    # elu(alpha=1), sigma_b^2 = 0.01: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.00391, 1.05e+6],
+    #   each root solved at two precisions
+    ("elu", 0.01): (
+        CriticalPoint(
+            # weight_variance = 1.3833252322041861433
+            #   float64 exactly 1.383325232204186239215459863771684467792510986328125
+            weight_variance=1.3833252322041862,
+            # q_star = 0.43782923012817079667
+            #   float64 exactly 0.437829230128170820979249810989131219685077667236328125
+            q_star=0.4378292301281708,
+            # slope = 0.87083694360378434694
+            #   float64 exactly 0.8708369436037843858144924524822272360324859619140625
+            slope=0.8708369436037844,
+            stability="stable",
+            # xi_q = 7.2306305092639163641
+            #   float64 exactly 7.2306305092639160392309349845163524150848388671875
+            xi_q=7.230630509263916,
+            xi_c=float("inf"),
+        ),
+    ),
+    # elu(alpha=1), sigma_b^2 = 0.05: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0156, 1.05e+6],
+    #   each root solved at two precisions
+    ("elu", 0.05): (
+        CriticalPoint(
+            # weight_variance = 1.5337183316394704170
+            #   float64 exactly 1.533718331639470466853936159168370068073272705078125
+            weight_variance=1.5337183316394705,
+            # q_star = 1.3009125699456741882
+            #   float64 exactly 1.3009125699456742797366359809529967606067657470703125
+            q_star=1.3009125699456743,
+            # slope = 0.85978875505662806558
+            #   float64 exactly 0.8597887550566281067432328200084157288074493408203125
+            slope=0.8597887550566281,
+            stability="stable",
+            # xi_q = 6.6195113173299761771
+            #   float64 exactly 6.61951131732997577472588091040961444377899169921875
+            xi_q=6.619511317329976,
+            xi_c=float("inf"),
+        ),
+    ),
+    # elu(alpha=1), sigma_b^2 = 0.1: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("elu", 0.1): (
+        CriticalPoint(
+            # weight_variance = 1.6067435579442467766
+            #   float64 exactly 1.6067435579442468362998397424235008656978607177734375
+            weight_variance=1.6067435579442468,
+            # q_star = 2.2127784857726093071
+            #   float64 exactly 2.212778485772609382564724000985734164714813232421875
+            q_star=2.2127784857726094,
+            # slope = 0.86417556962098998435
+            #   float64 exactly 0.86417556962098995843035709185642190277576446533203125
+            slope=0.86417556962099,
+            stability="stable",
+            # xi_q = 6.8502851232142627789
+            #   float64 exactly 6.850285123214263194313389249145984649658203125
+            xi_q=6.850285123214263,
+            xi_c=float("inf"),
+        ),
+    ),
+    # elu(alpha=1), sigma_b^2 = 0.2: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("elu", 0.2): (
+        CriticalPoint(
+            # weight_variance = 1.6818351562694015712
+            #   float64 exactly 1.6818351562694016099186455903691239655017852783203125
+            weight_variance=1.6818351562694016,
+            # q_star = 3.9833381720343331833
+            #   float64 exactly 3.983338172034333268811678863130509853363037109375
+            q_star=3.9833381720343333,
+            # slope = 0.87592196362315701887
+            #   float64 exactly 0.8759219636231569960926890416885726153850555419921875
+            slope=0.875921963623157,
+            stability="stable",
+            # xi_q = 7.5484074860507725277
+            #   float64 exactly 7.5484074860507721638214206905104219913482666015625
+            xi_q=7.548407486050772,
+            xi_c=float("inf"),
+        ),
+    ),
+    # selu, sigma_b^2 = 0: critical
+    #   q* = 0 (sigma_b^2 = 0, f(0) = 0): sigma_w^2 = 1 / D(0); 0 sign change(s) of h(q) =
+    #   V(q)/D(q) + sigma_b^2 - q on q = 4^k in [9.54e-7, 1.05e+6], each root solved at two
+    #   precisions
+    ("selu", 0.0): (
+        CriticalPoint(
+            # weight_variance = 0.47677101788275289808
+            #   float64 exactly 0.476771017882752889960329412133432924747467041015625
+            weight_variance=0.4767710178827529,
+            # q_star = 0
+            #   float64 exactly 0
+            q_star=0.0,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="marginal",
+            xi_q=float("inf"),
+            xi_c=float("inf"),
+        ),
+    ),
+    # selu, sigma_b^2 = 0.01: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.00391, 1.05e+6],
+    #   each root solved at two precisions
+    ("selu", 0.01): (
+        CriticalPoint(
+            # weight_variance = 0.76023256076080795485
+            #   float64 exactly 0.76023256076080791832083605186198838055133819580078125
+            weight_variance=0.7602325607608079,
+            # q_star = 0.30894163814908135024
+            #   float64 exactly 0.30894163814908137677406330112717114388942718505859375
+            q_star=0.3089416381490814,
+            # slope = 0.78737679768395019755
+            #   float64 exactly 0.78737679768395019141991042488371022045612335205078125
+            slope=0.7873767976839502,
+            stability="stable",
+            # xi_q = 4.1832538274812054947
+            #   float64 exactly 4.183253827481205888716431218199431896209716796875
+            xi_q=4.183253827481206,
+            xi_c=float("inf"),
+        ),
+    ),
+    # selu, sigma_b^2 = 0.05: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0156, 1.05e+6],
+    #   each root solved at two precisions
+    ("selu", 0.05): (
+        CriticalPoint(
+            # weight_variance = 0.90176589176632878248
+            #   float64 exactly 0.90176589176632881983408651649369858205318450927734375
+            weight_variance=0.9017658917663288,
+            # q_star = 0.82730159027092528755
+            #   float64 exactly 0.827301590270925313319594351924024522304534912109375
+            q_star=0.8273015902709253,
+            # slope = 0.73704973522453353272
+            #   float64 exactly 0.73704973522453354206618314492516219615936279296875
+            slope=0.7370497352245335,
+            stability="stable",
+            # xi_q = 3.2776149098488351191
+            #   float64 exactly 3.27761490984883518962078596814535558223724365234375
+            xi_q=3.277614909848835,
+            xi_c=float("inf"),
+        ),
+    ),
+    # selu, sigma_b^2 = 0.1: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("selu", 0.1): (
+        CriticalPoint(
+            # weight_variance = 0.98032728644298789466
+            #   float64 exactly 0.980327286442987944070637240656651556491851806640625
+            weight_variance=0.9803272864429879,
+            # q_star = 1.3134965060734629955
+            #   float64 exactly 1.3134965060734629105354542843997478485107421875
+            q_star=1.313496506073463,
+            # slope = 0.72327363300155858558
+            #   float64 exactly 0.72327363300155855796447212924249470233917236328125
+            slope=0.7232736330015586,
+            stability="stable",
+            # xi_q = 3.0867278586114360494
+            #   float64 exactly 3.086727858611435948432699660770595073699951171875
+            xi_q=3.086727858611436,
+            xi_c=float("inf"),
+        ),
+    ),
+    # selu, sigma_b^2 = 0.2: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("selu", 0.2): (
+        CriticalPoint(
+            # weight_variance = 1.0703612253201746216
+            #   float64 exactly 1.070361225320174636266301604337058961391448974609375
+            weight_variance=1.0703612253201746,
+            # q_star = 2.1581511096847529169
+            #   float64 exactly 2.15815110968475298847124577150680124759674072265625
+            q_star=2.158151109684753,
+            # slope = 0.71902025766819067840
+            #   float64 exactly 0.71902025766819066543433791593997739255428314208984375
+            slope=0.7190202576681907,
+            stability="stable",
+            # xi_q = 3.0315363431040043033
+            #   float64 exactly 3.031536343104004327386746808770112693309783935546875
+            xi_q=3.0315363431040043,
+            xi_c=float("inf"),
+        ),
+    ),
+    # gelu, sigma_b^2 = 0: critical
+    #   q* = 0 (sigma_b^2 = 0, f(0) = 0): sigma_w^2 = 1 / D(0); 0 sign change(s) of h(q) =
+    #   V(q)/D(q) + sigma_b^2 - q on q = 4^k in [9.54e-7, 1.05e+6], each root solved at two
+    #   precisions
+    ("gelu", 0.0): (
+        CriticalPoint(
+            # weight_variance = 4.0000000000000000000
+            #   float64 exactly 4
+            weight_variance=4.0,
+            # q_star = 0
+            #   float64 exactly 0
+            q_star=0.0,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # gelu, sigma_b^2 = 0.01: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.00391, 1.05e+6],
+    #   each root solved at two precisions
+    ("gelu", 0.01): (
+        CriticalPoint(
+            # weight_variance = 2.9827993690432710037
+            #   float64 exactly 2.982799369043271031642916568671353161334991455078125
+            weight_variance=2.982799369043271,
+            # q_star = 0.18348319310706540782
+            #   float64 exactly 0.18348319310706540097299921399098820984363555908203125
+            q_star=0.1834831931070654,
+            # slope = 1.0979321701671233880
+            #   float64 exactly 1.0979321701671234112751562861376442015171051025390625
+            slope=1.0979321701671234,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # gelu, sigma_b^2 = 0.05: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0156, 1.05e+6],
+    #   each root solved at two precisions
+    ("gelu", 0.05): (
+        CriticalPoint(
+            # weight_variance = 2.3025195116928141094
+            #   float64 exactly 2.302519511692814102588044988806359469890594482421875
+            weight_variance=2.302519511692814,
+            # q_star = 0.72203576690160453006
+            #   float64 exactly 0.72203576690160453654954153535072691738605499267578125
+            q_star=0.7220357669016045,
+            # slope = 1.0851132712235173062
+            #   float64 exactly 1.0851132712235174171411244969931431114673614501953125
+            slope=1.0851132712235174,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # gelu, sigma_b^2 = 0.1: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("gelu", 0.1): (
+        CriticalPoint(
+            # weight_variance = 2.0766761937230107225
+            #   float64 exactly 2.07667619372301093250143821933306753635406494140625
+            weight_variance=2.076676193723011,
+            # q_star = 1.6324261088149763729
+            #   float64 exactly 1.63242610881497629549130579107441008090972900390625
+            q_star=1.6324261088149763,
+            # slope = 1.0374151329116599294
+            #   float64 exactly 1.0374151329116598763135925764800049364566802978515625
+            slope=1.0374151329116599,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # gelu, sigma_b^2 = 0.2: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("gelu", 0.2): (
+        CriticalPoint(
+            # weight_variance = 1.9706718097816094834
+            #   float64 exactly 1.9706718097816093848706486824085004627704620361328125
+            weight_variance=1.9706718097816094,
+            # q_star = 4.4709503096151777251
+            #   float64 exactly 4.4709503096151781420530824107117950916290283203125
+            q_star=4.470950309615178,
+            # slope = 0.99316021548810532301
+            #   float64 exactly 0.99316021548810529129269752957043237984180450439453125
+            slope=0.9931602154881053,
+            stability="stable",
+            # xi_q = 145.70286447854367208
+            #   float64 exactly 145.702864478543659743081661872565746307373046875
+            xi_q=145.70286447854366,
+            xi_c=float("inf"),
+        ),
+    ),
+    # gelu_tanh, sigma_b^2 = 0: critical
+    #   q* = 0 (sigma_b^2 = 0, f(0) = 0): sigma_w^2 = 1 / D(0); 0 sign change(s) of h(q) =
+    #   V(q)/D(q) + sigma_b^2 - q on q = 4^k in [9.54e-7, 1.05e+6], each root solved at two
+    #   precisions
+    ("gelu_tanh", 0.0): (
+        CriticalPoint(
+            # weight_variance = 4.0000000000000000000
+            #   float64 exactly 4
+            weight_variance=4.0,
+            # q_star = 0
+            #   float64 exactly 0
+            q_star=0.0,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # gelu_tanh, sigma_b^2 = 0.01: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.00391, 1.05e+6],
+    #   each root solved at two precisions
+    ("gelu_tanh", 0.01): (
+        CriticalPoint(
+            # weight_variance = 2.9830410355294403190
+            #   float64 exactly 2.983041035529440332396688972949050366878509521484375
+            weight_variance=2.9830410355294403,
+            # q_star = 0.18360113348791367671
+            #   float64 exactly 0.183601133487913681374692487224820069968700408935546875
+            q_star=0.18360113348791368,
+            # slope = 1.0978881912464023847
+            #   float64 exactly 1.097888191246402467271536806947551667690277099609375
+            slope=1.0978881912464025,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # gelu_tanh, sigma_b^2 = 0.05: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0156, 1.05e+6],
+    #   each root solved at two precisions
+    ("gelu_tanh", 0.05): (
+        CriticalPoint(
+            # weight_variance = 2.3027629126609072632
+            #   float64 exactly 2.30276291266090726850279679638333618640899658203125
+            weight_variance=2.3027629126609073,
+            # q_star = 0.72229105660217681215
+            #   float64 exactly 0.72229105660217685080937144448398612439632415771484375
+            q_star=0.7222910566021769,
+            # slope = 1.0853094998113410106
+            #   float64 exactly 1.0853094998113410607487594461417756974697113037109375
+            slope=1.085309499811341,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # gelu_tanh, sigma_b^2 = 0.1: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("gelu_tanh", 0.1): (
+        CriticalPoint(
+            # weight_variance = 2.0766243544847043654
+            #   float64 exactly 2.07662435448470450438662737724371254444122314453125
+            weight_variance=2.0766243544847045,
+            # q_star = 1.6318961002348528316
+            #   float64 exactly 1.6318961002348528754879453117609955370426177978515625
+            q_star=1.6318961002348529,
+            # slope = 1.0375741966352903475
+            #   float64 exactly 1.0375741966352902689862958141020499169826507568359375
+            slope=1.0375741966352903,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # gelu_tanh, sigma_b^2 = 0.2: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("gelu_tanh", 0.2): (
+        CriticalPoint(
+            # weight_variance = 1.9704793222868629626
+            #   float64 exactly 1.9704793222868630664379452355206012725830078125
+            weight_variance=1.970479322286863,
+            # q_star = 4.4650599319809179741
+            #   float64 exactly 4.46505993198091832852014704258181154727935791015625
+            q_star=4.465059931980918,
+            # slope = 0.99312107531948862956
+            #   float64 exactly 0.99312107531948867755744458918343298137187957763671875
+            slope=0.9931210753194887,
+            stability="stable",
+            # xi_q = 144.87098304193858590
+            #   float64 exactly 144.87098304193858666621963493525981903076171875
+            xi_q=144.8709830419386,
+            xi_c=float("inf"),
+        ),
+    ),
+    # silu, sigma_b^2 = 0: critical
+    #   q* = 0 (sigma_b^2 = 0, f(0) = 0): sigma_w^2 = 1 / D(0); 0 sign change(s) of h(q) =
+    #   V(q)/D(q) + sigma_b^2 - q on q = 4^k in [9.54e-7, 1.05e+6], each root solved at two
+    #   precisions
+    ("silu", 0.0): (
+        CriticalPoint(
+            # weight_variance = 4.0000000000000000000
+            #   float64 exactly 4
+            weight_variance=4.0,
+            # q_star = 0
+            #   float64 exactly 0
+            q_star=0.0,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # silu, sigma_b^2 = 0.01: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.00391, 1.05e+6],
+    #   each root solved at two precisions
+    ("silu", 0.01): (
+        CriticalPoint(
+            # weight_variance = 3.3125882717147952668
+            #   float64 exactly 3.31258827171479541817689096205867826938629150390625
+            weight_variance=3.3125882717147954,
+            # q_star = 0.25971250389618322692
+            #   float64 exactly 0.259712503896183222185101158174802549183368682861328125
+            q_star=0.2597125038961832,
+            # slope = 1.0722989281116808371
+            #   float64 exactly 1.07229892811168081578898636507801711559295654296875
+            slope=1.0722989281116808,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # silu, sigma_b^2 = 0.05: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0156, 1.05e+6],
+    #   each root solved at two precisions
+    ("silu", 0.05): (
+        CriticalPoint(
+            # weight_variance = 2.7286115263373244767
+            #   float64 exactly 2.728611526337324288959962359513156116008758544921875
+            weight_variance=2.7286115263373243,
+            # q_star = 0.82657605012882844964
+            #   float64 exactly 0.82657605012882839901067200116813182830810546875
+            q_star=0.8265760501288284,
+            # slope = 1.0998722979481763199
+            #   float64 exactly 1.099872297948176314008605913841165602207183837890625
+            slope=1.0998722979481763,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # silu, sigma_b^2 = 0.1: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("silu", 0.1): (
+        CriticalPoint(
+            # weight_variance = 2.4395546213637401320
+            #   float64 exactly 2.4395546213637402388485497795045375823974609375
+            weight_variance=2.4395546213637402,
+            # q_star = 1.5519149844144893942
+            #   float64 exactly 1.5519149844144894956343705416657030582427978515625
+            q_star=1.5519149844144895,
+            # slope = 1.0912828403431526830
+            #   float64 exactly 1.0912828403431527046762994359596632421016693115234375
+            slope=1.0912828403431527,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # silu, sigma_b^2 = 0.2: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("silu", 0.2): (
+        CriticalPoint(
+            # weight_variance = 2.1866894059293218134
+            #   float64 exactly 2.18668940592932159461270202882587909698486328125
+            weight_variance=2.1866894059293216,
+            # q_star = 3.3367365734449720278
+            #   float64 exactly 3.336736573444972098201333210454322397708892822265625
+            q_star=3.336736573444972,
+            # slope = 1.0598784569614701522
+            #   float64 exactly 1.0598784569614700945550112010096199810504913330078125
+            slope=1.05987845696147,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # mish, sigma_b^2 = 0: critical
+    #   q* = 0 (sigma_b^2 = 0, f(0) = 0): sigma_w^2 = 1 / D(0); 0 sign change(s) of h(q) =
+    #   V(q)/D(q) + sigma_b^2 - q on q = 4^k in [9.54e-7, 1.05e+6], each root solved at two
+    #   precisions
+    ("mish", 0.0): (
+        CriticalPoint(
+            # weight_variance = 2.7777777777777777778
+            #   float64 exactly 2.77777777777777767909128669998608529567718505859375
+            weight_variance=2.7777777777777777,
+            # q_star = 0
+            #   float64 exactly 0
+            q_star=0.0,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # mish, sigma_b^2 = 0.01: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.00391, 1.05e+6],
+    #   each root solved at two precisions
+    ("mish", 0.01): (
+        CriticalPoint(
+            # weight_variance = 2.3746035578311226951
+            #   float64 exactly 2.374603557831122646604171677608974277973175048828125
+            weight_variance=2.3746035578311226,
+            # q_star = 0.26315640055978172697
+            #   float64 exactly 0.263156400559781733505815282114781439304351806640625
+            q_star=0.26315640055978173,
+            # slope = 1.0360990507078430503
+            #   float64 exactly 1.0360990507078431388521266853786073625087738037109375
+            slope=1.0360990507078431,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # mish, sigma_b^2 = 0.05: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0156, 1.05e+6],
+    #   each root solved at two precisions
+    ("mish", 0.05): (
+        CriticalPoint(
+            # weight_variance = 2.1047975358465982770
+            #   float64 exactly 2.104797535846598233177928705117665231227874755859375
+            weight_variance=2.1047975358465982,
+            # q_star = 0.90540019935550847814
+            #   float64 exactly 0.9054001993555085281428773669176734983921051025390625
+            q_star=0.9054001993555085,
+            # slope = 1.0192107129661328167
+            #   float64 exactly 1.0192107129661327480363297581789083778858184814453125
+            slope=1.0192107129661327,
+            stability="unstable",
+            xi_q=None,
+            xi_c=None,
+        ),
+    ),
+    # mish, sigma_b^2 = 0.1: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("mish", 0.1): (
+        CriticalPoint(
+            # weight_variance = 2.0068545696463877284
+            #   float64 exactly 2.0068545696463875316339908749796450138092041015625
+            weight_variance=2.0068545696463875,
+            # q_star = 1.7715910430940209978
+            #   float64 exactly 1.7715910430940209341343916094047017395496368408203125
+            q_star=1.771591043094021,
+            # slope = 0.99816408183503552068
+            #   float64 exactly 0.9981640818350354660282164331874810159206390380859375
+            slope=0.9981640818350355,
+            stability="stable",
+            # xi_q = 544.18643425522691507
+            #   float64 exactly 544.186434255226913592196069657802581787109375
+            xi_q=544.1864342552269,
+            xi_c=float("inf"),
+        ),
+    ),
+    # mish, sigma_b^2 = 0.2: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("mish", 0.2): (
+        CriticalPoint(
+            # weight_variance = 1.9497063308038855388
+            #   float64 exactly 1.94970633080388555669060224317945539951324462890625
+            weight_variance=1.9497063308038856,
+            # q_star = 3.9593452335673423792
+            #   float64 exactly 3.9593452335673422481931993388570845127105712890625
+            q_star=3.9593452335673422,
+            # slope = 0.97846508380668215781
+            #   float64 exactly 0.9784650838066821787464277804247103631496429443359375
+            slope=0.9784650838066822,
+            stability="stable",
+            # xi_q = 45.934400909143227175
+            #   float64 exactly 45.93440090914322837534200516529381275177001953125
+            xi_q=45.93440090914323,
+            xi_c=float("inf"),
+        ),
+    ),
+    # softplus, sigma_b^2 = 0: none
+    #   h(q) = V(q)/D(q) + sigma_b^2 - q > 0 at every q = 4^k in [9.54e-7, 1.05e+6]: at the
+    #   weight variance 1/D(q) that makes chi_1 = 1 there, T(q) > q, so no q is a fixed point
+    ("softplus", 0.0): (),
+    # softplus, sigma_b^2 = 0.01: none
+    #   h(q) = V(q)/D(q) + sigma_b^2 - q > 0 at every q = 4^k in [0.00391, 1.05e+6]: at the
+    #   weight variance 1/D(q) that makes chi_1 = 1 there, T(q) > q, so no q is a fixed point
+    ("softplus", 0.01): (),
+    # softplus, sigma_b^2 = 0.05: none
+    #   h(q) = V(q)/D(q) + sigma_b^2 - q > 0 at every q = 4^k in [0.0156, 1.05e+6]: at the
+    #   weight variance 1/D(q) that makes chi_1 = 1 there, T(q) > q, so no q is a fixed point
+    ("softplus", 0.05): (),
+    # softplus, sigma_b^2 = 0.1: none
+    #   h(q) = V(q)/D(q) + sigma_b^2 - q > 0 at every q = 4^k in [0.0625, 1.05e+6]: at the
+    #   weight variance 1/D(q) that makes chi_1 = 1 there, T(q) > q, so no q is a fixed point
+    ("softplus", 0.1): (),
+    # softplus, sigma_b^2 = 0.2: none
+    #   h(q) = V(q)/D(q) + sigma_b^2 - q > 0 at every q = 4^k in [0.0625, 1.05e+6]: at the
+    #   weight variance 1/D(q) that makes chi_1 = 1 there, T(q) > q, so no q is a fixed point
+    ("softplus", 0.2): (),
+    # tanh, sigma_b^2 = 0: critical
+    #   q* = 0 (sigma_b^2 = 0, f(0) = 0): sigma_w^2 = 1 / D(0); 0 sign change(s) of h(q) =
+    #   V(q)/D(q) + sigma_b^2 - q on q = 4^k in [9.54e-7, 1.05e+6], each root solved at two
+    #   precisions
+    ("tanh", 0.0): (
+        CriticalPoint(
+            # weight_variance = 1.0000000000000000000
+            #   float64 exactly 1
+            weight_variance=1.0,
+            # q_star = 0
+            #   float64 exactly 0
+            q_star=0.0,
+            # slope = 1.0000000000000000000
+            #   float64 exactly 1
+            slope=1.0,
+            stability="marginal",
+            xi_q=float("inf"),
+            xi_c=float("inf"),
+        ),
+    ),
+    # tanh, sigma_b^2 = 0.01: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.00391, 1.05e+6],
+    #   each root solved at two precisions
+    ("tanh", 0.01): (
+        CriticalPoint(
+            # weight_variance = 1.4242052904885957346
+            #   float64 exactly 1.4242052904885957875791291371569968760013580322265625
+            weight_variance=1.4242052904885958,
+            # q_star = 0.27330091345823129145
+            #   float64 exactly 0.27330091345823126491865195930586196482181549072265625
+            q_star=0.27330091345823126,
+            # slope = 0.67819124593927111367
+            #   float64 exactly 0.678191245939271158960082175326533615589141845703125
+            slope=0.6781912459392712,
+            stability="stable",
+            # xi_q = 2.5751562097797608830
+            #   float64 exactly 2.575156209779760896338984821341000497341156005859375
+            xi_q=2.575156209779761,
+            xi_c=float("inf"),
+        ),
+    ),
+    # tanh, sigma_b^2 = 0.05: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0156, 1.05e+6],
+    #   each root solved at two precisions
+    ("tanh", 0.05): (
+        CriticalPoint(
+            # weight_variance = 1.7609546396067391316
+            #   float64 exactly 1.7609546396067390361395155196078121662139892578125
+            weight_variance=1.760954639606739,
+            # q_star = 0.57004788164076414999
+            #   float64 exactly 0.570047881640764142474608888733200728893280029296875
+            q_star=0.5700478816407641,
+            # slope = 0.51818648406805003672
+            #   float64 exactly 0.51818648406805001283004230572259984910488128662109375
+            slope=0.51818648406805,
+            stability="stable",
+            # xi_q = 1.5210974073488159365
+            #   float64 exactly 1.5210974073488159330480584685574285686016082763671875
+            xi_q=1.521097407348816,
+            xi_c=float("inf"),
+        ),
+    ),
+    # tanh, sigma_b^2 = 0.1: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("tanh", 0.1): (
+        CriticalPoint(
+            # weight_variance = 1.9860726411358642072
+            #   float64 exactly 1.9860726411358642362614546073018573224544525146484375
+            weight_variance=1.9860726411358642,
+            # q_star = 0.80579918191348740671
+            #   float64 exactly 0.80579918191348742784185787968453951179981231689453125
+            q_star=0.8057991819134874,
+            # slope = 0.43945308155524639901
+            #   float64 exactly 0.439453081555246372058576298513798974454402923583984375
+            slope=0.43945308155524637,
+            stability="stable",
+            # xi_q = 1.2162131107205030381
+            #   float64 exactly 1.2162131107205029767470705337473191320896148681640625
+            xi_q=1.216213110720503,
+            xi_c=float("inf"),
+        ),
+    ),
+    # tanh, sigma_b^2 = 0.2: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("tanh", 0.2): (
+        CriticalPoint(
+            # weight_variance = 2.2851524737201924653
+            #   float64 exactly 2.285152473720192478623403076198883354663848876953125
+            weight_variance=2.2851524737201925,
+            # q_star = 1.1644962874579813985
+            #   float64 exactly 1.1644962874579813938424877051147632300853729248046875
+            q_star=1.1644962874579814,
+            # slope = 0.35868762747557786650
+            #   float64 exactly 0.358687627475577863744859996586455963551998138427734375
+            slope=0.35868762747557786,
+            stability="stable",
+            # xi_q = 0.97532107274572375666
+            #   float64 exactly 0.975321072745723771646453315042890608310699462890625
+            xi_q=0.9753210727457238,
+            xi_c=float("inf"),
+        ),
+    ),
+    # sigmoid, sigma_b^2 = 0: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [9.54e-7, 1.05e+6],
+    #   each root solved at two precisions
+    ("sigmoid", 0.0): (
+        CriticalPoint(
+            # weight_variance = 103.00755385551932234
+            #   float64 exactly 103.007553855519319085942697711288928985595703125
+            weight_variance=103.00755385551932,
+            # q_star = 45.624277797379712827
+            #   float64 exactly 45.62427779737971178519728709943592548370361328125
+            q_star=45.62427779737971,
+            # slope = 0.060250434810025829716
+            #   float64 exactly 0.06025043481002582967942515779213863424956798553466796875
+            slope=0.06025043481002583,
+            stability="stable",
+            # xi_q = 0.35596746656876546863
+            #   float64 exactly 0.355967466568765489309811300699948333203792572021484375
+            xi_q=0.3559674665687655,
+            xi_c=float("inf"),
+        ),
+    ),
+    # sigmoid, sigma_b^2 = 0.01: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.00391, 1.05e+6],
+    #   each root solved at two precisions
+    ("sigmoid", 0.01): (
+        CriticalPoint(
+            # weight_variance = 103.03176676634410371
+            #   float64 exactly 103.03176676634410569022293202579021453857421875
+            weight_variance=103.0317667663441,
+            # q_star = 45.646330783577984817
+            #   float64 exactly 45.64633078357798723345695179887115955352783203125
+            q_star=45.64633078357799,
+            # slope = 0.060223700202966481806
+            #   float64 exactly 0.06022370020296648196467259595010546036064624786376953125
+            slope=0.06022370020296648,
+            stability="stable",
+            # xi_q = 0.35591123735649714355
+            #   float64 exactly 0.355911237356497156536505599433439783751964569091796875
+            xi_q=0.35591123735649716,
+            xi_c=float("inf"),
+        ),
+    ),
+    # sigmoid, sigma_b^2 = 0.05: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0156, 1.05e+6],
+    #   each root solved at two precisions
+    ("sigmoid", 0.05): (
+        CriticalPoint(
+            # weight_variance = 103.12849399082650403
+            #   float64 exactly 103.1284939908264988162045483477413654327392578125
+            weight_variance=103.1284939908265,
+            # q_star = 45.734481142384364744
+            #   float64 exactly 45.73448114238436801315401680767536163330078125
+            q_star=45.73448114238437,
+            # slope = 0.060117073485556364351
+            #   float64 exactly 0.0601170734855563659859711833632900379598140716552734375
+            slope=0.060117073485556366,
+            stability="stable",
+            # xi_q = 0.35568690447977102657
+            #   float64 exactly 0.355686904479771026643675213563255965709686279296875
+            xi_q=0.355686904479771,
+            xi_c=float("inf"),
+        ),
+    ),
+    # sigmoid, sigma_b^2 = 0.1: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("sigmoid", 0.1): (
+        CriticalPoint(
+            # weight_variance = 103.24912450624181013
+            #   float64 exactly 103.2491245062418130373771418817341327667236328125
+            weight_variance=103.24912450624181,
+            # q_star = 45.844531226605873704
+            #   float64 exactly 45.84453122660587354175731888972222805023193359375
+            q_star=45.84453122660587,
+            # slope = 0.059984486742484319800
+            #   float64 exactly 0.059984486742484320609403170010409667156636714935302734375
+            slope=0.05998448674248432,
+            stability="stable",
+            # xi_q = 0.35540779380389397575
+            #   float64 exactly 0.3554077938038939787901426825555972754955291748046875
+            xi_q=0.355407793803894,
+            xi_c=float("inf"),
+        ),
+    ),
+    # sigmoid, sigma_b^2 = 0.2: critical
+    #   1 sign change(s) of h(q) = V(q)/D(q) + sigma_b^2 - q on q = 4^k in [0.0625, 1.05e+6],
+    #   each root solved at two precisions
+    ("sigmoid", 0.2): (
+        CriticalPoint(
+            # weight_variance = 103.48946607765340540
+            #   float64 exactly 103.4894660776534038859608699567615985870361328125
+            weight_variance=103.4894660776534,
+            # q_star = 46.064176251079852588
+            #   float64 exactly 46.06417625107985003296562354080379009246826171875
+            q_star=46.06417625107985,
+            # slope = 0.059721606126574943599
+            #   float64 exactly 0.05972160612657494149768666602540179155766963958740234375
+            slope=0.05972160612657494,
+            stability="stable",
+            # xi_q = 0.35485387067982256702
+            #   float64 exactly 0.3548538706798225472738295138697139918804168701171875
+            xi_q=0.35485387067982255,
+            xi_c=float("inf"),
+        ),
+    ),
+}
+
+
+def critical(activation: str, bias_variance: float) -> tuple[CriticalPoint, ...]:
+    """The critical points of a built-in activation at a tabulated bias variance."""
+    try:
+        return CRITICAL[(activation, float(bias_variance))]
+    except KeyError:
+        raise ValueError(
+            f"activation, bias_variance: {(activation, bias_variance)!r} is not in the table "
+            f"(accepted: the built-ins at sigma_b^2 in {CRITICAL_BIAS_VARIANCES})"
+        ) from None

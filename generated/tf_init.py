@@ -3,7 +3,7 @@
 # generator: initref 0.1.0
 # libraries: jinja2 3.1.6, mpmath 1.3.0, numpy 2.4.6, sympy 1.14.0
 # precision: 50 significant digits
-# spec:      sha256:fa53313d4bbd5100 (pyproject.toml [tool.initref])
+# spec:      sha256:1c449dc04f297623 (pyproject.toml [tool.initref])
 # command:   initref generate
 """Variance-scaling initializers for Keras 3 on TensorFlow, with exact truncated-normal constants.
 

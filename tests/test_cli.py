@@ -180,7 +180,10 @@ BAD_SPECS = [
     (
         "unknown-key",
         'digits = 20\ncolour = "red"\n',
-        ["unknown key 'colour'", "accepted: complex_radii, digits"],
+        [
+            "unknown key 'colour'",
+            "accepted: complex_radii, critical_bias_variances, critical_digits, digits",
+        ],
     ),
     ("digits-type", 'digits = "20"\n', ["digits = '20' has type str", "accepted: an integer"]),
     ("digits-range", "digits = 0\n", ["digits: 0 is out of range", "accepted: 1..10000"]),
@@ -221,3 +224,94 @@ def test_bad_spec_file_does_not_create_a_missing_output_directory(
     status, _, err = _run(["generate", "--spec", str(spec), "--out", str(out_dir)], capsys)
     _assert_refused(status, err, "digits: 100000 is out of range")
     assert not out_dir.exists()
+
+
+# ---------------------------------------------------------------------------
+# critical and meanfield (issue 13)
+# ---------------------------------------------------------------------------
+
+
+def test_critical_json_gives_the_tanh_critical_point_with_its_verdict(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = _run(["critical", "tanh", "--bias-variance", "0.05", "--json"], capsys)
+    assert status == 0
+    record = json.loads(out)
+    assert record["activation"] == "tanh" and record["bias_variance"] == "0.05"
+    assert record["digits"] == 20 and record["status"] == "critical"
+    (point,) = record["points"]
+    assert point["weight_variance"] == "1.7609546396067391316"
+    assert point["stability"] == "stable" and point["xi_c"] == "inf"
+    assert point["xi_q"].startswith("1.52109740734881")
+
+
+def test_critical_csv_and_table_list_every_point(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(
+        ["critical", "gelu", "--bias-variance", "0", "--digits", "12", "--csv"], capsys
+    )
+    assert status == 0
+    header, row, *rest = out.splitlines()
+    assert not rest
+    assert header.split(",")[:4] == ["activation", "bias_variance", "digits", "status"]
+    assert row.startswith("gelu,0,12,critical,4.00000000000,0,") and row.endswith("unstable,,")
+    status, out, _ = _run(["critical", "relu", "--bias-variance", "0"], capsys)
+    assert status == 0
+    assert "every q" in out and "q_star           any" in out and "neutral" in out
+
+
+def test_meanfield_json_reports_phase_and_depth_scales(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["meanfield", "tanh", "--weight-variance", "1.2", "--bias-variance", "0.05", "--json"]
+    status, out, _ = _run(argv, capsys)
+    assert status == 0
+    record = json.loads(out)
+    assert record["phase"] == "ordered" and record["stability"] == "stable"
+    assert record["c_star"] == "1.00000000000000" and record["xi_c"].startswith("5.9445357560")
+
+
+BAD_MEANFIELD_QUERIES = [
+    (["critical", "tanh"], ["the following arguments are required: --bias-variance"]),
+    (
+        ["critical", "tanh", "--bias-variance", "-0.05"],
+        ["--bias-variance: '-0.05' is out of range", "accepted: a finite real >= 0"],
+    ),
+    (["critical", "tanh", "--bias-variance", "nan"], ["--bias-variance: 'nan' is NaN"]),
+    (
+        ["critical", "relu", "--bias-variance", "0.05"],
+        ["relu has no critical point at bias variance 0.05", "f(x) = x f'(x)"],
+    ),
+    (
+        ["critical", "softplus", "--bias-variance", "0.1"],
+        ["softplus has no critical point at bias variance 0.1", "T(q) > q"],
+    ),
+    (["critical", "exp(x^2)", "--bias-variance", "0.1"], ["diverges or converges too slowly"]),
+    (["critical", "tanh", "--bias-variance", "0.1", "--digits", "0"], ["digits: 0 is out"]),
+    (
+        ["critical", "leaky_relu", "--param", "-1", "--bias-variance", "0"],
+        ["a: '-1' is out of range"],
+    ),
+    (
+        ["meanfield", "tanh", "--weight-variance", "0", "--bias-variance", "0"],
+        ["--weight-variance: '0' is out of range", "accepted: a finite real > 0"],
+    ),
+    (
+        ["meanfield", "tanh", "--weight-variance", "1", "--bias-variance", "-1"],
+        ["--bias-variance: '-1' is out of range"],
+    ),
+    (
+        ["meanfield", "tanh", "--weight-variance", "1", "--bias-variance", "0", "--q0", "0"],
+        ["q0: '0' is out of range"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    BAD_MEANFIELD_QUERIES,
+    ids=[" ".join(argv) for argv, _ in BAD_MEANFIELD_QUERIES],
+)
+def test_bad_mean_field_query_exits_2_with_one_line_naming_the_value(
+    argv: list[str], fragments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _run(argv, capsys)
+    assert out == ""
+    _assert_refused(status, err, *fragments)

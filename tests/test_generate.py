@@ -33,6 +33,7 @@ digits = 20
 outputs = ["constants.json", "constants.md", "constants.py"]
 symmetric = { start = "1", stop = "2", step = "1" }
 intervals = [["-1", "3"], ["2", "inf"], ["-inf", "-40"], ["1000", "1001"], ["-1e-8", "1e-8"]]
+critical_bias_variances = []  # the critical table costs ~5 s of CPU; tested in test_critical.py
 """
 
 
@@ -142,6 +143,54 @@ def test_every_value_in_constants_py_equals_a_fresh_derivation(repo_spec: Spec) 
         for q in QUANTITIES:
             assert decimals[q] == format_sig(m[q], repo_spec.digits), (lower, upper, q)
             assert getattr(row, q) == float(m[q]), (lower, upper, q)
+
+
+@pytest.mark.parametrize(
+    ("name", "b2"), [("tanh", "0.05"), ("elu", "0.01"), ("gelu", "0.05"), ("silu", "0.2")]
+)
+def test_tabulated_critical_points_equal_a_fresh_derivation(
+    repo_spec: Spec, name: str, b2: str
+) -> None:
+    from derive.maths.critical import critical_point
+
+    data = json.loads((GENERATED / "constants.json").read_text(encoding="utf-8"))["critical"]
+    assert data["digits"] == repo_spec.critical_digits
+    (row,) = [r for r in data["rows"] if r["activation"] == name and r["bias_variance"] == b2]
+    (fresh,) = critical_point(name, b2, digits=repo_spec.critical_digits).points
+    (point,) = row["points"]
+    for key in ("weight_variance", "q_star", "slope"):
+        value = getattr(fresh, key)
+        assert point[key]["decimal"] == format_sig(value, repo_spec.critical_digits), key
+        assert point[key]["float64"] == repr(float(value)), key
+    assert point["stability"] == fresh.stability
+
+
+def test_constants_py_critical_table_equals_constants_json(repo_spec: Spec) -> None:
+    constants = load_generated("constants")
+    data = json.loads((GENERATED / "constants.json").read_text(encoding="utf-8"))["critical"]
+    assert len(data["rows"]) == len(constants.CRITICAL)
+    assert (
+        tuple(float(v) for v in repo_spec.critical_bias_variances)
+        == constants.CRITICAL_BIAS_VARIANCES
+    )
+
+    def value(v: Any) -> float | None:
+        if v is None:
+            return None
+        if v in ("inf", "any"):
+            return float("inf") if v == "inf" else None
+        return float(v["float64"])
+
+    for row in data["rows"]:
+        points = constants.critical(row["activation"], float(row["bias_variance"]))
+        assert len(points) == len(row["points"]), row["activation"]
+        assert (row["status"] == "none") == (points == ())
+        for p, q in zip(points, row["points"], strict=True):
+            for key in ("weight_variance", "q_star", "slope", "xi_q", "xi_c"):
+                assert getattr(p, key) == value(q[key]), (row["activation"], key)
+            assert p.stability == q["stability"]
+    with pytest.raises(ValueError, match="not in the table"):
+        constants.critical("tanh", 0.3)
 
 
 # ---------------------------------------------------------------------------

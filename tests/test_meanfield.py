@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import mpmath
 import pytest
 
@@ -68,3 +71,103 @@ def test_bad_sigma_is_rejected() -> None:
         meanfield("relu", 0)
     with pytest.raises(InputError, match="sigma_b"):
         meanfield("relu", 1, -1)
+
+
+# ---------------------------------------------------------------------------
+# The point (sigma_w^2, sigma_b^2): depth scales (Schoenholz et al. 2017, section 3)
+# ---------------------------------------------------------------------------
+
+
+def test_the_variance_entry_equals_the_std_entry() -> None:
+    from derive.maths.meanfield import meanfield_point
+
+    a = meanfield_point("tanh", "1.44", "0.0025", digits=15)
+    b = meanfield("tanh", "1.2", "0.05", digits=15)
+    assert a.q_star == b.q_star and a.chi1 == b.chi1 and a.xi_c == b.xi_c
+
+
+def test_ordered_phase_depth_scales_are_minus_one_over_the_logs_of_the_slopes() -> None:
+    """tanh at (1.2, 0.05): chi_1 < 1, c* = 1, chi_c = chi_1, xi_c = -1/ln chi_1 and
+    xi_q = -1/ln T'(q*), T'(q*) by mpmath.quad (E[x f f'] / q)."""
+    from derive.maths.meanfield import meanfield_point, second_moment_map_derivative
+
+    m = meanfield_point("tanh", "1.2", "0.05", digits=15)
+    assert m.phase == "ordered" and m.stability == "stable" and m.c_star == 1
+    with mpmath.workdps(30):
+        slope = mpmath.mpf("1.2") * second_moment_map_derivative(m_act(), m.q_star, 30)
+        assert mpmath.almosteq(m.slope, slope, rel_eps=mpmath.mpf(10) ** -14)
+        assert mpmath.almosteq(m.xi_q, -1 / mpmath.log(slope), rel_eps=mpmath.mpf(10) ** -13)
+        assert m.chi1 is not None and m.chi_c == m.chi1
+        assert mpmath.almosteq(m.xi_c, -1 / mpmath.log(m.chi1), rel_eps=mpmath.mpf(10) ** -14)
+
+
+def _gauss_hermite_c_star(w2: float, b2: float, q: float) -> tuple[float, float]:
+    """c* by iterating C(c) = (w2 E[tanh(u1) tanh(u2)] + b2) / q from c = 0.5 (it attracts),
+    and chi_c = w2 E[sech^2(u1) sech^2(u2)], on a 120 x 120 Gauss-Hermite rule (float64)."""
+    import numpy as np
+
+    z, w = np.polynomial.hermite_e.hermegauss(120)
+    w = np.outer(w, w) / (2 * np.pi)
+    z1, z2 = np.meshgrid(z, z, indexing="ij")
+
+    def pair(c: float) -> tuple[Any, Any]:
+        u1 = np.sqrt(q) * z1
+        return u1, np.sqrt(q) * (c * z1 + np.sqrt(1 - c * c) * z2)
+
+    c = 0.5
+    for _ in range(400):
+        u1, u2 = pair(c)
+        c = (w2 * float(np.sum(w * np.tanh(u1) * np.tanh(u2))) + b2) / q
+    u1, u2 = pair(c)
+    return c, w2 * float(np.sum(w / np.cosh(u1) ** 2 / np.cosh(u2) ** 2))
+
+
+def test_chaotic_phase_c_star_and_chi_c_agree_with_gauss_hermite_iteration() -> None:
+    """tanh at (2.5, 0.05): chi_1 > 1, c = 1 repels, c* < 1 attracts; c*, chi_c = C'(c*) and
+    xi_c = -1/ln chi_c against the float64 iteration above (1e-10)."""
+    from derive.maths.meanfield import meanfield_point
+
+    m = meanfield_point("tanh", "2.5", "0.05", digits=12)
+    assert m.phase == "chaotic" and m.c_star is not None and m.chi_c is not None
+    c_star, chi_c = _gauss_hermite_c_star(2.5, 0.05, float(m.q_star))
+    assert abs(float(m.c_star) - c_star) < 1e-10
+    assert abs(float(m.chi_c) - chi_c) < 1e-10
+    assert m.xi_c is not None and abs(float(m.xi_c) + 1 / math.log(chi_c)) < 1e-8
+
+
+def test_chaotic_odd_activation_without_bias_decorrelates_completely() -> None:
+    """tanh at (2.5, 0): C(0) = 0 exactly, so c* = 0 and chi_c = sigma_w^2 E[f']^2."""
+    from derive.maths.meanfield import meanfield_point
+
+    m = meanfield_point("tanh", "2.5", "0", digits=15)
+    assert m.phase == "chaotic" and m.c_star == 0
+    assert m.chi_c is not None and 0 < m.chi_c < 1
+
+
+def test_at_the_critical_weight_variance_chi_1_is_1_and_xi_c_is_infinite() -> None:
+    from derive.maths.critical import critical_point
+    from derive.maths.meanfield import meanfield_point
+
+    (point,) = critical_point("tanh", "0.05", digits=25).points
+    m = meanfield_point("tanh", mpmath.nstr(point.weight_variance, 25), "0.05", digits=15)
+    assert m.phase == "critical" and m.xi_c == mpmath.inf and m.c_star == 1
+    assert m.q_star is not None and point.q_star is not None
+    with mpmath.workdps(20):
+        assert mpmath.almosteq(m.q_star, point.q_star, rel_eps=mpmath.mpf(10) ** -14)
+
+
+@pytest.mark.parametrize(
+    ("w2", "b2", "fragment"),
+    [
+        ("0", "0", "weight variance: '0' is out of range (accepted: a finite real > 0"),
+        ("-1", "0", "weight variance: '-1' is out of range"),
+        ("1", "-0.1", "bias variance: '-0.1' is out of range (accepted: a finite real >= 0"),
+        ("1e5", "0", "weight variance: '1e5' is out of range"),
+    ],
+)
+def test_bad_variances_are_refused(w2: str, b2: str, fragment: str) -> None:
+    from derive.maths.meanfield import meanfield_point
+
+    with pytest.raises(InputError) as info:
+        meanfield_point("tanh", w2, b2)
+    assert fragment in str(info.value)

@@ -58,6 +58,19 @@ def test_defaults_are_50_digits_and_every_output() -> None:
     assert spec.intervals == ()
 
 
+def test_critical_bias_variances_default_to_the_issue_list_and_are_sorted_exact_and_unique() -> (
+    None
+):
+    assert parse_spec({}).critical_bias_variances == tuple(
+        D(v) for v in ("0", "0.01", "0.05", "0.1", "0.2")
+    )
+    assert parse_spec({}).critical_digits == 20
+    spec = parse_spec({"critical_bias_variances": ["0.2", "0", "0.20", 1, "1e-2"]})
+    assert spec.critical_bias_variances == (D(0), D("0.01"), D("0.2"), D(1))
+    assert parse_spec({"critical_digits": 30}).critical_digits == 30
+    assert parse_spec({"critical_bias_variances": []}).critical_bias_variances == ()
+
+
 def test_the_repository_spec_in_pyproject_is_valid() -> None:
     spec = load_spec(ROOT / "pyproject.toml")
     assert (D(-2), D(2)) in spec.intervals  # TensorFlow's cutoff is tabulated
@@ -99,8 +112,19 @@ def test_spec_hash_is_16_hex_digits_and_stable() -> None:
         _with(outputs=["constants.py", "constants.json", "constants.py"]),  # order, duplicate
         _with(symmetric={"step": "0.50", "stop": "2.0", "start": "1"}),  # key order, zeros
         _with(intervals=[*BASE["intervals"], ["-1.5", "1.5"]]),  # already in the range
+        _with(critical_bias_variances=["0.2", "0", "0.01", "0.05", "0.10", "0.1"]),  # defaults
+        _with(critical_digits=20),  # the default
     ],
-    ids=["order", "duplicate", "spelling", "outputs-order", "symmetric-spelling", "overlap"],
+    ids=[
+        "order",
+        "duplicate",
+        "spelling",
+        "outputs-order",
+        "symmetric-spelling",
+        "overlap",
+        "critical-default-list",
+        "critical-default-digits",
+    ],
 )
 def test_spec_hash_does_not_change_when_the_spec_means_the_same(same: dict[str, Any]) -> None:
     assert _hash(same) == _hash(BASE)
@@ -118,8 +142,20 @@ def test_spec_hash_does_not_change_when_the_spec_means_the_same(same: dict[str, 
         ),
         _with(symmetric={"start": "1", "stop": "2.5", "step": "0.5"}),
         _with(symmetric=None),
+        _with(critical_bias_variances=["0", "0.05"]),
+        _with(critical_digits=21),
     ],
-    ids=["digits", "outputs", "fewer", "more", "31st-digit", "range", "no-range"],
+    ids=[
+        "digits",
+        "outputs",
+        "fewer",
+        "more",
+        "31st-digit",
+        "range",
+        "no-range",
+        "critical-list",
+        "critical-digits",
+    ],
 )
 def test_spec_hash_changes_when_the_spec_changes(different: dict[str, Any]) -> None:
     assert _hash(different) != _hash(BASE)
@@ -141,8 +177,50 @@ BAD: list[tuple[str, Any, str]] = [
     (
         "unknown-key",
         {"digit": 30},
-        "spec: unknown key 'digit' in [tool.initref] (accepted: complex_radii, digits, "
-        "gain_digits, intervals, outputs, symmetric)",
+        "spec: unknown key 'digit' in [tool.initref] (accepted: complex_radii, "
+        "critical_bias_variances, critical_digits, digits, gain_digits, intervals, outputs, "
+        "symmetric)",
+    ),
+    (
+        "critical-negative-bias-variance",
+        {"critical_bias_variances": ["0", "-0.1"]},
+        "spec: critical_bias_variances[1]: '-0.1' is out of range (accepted: a finite real >= 0 "
+        "and <= 10000)",
+    ),
+    (
+        "critical-infinite-bias-variance",
+        {"critical_bias_variances": ["inf"]},
+        "spec: critical_bias_variances[0]: 'inf' is out of range",
+    ),
+    (
+        "critical-bias-variance-not-a-number",
+        {"critical_bias_variances": ["0.05", "small"]},
+        "spec: critical_bias_variances[1]: 'small' is not a number",
+    ),
+    (
+        "critical-bias-variance-bool",
+        {"critical_bias_variances": [True]},
+        "spec: critical_bias_variances[0] = True has type bool",
+    ),
+    (
+        "critical-bias-variances-not-a-list",
+        {"critical_bias_variances": "0.05"},
+        "spec: critical_bias_variances = '0.05' (accepted: a list of bias variances",
+    ),
+    (
+        "critical-bias-variances-too-many",
+        {"critical_bias_variances": [str(i) for i in range(101)]},
+        "spec: critical_bias_variances has 101 values (accepted: <= 100)",
+    ),
+    (
+        "critical-digits-out-of-range",
+        {"critical_digits": 0},
+        "spec: critical_digits: digits: 0 is out of range (accepted: 1..10000)",
+    ),
+    (
+        "critical-digits-float",
+        {"critical_digits": 20.5},
+        "spec: critical_digits = 20.5 has type float (accepted: an integer 1..10000)",
     ),
     (
         "unknown-symmetric-key",

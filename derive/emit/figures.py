@@ -11,7 +11,7 @@ executed into a fresh module) from ``numpy.random.default_rng(seed)`` with fixed
 Measured values are rounded to a few significant digits before they are plotted, so that the
 last-bit differences of BLAS kernels or vectorized ``exp`` between machines cannot change a byte.
 
-The four figures (issue 6):
+The figures (issues 6 and 13):
 
 1. the seed article's experiment: TF-style ``he_normal`` against ``truncated_normal`` with the
    same ``stddev`` (shape [2, 50000], fan_in 2), both exact densities drawn;
@@ -19,7 +19,9 @@ The four figures (issue 6):
 3. the mean square activation against depth (1..50 ReLU layers): measured points over the
    predicted lines q_L = r^L q_0 of :mod:`derive.maths.depth`;
 4. sampling N(0, 1) truncated to [5, 6] in float32: the inverse-CDF method (uniform in
-   [Phi(a), Phi(b)], then sqrt(2) erfinv(2u - 1), both in float32) against initref's sampler.
+   [Phi(a), Phi(b)], then sqrt(2) erfinv(2u - 1), both in float32) against initref's sampler;
+5. the critical line (issue 13): sigma_w^2 with chi_1 = 1 against sigma_b^2 for several
+   activations, solid where the fixed point q* attracts, dashed where it repels.
 """
 
 from __future__ import annotations
@@ -538,12 +540,80 @@ def figure_depth(data: Mapping[str, Any], sampler: types.ModuleType) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Figure 5: the critical line
+# --------------------------------------------------------------------------------------------
+
+
+def _runs(points: list[tuple[float, float, str]]) -> list[tuple[str, list[float], list[float]]]:
+    """Split a curve into runs of one verdict, "stable" or "unstable" (a "marginal" point
+    takes the verdict of the next point); consecutive runs share their boundary point."""
+    verdicts = [v for _, _, v in points]
+    runs: list[tuple[str, list[float], list[float]]] = []
+    for i, (x, y, verdict) in enumerate(points):
+        if verdict == "marginal":
+            verdict = next((v for v in verdicts[i + 1 :] if v != "marginal"), "stable")
+        if runs and runs[-1][0] == verdict:
+            runs[-1][1].append(x)
+            runs[-1][2].append(y)
+        elif runs:
+            runs.append((verdict, [runs[-1][1][-1], x], [runs[-1][2][-1], y]))
+        else:
+            runs.append((verdict, [x], [y]))
+    return runs
+
+
+def figure_critical(data: Mapping[str, Any]) -> str:
+    """Figure 5: the critical sigma_w^2 against sigma_b^2 (derive.maths.critical, swept along
+    q* in derive.model.report): solid where the length map's fixed point q* attracts, dashed
+    where it repels; the markers are the tables' points (filled: stable or marginal; open:
+    unstable)."""
+    crit = data["critical"]
+    with _svg_style():
+        fig, (ax,) = _new_figure(4.6)
+        top = 0.0
+        for i, curve in enumerate(crit["curves"]):
+            color = COLORS[i % len(COLORS)]
+            pts = [(float(b), float(w), v) for b, w, v in curve["points"]]
+            for j, (kind, xs, ys) in enumerate(_runs(pts)):
+                ax.plot(
+                    xs,
+                    round_sig(ys, CURVE_DIGITS),
+                    color=color,
+                    lw=1.6,
+                    ls="-" if kind != "unstable" else "--",
+                    label=curve["label"] if j == 0 else None,
+                )
+            top = max(top, max(p[1] for p in pts))
+            for b, w, verdict in curve["markers"]:
+                ax.plot(
+                    [float(b)],
+                    [float(w)],
+                    "o",
+                    ms=4.5,
+                    color=color,
+                    mfc=color if verdict != "unstable" else "white",
+                    mew=1.2,
+                )
+        ax.plot([], [], "-", color="0.3", lw=1.6, label="q* stable")
+        ax.plot([], [], "--", color="0.3", lw=1.6, label="q* unstable (repels)")
+        ax.plot([], [], "o", color="0.3", ms=4.5, label="tables' points (open: unstable)")
+        ax.set_xlim(0.0, float(crit["max_bias"]))
+        ax.set_ylim(0.0, 1.08 * top)
+        ax.set_xlabel("bias variance σ_b²")
+        ax.set_ylabel("critical weight variance σ_w² (χ₁ = 1)")
+        ax.set_title("The critical line: σ_w² with χ₁ = 1 at the fixed point q* of the length map")
+        ax.legend(loc="lower right", fontsize=7.5, ncol=2)
+        return _svg(fig)
+
+
+# --------------------------------------------------------------------------------------------
 # All figures
 # --------------------------------------------------------------------------------------------
 
 BUILDERS: dict[str, Callable[[Mapping[str, Any], types.ModuleType], str]] = {
     "article_he_normal_vs_truncated_normal": figure_article,
     "correction_vs_cutoff": lambda data, _sampler: figure_correction(data),
+    "critical_line": lambda data, _sampler: figure_critical(data),
     "depth_second_moment": figure_depth,
     "tail_float32_sampling": figure_tail,
 }

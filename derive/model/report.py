@@ -81,6 +81,12 @@ FIGURES: tuple[Figure, ...] = (
         "Sampling far in a tail: [5, 6] in float32",
         "Inverse-CDF float32 samples collapse onto a few values; initref's follow the density",
     ),
+    Figure(
+        "critical_line",
+        "The critical line: the weight variance at the edge of chaos against the bias variance",
+        "Critical sigma_w^2 against sigma_b^2 for tanh, ELU, SELU, GELU and SiLU, solid where "
+        "the fixed point q* is stable, dashed where it repels",
+    ),
 )
 
 
@@ -298,12 +304,109 @@ def figure_data(model: dict[str, Any], depth: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# the critical line's figure: these activations, each swept along q* (module docstring of
+# derive.maths.critical: sigma_w^2 = 1 / D(q), sigma_b^2 = q - V(q) / D(q)) on q = START * RATIO^k
+CRITICAL_FIGURE: tuple[str, ...] = ("tanh", "elu", "selu", "gelu", "silu")
+CRITICAL_CURVE_START = "0.001"
+CRITICAL_CURVE_RATIO = "1.3"
+CRITICAL_CURVE_POINTS_MAX = 200
+CRITICAL_FIGURE_DEFAULT_MAX_BIAS = "0.2"  # when the spec's bias variances are all 0
+CRITICAL_TABLE_DIGITS = 8  # digits of sigma_w^2 in the report's table
+
+
+def critical_curve(name: str, max_bias: mpmath.mpf) -> list[list[str]]:
+    """Points (sigma_b^2, sigma_w^2, "stable" | "unstable") of the critical line of a built-in,
+    parametrized by q* (every q > 0 with q - V(q)/D(q) >= 0 is the critical q* of the bias
+    variance sigma_b^2 = q - V(q)/D(q), at sigma_w^2 = 1/D(q); stable where
+    |T'(q)| = |V'(q)| / D(q) < 1), from q* = 0 (when f(0) = 0: sigma_w^2 = 1/D(0)) until
+    sigma_b^2 passes ``max_bias``; to CURVE_DIGITS digits (a plot)."""
+    from derive.maths.activations import builtin
+    from derive.maths.meanfield import (
+        ROUGH_DIGITS,
+        ROUGH_DPS,
+        ROUGH_SPAN,
+        length_map,
+        one_sided_derivative_square,
+    )
+
+    act = builtin(name)
+    points: list[list[str]] = []
+    with mpmath.workdps(ROUGH_DPS):
+        if act.f(mpmath.mpf(0)) == 0:
+            d0 = one_sided_derivative_square(act, ROUGH_DPS)
+            points.append(["0", format_sig(1 / d0, 8), "marginal"])
+        q = mpmath.mpf(CRITICAL_CURVE_START)
+        ratio = mpmath.mpf(CRITICAL_CURVE_RATIO)
+        for _ in range(CRITICAL_CURVE_POINTS_MAX):
+            lm = length_map(act, q, ROUGH_DIGITS, ROUGH_DPS, ROUGH_SPAN)
+            b2 = q - lm.V / lm.D
+            if b2 >= 0:
+                verdict = "stable" if abs(lm.dV / lm.D) < 1 else "unstable"
+                points.append([format_sig(b2, 8), format_sig(1 / lm.D, 8), verdict])
+            if b2 > max_bias:
+                break
+            q *= ratio
+    return points
+
+
+def critical_section(critical: dict[str, Any]) -> dict[str, Any]:
+    """The report's critical-line table (activations by bias variance, sigma_w^2 to
+    CRITICAL_TABLE_DIGITS digits with the verdict) and the figure's curves and markers."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for row in critical["rows"]:
+        by_name.setdefault(row["name"], []).append(row)
+    table = []
+    for rows in by_name.values():
+        cells = []
+        for row in rows:
+            if row["status"] == "none":
+                cells.append("none")
+                continue
+            texts = []
+            for p in row["points"]:
+                w2 = format_sig(mpmath.mpf(p["weight_variance"]["decimal"]), CRITICAL_TABLE_DIGITS)
+                where = "every q" if p["q_star"]["kind"] == "any" else p["stability"]
+                texts.append(f"{w2} ({where})")
+            cells.append("; ".join(texts))
+        table.append({"label": rows[0]["label"], "cells": cells})
+    values = [mpmath.mpf(v) for v in critical["bias_variances"]]
+    top = max(values, default=mpmath.mpf(0))
+    max_bias = top if top > 0 else mpmath.mpf(CRITICAL_FIGURE_DEFAULT_MAX_BIAS)
+    curves = []
+    for name in CRITICAL_FIGURE:
+        rows = by_name.get(name, [])
+        markers = [
+            [row["bias_variance"], p["weight_variance"]["float64_repr"], p["stability"]]
+            for row in rows
+            for p in row["points"]
+            if p["weight_variance"]["kind"] == "finite"
+        ]
+        label = rows[0]["label"] if rows else name
+        curves.append(
+            {
+                "name": name,
+                "label": label,
+                "points": critical_curve(name, max_bias),
+                "markers": markers,
+            }
+        )
+    return {
+        "table": table,
+        "max_bias": format_sig(max_bias, 6),
+        "curves": curves,
+        "curve_ratio": CRITICAL_CURVE_RATIO,
+        "curve_start": CRITICAL_CURVE_START,
+        "table_digits": str(CRITICAL_TABLE_DIGITS),
+    }
+
+
 def report_model(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
     """Everything report.md.j2 prints beyond the tables' model, plus the figures' data."""
     figures = [{"name": f.name, "path": f.path, "title": f.title, "alt": f.alt} for f in FIGURES]
     m2 = truncnorm_moments("-2", "2", DIGITS)
     tail = truncnorm_moments(TAIL[0], TAIL[1], DIGITS)
     depth = depth_section()
+    critical = critical_section(model["critical"])
     with mpmath.workdps(DIGITS + 10):
         he_cutoff = 2 * m2.correction  # TF's he_normal cutoff in units of the wanted std
     return {
@@ -320,5 +423,6 @@ def report_model(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
         "leaky": leaky(),
         "truncnorm": truncnorm_section(spec.digits),
         "figures": figures,
-        "figure_data": figure_data(model, depth),
+        "figure_data": {**figure_data(model, depth), "critical": critical},
+        "critical": critical,
     }

@@ -43,8 +43,21 @@ KNOWN_OUTPUTS: tuple[str, ...] = (
     "tf_init.py",
     "torch_init.py",
 )
-_KEYS = ("complex_radii", "digits", "gain_digits", "intervals", "outputs", "symmetric")
+_KEYS = (
+    "complex_radii",
+    "critical_bias_variances",
+    "critical_digits",
+    "digits",
+    "gain_digits",
+    "intervals",
+    "outputs",
+    "symmetric",
+)
 DEFAULT_GAIN_DIGITS = 25
+# the critical-line table (issue 13): the sigma_b^2 it is solved at, and its digits
+DEFAULT_CRITICAL_BIAS_VARIANCES: tuple[str, ...] = ("0", "0.01", "0.05", "0.1", "0.2")
+DEFAULT_CRITICAL_DIGITS = 20
+MAX_CRITICAL_BIAS_VARIANCES = 100
 _SYMMETRIC_KEYS = ("start", "step", "stop")
 MAX_INTERVALS = 100_000
 # exact decimal arithmetic for the symmetric range (the default context rounds to 28 digits)
@@ -100,12 +113,18 @@ class Spec:
     symmetric_cutoffs: tuple[decimal.Decimal, ...]  # the k of the symmetric range, sorted
     # radii R of the complex normal truncated to |z| <= R (std units), sorted, unique
     complex_radii: tuple[decimal.Decimal, ...] = ()
+    critical_bias_variances: tuple[decimal.Decimal, ...] = tuple(
+        decimal.Decimal(v) for v in DEFAULT_CRITICAL_BIAS_VARIANCES
+    )  # sorted, unique
+    critical_digits: int = DEFAULT_CRITICAL_DIGITS
     # where it was read from: provenance only, not part of the spec's value or hash
     source: Source = field(default=PYTHON_SOURCE, compare=False)
 
     def canonical(self) -> dict[str, object]:
         return {
             "complex_radii": [bound_text(r) for r in self.complex_radii],
+            "critical_bias_variances": [bound_text(v) for v in self.critical_bias_variances],
+            "critical_digits": self.critical_digits,
             "digits": self.digits,
             "gain_digits": self.gain_digits,
             "intervals": [[bound_text(a), bound_text(b)] for a, b in self.intervals],
@@ -247,6 +266,32 @@ def _digits_field(t: dict[str, object], key: str, default: int) -> int:
         raise InputError(f"spec: {key}: {exc}") from None
 
 
+def _critical_bias_variances(raw: object) -> tuple[decimal.Decimal, ...]:
+    """The critical table's sigma_b^2: a list of numbers or decimal strings in [0, 10000]
+    (the range derive.maths.critical accepts), at most 100, duplicates merged; [] leaves the
+    table out."""
+    from derive.maths.meanfield import parse_variance
+
+    if not isinstance(raw, list):
+        raise InputError(
+            f"spec: critical_bias_variances = {raw!r} (accepted: a list of bias variances, "
+            'e.g. ["0", "0.05"], or [] for no critical table)'
+        )
+    values = set()
+    for i, item in enumerate(raw):
+        _decimal_field(item, f"critical_bias_variances[{i}]")  # the type check
+        try:
+            values.add(parse_variance(item, f"critical_bias_variances[{i}]"))
+        except InputError as exc:
+            raise InputError(f"spec: {exc}") from None
+    if len(values) > MAX_CRITICAL_BIAS_VARIANCES:
+        raise InputError(
+            f"spec: critical_bias_variances has {len(values)} values "
+            f"(accepted: <= {MAX_CRITICAL_BIAS_VARIANCES})"
+        )
+    return tuple(sorted(values))
+
+
 def _outputs(t: dict[str, object]) -> tuple[str, ...]:
     raw = t.get("outputs", list(KNOWN_OUTPUTS))
     accepted = f"accepted: a non-empty list of {', '.join(KNOWN_OUTPUTS)}"
@@ -272,6 +317,10 @@ def parse_spec(table: object, source: Source = PYTHON_SOURCE) -> Spec:
     digits = _digits_field(t, "digits", 50)
     gain_digits = _digits_field(t, "gain_digits", DEFAULT_GAIN_DIGITS)
     outputs = _outputs(t)
+    critical_digits = _digits_field(t, "critical_digits", DEFAULT_CRITICAL_DIGITS)
+    critical = _critical_bias_variances(
+        t.get("critical_bias_variances", list(DEFAULT_CRITICAL_BIAS_VARIANCES))
+    )
     symmetric = _symmetric_range(t["symmetric"]) if "symmetric" in t else ()
     intervals: set[Interval] = {(k.copy_negate(), k) for k in symmetric}
     raw_intervals = t.get("intervals", [])
@@ -298,6 +347,8 @@ def parse_spec(table: object, source: Source = PYTHON_SOURCE) -> Spec:
         intervals=tuple(sorted(intervals)),
         symmetric_cutoffs=tuple(sorted(symmetric)),
         complex_radii=complex_radii,
+        critical_bias_variances=critical,
+        critical_digits=critical_digits,
         source=source,
     )
 

@@ -242,9 +242,75 @@ def complex_rows(spec: Spec) -> list[dict[str, Any]]:
     return rows
 
 
+CRITICAL_STABILITY_DOC = {
+    "stable": "|T'(q*)| < 1: the second moment returns to q* (depth scale xi_q)",
+    "marginal": "T'(q*) = 1, no exponential approach (at q* = 0 with T(q) < q above it: "
+    "q_l -> 0 polynomially)",
+    "unstable": "the second moment leaves q* (T'(q*) > 1, or T'(0) = 1 with T(q) > q)",
+    "neutral": "every q is a fixed point (the ReLU family without bias)",
+}
+
+
+def _critical_value(x: Any, digits: int) -> dict[str, Any]:
+    """A derived value of the critical table: "finite" with its views, "inf", or "none"."""
+    import mpmath
+
+    if x is None:
+        return {"kind": "none"}
+    if mpmath.isinf(x):
+        return {"kind": "inf"}
+    return {"kind": "finite", **_view(x, digits)}
+
+
+def critical_rows(spec: Spec) -> dict[str, Any]:
+    """The critical line (derive.maths.critical) for every built-in activation (default
+    parameter) at every spec bias variance: one row per (activation, sigma_b^2), each with
+    its status, the reason, and its critical points."""
+    from derive.maths.activations import BUILTINS
+    from derive.maths.critical import critical_point
+
+    digits = spec.critical_digits
+    rows = []
+    for b in BUILTINS:
+        for b2 in spec.critical_bias_variances:
+            result = critical_point(b.name, b2, None, digits)
+            points = [
+                {
+                    "weight_variance": _critical_value(p.weight_variance, digits),
+                    "q_star": (
+                        {"kind": "any"} if p.q_star is None else _critical_value(p.q_star, digits)
+                    ),
+                    "slope": _critical_value(p.slope, digits),
+                    "stability": p.stability,
+                    "xi_q": _critical_value(p.xi_q, digits),
+                    "xi_c": _critical_value(p.xi_c, digits),
+                }
+                for p in result.points
+            ]
+            rows.append(
+                {
+                    "name": b.name,
+                    "label": result.label,
+                    "param": f"{b.param.name}={b.param.default}" if b.param else "",
+                    "bias_variance": bound_text(b2),
+                    "bias_variance_py": repr(float(b2)),
+                    "status": result.status,
+                    "reason": result.reason,
+                    "points": points,
+                }
+            )
+    return {
+        "digits": str(digits),
+        "bias_variances": [bound_text(v) for v in spec.critical_bias_variances],
+        "bias_variances_py": [repr(float(v)) for v in spec.critical_bias_variances],
+        "stability": [{"name": k, "doc": v} for k, v in CRITICAL_STABILITY_DOC.items()],
+        "rows": rows,
+    }
+
+
 def build_model(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
     """The whole model every template reads: provenance, quantities, interval rows, gains,
-    the depth table and (when report.md is asked for) the report's data."""
+    the depth table, the critical line and (when report.md is asked for) the report's data."""
     model = _model_without_gains(spec, progress)
     model["gains"] = gain_rows(spec.gain_digits)
     model["gain_digits"] = str(spec.gain_digits)  # digits of the gains' "decimal" strings
@@ -276,6 +342,7 @@ def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[s
         "depth": depth_rows(spec.digits),
         "complex": complex_rows(spec),
         "complex_quantities": [{"name": q, "doc": doc} for q, doc in COMPLEX_QUANTITY_DOC.items()],
+        "critical": critical_rows(spec),
     }
     if "report.md" in spec.outputs:  # SymPy's LaTeX and the figures' data, only when asked
         from derive.model.report import report_model

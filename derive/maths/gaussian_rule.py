@@ -1,0 +1,435 @@
+"""Gaussian expectations of an activation on quadrature nodes fixed in x, shared by many variances.
+
+The mean-field maps need E[g(x)] for x ~ N(0, q) at many q (a scan for roots, then a root
+solve) and bivariate expectations E[g(u1) g(u2)] for the correlation map.  Written in x, the
+expectation is the integral of g(x) exp(-x^2 / (2 q)) / sqrt(2 pi q): the activation's values
+sit at nodes that do not depend on q, so f and f' are evaluated once per node and reused for
+every q near the rule's reference variance and for every moment (f, f', f^2, f'^2, x f f',
+x^2 f'^2); only
+the Gaussian factor is recomputed.  :func:`derive.maths.gains.gaussian_expectation` cannot do
+this (its nodes scale with sqrt(q) and it integrates one g per call); here a root solve costs
+one set of activation evaluations instead of one per step.
+
+Quadrature: the double-exponential trapezoidal rule of Takahasi & Mori (1974), split at the
+activation's split points (kinks, singular points) so that every piece is analytic inside:
+
+    [a, inf):   x = a + s exp((pi/2) sinh t)                     (exp-sinh)
+    (-inf, a]:  x = a - s exp((pi/2) sinh t)
+    [a, b]:     x = (a + b)/2 + (b - a)/2 tanh((pi/2) sinh t)     (tanh-sinh)
+
+with s = sqrt(q_ref) and steps h = 2^-k, the nodes of level k being those of level k-1 plus the
+odd multiples of h.  The error of such a rule falls quadratically from level to level (the
+error of level k is about the square of the change from level k-1 to k, relative to the
+integral's size; measured for the built-ins: 20 to 1000 times that square), so a level is
+accepted when its change d (relative to the integral of |integrand|) satisfies
+d <= 10^-2 sqrt(tol) and d <= d_prev^1.5 (the quadratic regime has begun; changes below
+10^-(dps - 3) count as rounding), tol = 10^-(digits + 3).
+The t-range is cut where the Gaussian factor is below 10^-(dps + 10) for every q the rule
+serves (q within a factor SPAN of q_ref) and where the nodes are within 10^-(digits + 8) s of a
+breakpoint (an integrand bounded there contributes less than the tolerance beyond).  An
+integrand still visible at the outermost nodes (growth too fast for the Gaussian, a divergent
+expectation) raises :class:`~derive.core.errors.InputError` instead of returning a
+number, as does an activation that is not real and finite at a node.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from dataclasses import dataclass
+
+import mpmath
+
+from derive.core.errors import InputError
+from derive.maths.activations import Activation
+
+SPAN = 64  # a rule built for q_ref serves q in [q_ref / SPAN, q_ref * SPAN]
+MIN_LEVEL = 3  # never accept before h = 1/8 (coarse levels can agree by accident)
+MAX_LEVEL = 11
+MAX_TERMS = 20000  # of the series behind the bivariate product rule
+# the moments E[g(x)] one pass over the nodes returns, x ~ N(0, q)
+MOMENTS: tuple[str, ...] = ("f", "df", "f2", "df2", "xffp", "x2df2")
+DISPLAY: dict[str, str] = {
+    "f": "f",
+    "df": "f'",
+    "f2": "f^2",
+    "df2": "f'^2",
+    "xffp": "x f f'",
+    "x2df2": "x^2 f'^2",
+}
+_SIGNED = (0, 1, 4)  # indices of the moments whose integrand can be negative (f, f', x f f')
+Moments = dict[str, mpmath.mpf]
+
+
+@dataclass(frozen=True)
+class _Level:
+    """The nodes one level adds and the activation's values there (computed once)."""
+
+    x: list[mpmath.mpf]
+    x2: list[mpmath.mpf]
+    jac: list[mpmath.mpf]  # dx/dt > 0
+    f: list[mpmath.mpf]
+    df: list[mpmath.mpf]
+    values: list[list[mpmath.mpf]]  # per moment of MOMENTS: g at the nodes
+    magnitudes: list[list[mpmath.mpf]]  # |g| at the nodes
+    edge: list[int]  # indices of the outermost nodes of the pieces (level 0 only)
+
+
+def _finite_real(act: Activation, x: mpmath.mpf, v: object, what: str) -> mpmath.mpf:
+    if not isinstance(v, mpmath.mpf) or not mpmath.isfinite(v):
+        raise InputError(
+            f"activation {act.label}: {what}({mpmath.nstr(x, 8)}) = {v} is not a finite real "
+            "number (accepted: activations real and finite on the whole line)"
+        )
+    return v
+
+
+class GaussianRule:
+    """Nodes, and f and f' cached at them, for E[g(x)], x ~ N(0, q), q near ``q_ref``.
+
+    ``digits``: the accuracy asked of every expectation; arithmetic runs at ``dps``.
+    """
+
+    def __init__(
+        self, act: Activation, q_ref: mpmath.mpf, digits: int, dps: int, span: int = SPAN
+    ) -> None:
+        self.act = act
+        self.digits = digits
+        self.dps = dps
+        self.span = span
+        with mpmath.workdps(dps):
+            self.q_ref = +q_ref
+            self.s = mpmath.sqrt(self.q_ref)
+            self.tol = mpmath.mpf(10) ** (-(digits + 3))
+            self.accept = mpmath.sqrt(self.tol) / 100
+            self.floor = mpmath.mpf(10) ** (-(dps - 3))  # changes below it are rounding
+            # beyond `reach` the Gaussian weight of every q this rule serves is below 10^-dps
+            reach = 4 * self.s * mpmath.sqrt(2 * (dps + 10) * mpmath.log(10)) + 1
+            points = act.shape.split_points(-reach, reach, dps)
+            ends = [-mpmath.inf, *points, mpmath.inf]
+            self.pieces = list(itertools.pairwise(ends))
+            self.ranges = [self._t_range(a, b) for a, b in self.pieces]
+        self.levels: list[_Level] = []
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def _t_range(self, a: mpmath.mpf, b: mpmath.mpf) -> tuple[int, int]:
+        """Integer t-limits of a piece (they are level-0 nodes)."""
+        ln10 = mpmath.log(10)
+        near = (self.digits + 8) * ln10  # -ln of the relative distance left to a breakpoint
+        if mpmath.isinf(a) or mpmath.isinf(b):
+            # toward the breakpoint: exp(-(pi/2) sinh T) <= 10^-(digits + 8)
+            t_near = int(mpmath.ceil(mpmath.asinh(2 * near / mpmath.pi)))
+            # outward: exp(-x^2 / (2 q_max)) <= 10^-(dps + 10) at x_far / 2, leaving room
+            # for an integrand's polynomial growth
+            finite = b if mpmath.isinf(a) else a
+            q_max = self.q_ref * self.span
+            x_far = abs(finite) + 2 * mpmath.sqrt(2 * q_max * (self.dps + 10) * ln10)
+            ratio = max(x_far / self.s, mpmath.mpf(2))
+            t_far = int(mpmath.ceil(mpmath.asinh(2 * mpmath.log(ratio) / mpmath.pi)))
+            return -t_near, t_far
+        # tanh-sinh: 1 - tanh(u) ~ 2 exp(-2u) <= 10^-(digits + 8)
+        t = int(mpmath.ceil(mpmath.asinh((near + mpmath.log(2)) / mpmath.pi)))
+        return -t, t
+
+    def _map(
+        self, a: mpmath.mpf, b: mpmath.mpf, shape: tuple[mpmath.mpf, mpmath.mpf]
+    ) -> tuple[mpmath.mpf, mpmath.mpf]:
+        """x and dx/dt on the piece [a, b] from the standard node's (y, dy/dt)."""
+        y, dy = shape
+        if mpmath.isinf(b):  # [a, inf): y = exp((pi/2) sinh t)
+            return a + self.s * y, self.s * dy
+        if mpmath.isinf(a):  # (-inf, b]
+            return b - self.s * y, self.s * dy
+        mid, half = (a + b) / 2, (b - a) / 2  # y = tanh((pi/2) sinh t)
+        return mid + half * y, half * dy
+
+    def _evaluate(self, x: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+        try:
+            fx, dfx = self.act.f(x), self.act.df(x)
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"activation {self.act.label}: cannot be evaluated at x = {mpmath.nstr(x, 8)} "
+                f"({exc}) (accepted: activations real and finite on the whole line)"
+            ) from None
+        return _finite_real(self.act, x, fx, "f"), _finite_real(self.act, x, dfx, "f'")
+
+    def _add_level(self) -> None:
+        k = len(self.levels)
+        xs: list[mpmath.mpf] = []
+        jacs: list[mpmath.mpf] = []
+        fs: list[mpmath.mpf] = []
+        dfs: list[mpmath.mpf] = []
+        edge: list[int] = []
+        with mpmath.workdps(self.dps):
+            for (a, b), (lo, hi) in zip(self.pieces, self.ranges, strict=True):
+                half_line = bool(mpmath.isinf(a) or mpmath.isinf(b))
+                shapes = _standard_nodes(half_line, lo, hi, k, self.dps)
+                for i, shape in enumerate(shapes):
+                    x, jac = self._map(a, b, shape)
+                    if not (a < x < b) or jac == 0:
+                        continue  # closer to a breakpoint than the working precision resolves
+                    fx, dfx = self._evaluate(x)
+                    if k == 0 and i in (0, len(shapes) - 1):
+                        edge.append(len(xs))
+                    xs.append(x)
+                    jacs.append(jac)
+                    fs.append(fx)
+                    dfs.append(dfx)
+            x2 = [x * x for x in xs]
+            values = [
+                fs,
+                dfs,
+                [v * v for v in fs],
+                [v * v for v in dfs],
+                [x * v * d for x, v, d in zip(xs, fs, dfs, strict=True)],
+                [x2 * d * d for x2, d in zip(x2, dfs, strict=True)],
+            ]
+            magnitudes = [[abs(v) for v in g] for g in values]
+        self.levels.append(_Level(xs, x2, jacs, fs, dfs, values, magnitudes, edge))
+
+    def _upto(self, level: int) -> list[_Level]:
+        if level > MAX_LEVEL:
+            raise InputError(
+                f"activation {self.act.label}: Gaussian expectations did not converge to "
+                f"{self.digits} digits with step 2^-{MAX_LEVEL} (accepted: activations smooth "
+                "between split points with Gaussian-integrable growth)"
+            )
+        while len(self.levels) <= level:
+            self._add_level()
+        return self.levels[: level + 1]
+
+    def _accepted(
+        self,
+        level: int,
+        change: list[mpmath.mpf],
+        previous_change: list[mpmath.mpf] | None,
+    ) -> bool:
+        """The level-acceptance rule of the module docstring (changes are relative)."""
+        if level < MIN_LEVEL or previous_change is None:
+            return False
+        return all(
+            d <= self.accept and (d <= self.floor or d <= p**1.5)
+            for d, p in zip(change, previous_change, strict=True)
+        )
+
+    # -- one-dimensional expectations -----------------------------------------------------
+
+    def moments(self, q: mpmath.mpf, which: tuple[str, ...] = MOMENTS) -> Moments:
+        """The expectations named in ``which`` (of E[f], E[f'], E[f^2], E[f'^2], E[x f f'],
+        E[x^2 f'^2]: keys of MOMENTS) for x ~ N(0, q)."""
+        with mpmath.workdps(self.dps):
+            q = +q
+            if not self.q_ref / self.span <= q <= self.q_ref * self.span:
+                raise ValueError(f"q = {q} is outside the span of the rule for {self.q_ref}")
+            inv2q = 1 / (2 * q)
+            index = [MOMENTS.index(name) for name in which]
+            n = len(index)
+            sums = [mpmath.mpf(0)] * n
+            sizes = [mpmath.mpf(0)] * n
+            previous: list[mpmath.mpf] | None = None
+            previous_change: list[mpmath.mpf] | None = None
+            level = 0
+            while True:
+                lv = self._upto(level)[level]
+                w = [j * mpmath.exp(-x2 * inv2q) for j, x2 in zip(lv.jac, lv.x2, strict=True)]
+                for i, m in enumerate(index):
+                    sums[i] += mpmath.fdot(w, lv.values[m])
+                    if m in _SIGNED:
+                        sizes[i] += mpmath.fdot(w, lv.magnitudes[m])
+                    else:  # a square: |g| = g
+                        sizes[i] = sums[i]
+                if level == 0:
+                    self._check_tails(q, lv, w, sizes, index)
+                h = mpmath.mpf(2) ** (-level)
+                current = [h * v for v in sums]
+                if previous is not None:
+                    change = [
+                        abs(c - p) / (h * z) if z else mpmath.mpf(0)
+                        for c, p, z in zip(current, previous, sizes, strict=True)
+                    ]
+                    if self._accepted(level, change, previous_change):
+                        norm = mpmath.sqrt(2 * mpmath.pi * q)
+                        return {name: current[i] / norm for i, name in enumerate(which)}
+                    previous_change = change
+                previous = current
+                level += 1
+
+    def _check_tails(
+        self,
+        q: mpmath.mpf,
+        lv: _Level,
+        w: list[mpmath.mpf],
+        sizes: list[mpmath.mpf],
+        index: list[int],
+    ) -> None:
+        """Every integrand must be invisible at the outermost nodes (else it diverges)."""
+        for i, m in enumerate(index):
+            name = MOMENTS[m]
+            edge = max((w[e] * lv.magnitudes[m][e] for e in lv.edge), default=mpmath.mpf(0))
+            if sizes[i] > 0 and edge > self.tol * sizes[i]:
+                raise InputError(
+                    f"activation {self.act.label}: E[{DISPLAY[name]}] for x ~ N(0, "
+                    f"{mpmath.nstr(q, 6)}) diverges or converges too slowly: the integrand "
+                    "has not decayed at the outermost quadrature nodes (accepted: activations "
+                    "with Gaussian-integrable growth)"
+                )
+
+    # -- two-dimensional expectations (correlation map) ------------------------------------
+
+    def bivariate(self, q: mpmath.mpf, c: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+        """E[f(u1) f(u2)] and E[f'(u1) f'(u2)] for (u1, u2) centred normal with variances q
+        and correlation c, |c| < 1: the product rule on the same nodes in both variables,
+        level by level under the same acceptance rule (finer levels resolve the ridge of
+        width sqrt(q (1 - c^2)) along the diagonal)."""
+        with mpmath.workdps(self.dps):
+            q, c = +q, +c
+            one_c2 = 1 - c * c
+            inv = 1 / (2 * q * one_c2)
+            norm = 2 * mpmath.pi * q * mpmath.sqrt(one_c2)
+            previous: list[mpmath.mpf] | None = None
+            previous_change: list[mpmath.mpf] | None = None
+            level = MIN_LEVEL - 2  # acceptance needs two changes before MIN_LEVEL
+            while True:
+                levels = self._upto(level)
+                h2 = mpmath.mpf(4) ** (-level)
+                ff, dd, size_f, size_d = self._product_sums(levels, q, c, inv)
+                current = [h2 * ff / norm, h2 * dd / norm]
+                sizes = [h2 * size_f / norm, h2 * size_d / norm]
+                if previous is not None:
+                    change = [
+                        abs(a - b) / z if z else mpmath.mpf(0)
+                        for a, b, z in zip(current, previous, sizes, strict=True)
+                    ]
+                    if self._accepted(level, change, previous_change):
+                        return current[0], current[1]
+                    previous_change = change
+                previous = current
+                level += 1
+
+    def _product_sums(
+        self, levels: list[_Level], q: mpmath.mpf, c: mpmath.mpf, inv: mpmath.mpf
+    ) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf, mpmath.mpf]:
+        """S_g = sum over node pairs of A_i A_j exp(kappa x_i x_j), A_i = W_i g(x_i)
+        exp(-x_i^2 inv), kappa = 2 c inv, for g = f and f' (W = dx/dt), and bounds of the
+        sums of |terms| (the tolerance's scale).
+
+        The double sum is separable through exp(kappa x y) = sum_k kappa^k x^k y^k / k!:
+        S_g = sum_k kappa^k / k! M_k^2 with the moments M_k = sum_i A_i x_i^k, so it costs
+        (nodes x terms) products instead of nodes^2 exponentials.  Term k is of the order
+        |c|^k (it is Mehler's expansion of the bivariate normal, up to the quadrature), so
+        the series stops when two successive terms of the bound series (|A|, |x|, |kappa|:
+        at most a few times the sum of |terms|) fall below 10^-(digits + 5) (1 - |c|) of it.
+        Nodes whose own Gaussian factor is below 10^-(dps + 5) are left out."""
+        cut = (self.dps + 5) * mpmath.log(10) * 2 * q
+        xs: list[mpmath.mpf] = []
+        af: list[mpmath.mpf] = []
+        ad: list[mpmath.mpf] = []
+        for lv in levels:
+            for x, x2, j, fx, dfx in zip(lv.x, lv.x2, lv.jac, lv.f, lv.df, strict=True):
+                if x2 <= cut:
+                    a = j * mpmath.exp(-x2 * inv)
+                    xs.append(x)
+                    af.append(a * fx)
+                    ad.append(a * dfx)
+        ax = [abs(x) for x in xs]
+        pf, pd = list(af), list(ad)
+        qf, qd = [abs(v) for v in af], [abs(v) for v in ad]
+        kappa = 2 * c * inv
+        eps = mpmath.mpf(10) ** (-(self.digits + 5)) * (1 - abs(c))
+        coef = bound = mpmath.mpf(1)
+        ff = dd = size_f = size_d = mpmath.mpf(0)
+        last = (mpmath.inf, mpmath.inf)
+        for k in range(MAX_TERMS):
+            mf, md = mpmath.fsum(pf), mpmath.fsum(pd)
+            nf, nd = mpmath.fsum(qf), mpmath.fsum(qd)
+            ff += coef * mf * mf
+            dd += coef * md * md
+            term_f, term_d = bound * nf * nf, bound * nd * nd
+            size_f += term_f
+            size_d += term_d
+            if (
+                k >= 2
+                and max(term_f, last[0]) <= eps * size_f
+                and max(term_d, last[1]) <= eps * size_d
+            ):
+                return ff, dd, size_f, size_d
+            last = (term_f, term_d)
+            pf = [p * x for p, x in zip(pf, xs, strict=True)]
+            pd = [p * x for p, x in zip(pd, xs, strict=True)]
+            qf = [p * x for p, x in zip(qf, ax, strict=True)]
+            qd = [p * x for p, x in zip(qd, ax, strict=True)]
+            coef *= kappa / (k + 1)
+            bound *= abs(kappa) / (k + 1)
+        raise InputError(
+            f"activation {self.act.label}: the correlation map at c = {mpmath.nstr(c, 8)} "
+            f"needs more than {MAX_TERMS} terms (accepted: correlations not this close to 1)"
+        )
+
+
+@functools.cache
+def _standard_nodes(
+    half_line: bool, lo: int, hi: int, level: int, dps: int
+) -> tuple[tuple[mpmath.mpf, mpmath.mpf], ...]:
+    """(y, dy/dt) at the nodes level ``level`` adds on t in [lo, hi]: y = exp((pi/2) sinh t)
+    (half-lines) or tanh((pi/2) sinh t) (finite pieces).  They depend on no activation and
+    no scale, so every rule at ``dps`` shares them."""
+    with mpmath.workdps(dps):
+        if level == 0:
+            ts = [mpmath.mpf(j) for j in range(lo, hi + 1)]
+        else:
+            step = mpmath.mpf(2) ** (-level)
+            ts = [lo + (2 * m + 1) * step for m in range((hi - lo) * 2 ** (level - 1))]
+        out = []
+        for t in ts:
+            u = mpmath.pi / 2 * mpmath.sinh(t)
+            du = mpmath.pi / 2 * mpmath.cosh(t)
+            if half_line:
+                e = mpmath.exp(u)
+                out.append((e, e * du))
+            else:
+                out.append((mpmath.tanh(u), du / mpmath.cosh(u) ** 2))
+        return tuple(out)
+
+
+def _bucket(q: mpmath.mpf, base: int) -> int:
+    """k of the reference variance base^k nearest to q on a log scale."""
+    return math.floor(float(mpmath.log(q, base)) + 0.5)
+
+
+_CACHE: dict[tuple[str, str, int, int, int, int], GaussianRule] = {}
+_CACHE_LIMIT = 256
+
+
+def rule_for(
+    act: Activation, q: mpmath.mpf, digits: int, dps: int, span: int = SPAN
+) -> GaussianRule:
+    """The rule for q_ref = span^k nearest to q (q / q_ref within a factor sqrt(span)), so
+    that nearby q share one set of activation values.  Rules are pure functions of
+    (activation, k, span, digits, dps), so caching them is exact; keyed by the activation's
+    name and label (a user expression's label is its canonical SymPy text, a built-in's
+    carries its parameter)."""
+    bucket = _bucket(q, span)
+    key = (act.name, act.label, bucket, span, digits, dps)
+    rule = _CACHE.get(key)
+    if rule is None:
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.pop(next(iter(_CACHE)))
+        with mpmath.workdps(dps):
+            q_ref = mpmath.mpf(span) ** bucket
+        rule = GaussianRule(act, q_ref, digits, dps, span)
+        _CACHE[key] = rule
+    return rule
+
+
+def expectations(
+    act: Activation,
+    q: mpmath.mpf,
+    digits: int,
+    dps: int,
+    which: tuple[str, ...] = MOMENTS,
+    span: int = SPAN,
+) -> Moments:
+    """:meth:`GaussianRule.moments` at q, on the cached rule whose span covers q."""
+    return rule_for(act, q, digits, dps, span).moments(q, which)
