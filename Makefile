@@ -39,8 +39,8 @@ test: $(TEST_STAMP)
 	$(PY) -m pytest -n 2 -q
 
 lint: $(TEST_STAMP)
-	$(PY) -m ruff check derive tests generated
-	$(PY) -m ruff format --check derive tests generated
+	$(PY) -m ruff check derive initref tests generated
+	$(PY) -m ruff format --check derive initref tests generated
 	$(PY) -m mypy
 
 bench: $(TEST_STAMP)

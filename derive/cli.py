@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from derive import __version__
-from derive.core.errors import InputError
+from . import __version__
+from .core.errors import InputError
 
 EXIT_STALE = 1
 EXIT_USAGE = 2
@@ -46,7 +46,7 @@ def checkout_output_dir() -> Path | None:
     In a checkout (run from the source tree, or an editable install) the packaged default
     spec is a link to the checkout's own pyproject.toml; an installed package (a wheel,
     ``pip install .``) carries a copy and has no checkout to write into."""
-    from derive.core.resources import default_spec_file
+    from .core.resources import default_spec_file
 
     spec_file = default_spec_file()
     if not isinstance(spec_file, Path):  # pragma: no cover - a zipped package
@@ -56,9 +56,9 @@ def checkout_output_dir() -> Path | None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from derive.emit.render import render
-    from derive.model.spec import load_default_spec, load_spec
-    from derive.model.tables import build_model
+    from .emit.render import render
+    from .model.spec import load_default_spec, load_spec
+    from .model.tables import build_model
 
     out = Path(args.out) if args.out is not None else checkout_output_dir()
     if out is None:
@@ -114,7 +114,7 @@ def _generate_command(args: argparse.Namespace) -> str:
 
 
 def _check_or_write(files: dict[str, str], out: Path, *, check: bool, again: str) -> int:
-    from derive.emit.writer import stale_files, write_files
+    from .emit.writer import stale_files, write_files
 
     if check:
         stale = stale_files(files, out)
@@ -132,8 +132,8 @@ def _check_or_write(files: dict[str, str], out: Path, *, check: bool, again: str
 
 
 def cmd_truncnorm(args: argparse.Namespace) -> int:
-    from derive.core.numbers import bound_text, format_sig
-    from derive.maths.truncnorm import truncnorm_moments
+    from .core.numbers import bound_text, format_sig
+    from .maths.truncnorm import truncnorm_moments
 
     m = truncnorm_moments(args.lower, args.upper, args.digits)
     values = {k: format_sig(v, m.digits) for k, v in m.as_dict().items()}
@@ -148,8 +148,8 @@ def cmd_truncnorm(args: argparse.Namespace) -> int:
 
 
 def cmd_complex(args: argparse.Namespace) -> int:
-    from derive.core.numbers import bound_text, format_sig
-    from derive.maths.complex_truncnorm import complex_truncnorm_moments
+    from .core.numbers import bound_text, format_sig
+    from .maths.complex_truncnorm import complex_truncnorm_moments
 
     m = complex_truncnorm_moments(args.radius, args.digits)
     record = {
@@ -162,7 +162,7 @@ def cmd_complex(args: argparse.Namespace) -> int:
 
 
 def cmd_he(args: argparse.Namespace) -> int:
-    from derive.maths.he_rule import variance_rule
+    from .maths.he_rule import variance_rule
 
     try:
         rule = variance_rule(args.slope, args.mode)
@@ -209,8 +209,8 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_gain(args: argparse.Namespace) -> int:
-    from derive.core.numbers import format_sig, parse_digits
-    from derive.maths.gains import QUANTITIES, gains, torch_gain
+    from .core.numbers import format_sig, parse_digits
+    from .maths.gains import QUANTITIES, gains, torch_gain
 
     digits = parse_digits(args.digits)
     g = gains(args.activation, args.param, digits, method=args.method)
@@ -226,14 +226,14 @@ def cmd_gain(args: argparse.Namespace) -> int:
 
 
 def _param(text: str | None) -> decimal.Decimal | None:
-    from derive.core.numbers import parse_bound
+    from .core.numbers import parse_bound
 
     return None if text is None else parse_bound(text, "param")
 
 
 def cmd_depth(args: argparse.Namespace) -> int:
-    from derive.core.numbers import format_sig, parse_digits
-    from derive.maths.depth import depth_table
+    from .core.numbers import format_sig, parse_digits
+    from .maths.depth import depth_table
 
     digits = parse_digits(args.digits)
     cutoffs = tuple(args.cutoff or ["2"])
@@ -399,7 +399,7 @@ def _mf_number(x: object, digits: int) -> str | None:
     """A derived value as text: N significant digits, "inf", or None (not defined)."""
     import mpmath
 
-    from derive.core.numbers import format_sig
+    from .core.numbers import format_sig
 
     if x is None:
         return None
@@ -427,9 +427,9 @@ def _print_records(head: dict[str, object], rows: list[dict[str, object]], fmt: 
 
 
 def cmd_critical(args: argparse.Namespace) -> int:
-    from derive.core.numbers import bound_text, parse_digits
-    from derive.maths.critical import critical_point
-    from derive.maths.meanfield import parse_variance
+    from .core.numbers import bound_text, parse_digits
+    from .maths.critical import critical_point
+    from .maths.meanfield import parse_variance
 
     digits = parse_digits(args.digits)
     b2 = parse_variance(args.bias_variance, "--bias-variance")
@@ -461,8 +461,8 @@ def cmd_critical(args: argparse.Namespace) -> int:
 
 
 def cmd_meanfield(args: argparse.Namespace) -> int:
-    from derive.core.numbers import bound_text, parse_digits
-    from derive.maths.meanfield import meanfield_point, parse_variance
+    from .core.numbers import bound_text, parse_digits
+    from .maths.meanfield import meanfield_point, parse_variance
 
     digits = parse_digits(args.digits)
     w2 = parse_variance(args.weight_variance, "--weight-variance", positive=True)

@@ -29,18 +29,51 @@ def _layer(module: str) -> str:
     return "top"
 
 
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(("derive", *parts))
+
+
 def _derive_imports(path: Path) -> list[str]:
+    """The ``derive`` modules (or names) that ``path`` imports, relative imports resolved."""
     tree = ast.parse(path.read_text("utf-8"))
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
     found: list[str] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "derive":
-                found.extend(f"derive.{alias.name}" for alias in node.names)
-            elif node.module.startswith("derive."):
-                found.append(node.module)
-        elif isinstance(node, ast.Import):
-            found.extend(a.name for a in node.names if a.name.startswith("derive."))
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = ".".join(package[: len(package) - (node.level - 1)])
+            module = f"{base}.{node.module}" if node.module else base
+            if module == "derive" or not node.module:
+                found.extend(f"{module}.{alias.name}" for alias in node.names)
+            else:
+                found.append(module)
     return found
+
+
+def _absolute_derive_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text("utf-8"))
+    return [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+            and node.module.split(".")[0] == "derive")
+        or (isinstance(node, ast.Import)
+            and any(a.name.split(".")[0] == "derive" for a in node.names))
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_the_generator_imports_itself_relatively_so_it_runs_under_any_package_name(
+    path: Path,
+) -> None:
+    """The same files are ``derive`` in a checkout and ``initref._derive`` installed."""
+    assert _absolute_derive_imports(path) == []
 
 
 SOURCES = sorted(

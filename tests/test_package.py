@@ -1,11 +1,14 @@
-"""The package as users install it: the wheel carries the templates and the default spec.
+"""The package as users install it: ``import initref`` with its framework modules (the
+generated files, byte for byte), and the generator as ``initref._derive`` with its templates
+and default spec; no top-level ``derive``, so an unrelated ``derive`` is neither shadowed nor
+overwritten.
 
 The wheel is built from a copy of the sources (no network, no build isolation: building in
 the checkout would leave build/ and *.egg-info there) and installed into a fresh virtual
 environment in a temporary directory.  That environment reaches the test environment's
 dependencies through a .pth line naming its site-packages: the directory is put on sys.path,
 but the .pth files inside it (the editable install's finder among them) are not run, so the
-only ``derive`` it can import is the wheel's.  ``initref`` then runs from a directory outside
+only ``initref`` it can import is the wheel's.  ``initref`` then runs from a directory outside
 the checkout and writes what generated/ holds, byte for byte.  An editable install (what
 ``make`` makes) of the same copy reads the copy's templates and spec in place.
 
@@ -87,10 +90,15 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("src")
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "derive", src / "derive", symlinks=True, ignore=skip)
+    shutil.copytree(ROOT / "initref", src / "initref", symlinks=True, ignore=skip)
     shutil.copytree(ROOT / "templates", src / "templates")
+    (src / "generated").mkdir()
+    for path in GENERATED.glob("*.py"):
+        shutil.copy2(path, src / "generated" / path.name)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, src / name)
     assert (src / "derive" / "_data" / "templates").is_symlink()
+    assert (src / "initref" / "_derive").is_symlink()
     return src
 
 
@@ -122,17 +130,84 @@ def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_carries_every_template_and_the_default_spec(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        spec = zf.read("derive/_data/default_spec.toml")
-    templates = {f"derive/_data/templates/{p.name}" for p in (ROOT / "templates").glob("*.j2")}
+        spec = zf.read("initref/_derive/_data/default_spec.toml")
+    data = "initref/_derive/_data/templates"
+    templates = {f"{data}/{p.name}" for p in (ROOT / "templates").glob("*.j2")}
     assert templates and templates <= names, templates - names
     assert spec == (ROOT / "pyproject.toml").read_bytes()
-    assert "derive/maths/snippets/truncnorm64.py" in names
+    assert "initref/_derive/maths/snippets/truncnorm64.py" in names
+    assert not [n for n in names if n.startswith("derive/")]  # no top-level derive
+
+
+GENERATED_MODULES = {
+    "numpy": "numpy_init",
+    "torch": "torch_init",
+    "keras": "tf_init",
+    "jax": "jax_init",
+    "constants": "constants",
+}
+
+
+def test_the_wheel_carries_the_generated_files_byte_for_byte(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        for name in GENERATED_MODULES.values():
+            carried = zf.read(f"initref/_generated/{name}.py")
+            assert carried == (GENERATED / f"{name}.py").read_bytes(), name
+
+
+def test_installed_initref_imports_every_framework_module_from_the_wheel(
+    installed: Path, elsewhere: Path
+) -> None:
+    probe = (
+        "import importlib, json, initref\n"
+        "out = {'initref': initref.__file__, 'version': initref.__version__}\n"
+        f"for name in {sorted(GENERATED_MODULES)!r}:\n"
+        "    m = importlib.import_module('initref.' + name)\n"
+        "    out[name] = [m._generated.__file__, sorted(m.__all__)]\n"
+        "print(json.dumps(out))\n"
+    )
+    found = json.loads(_ok([installed / "python", "-c", probe], elsewhere).splitlines()[-1])
+    assert Path(found["initref"]).is_relative_to(installed.parent), found["initref"]
+    for name, generated in GENERATED_MODULES.items():
+        path, exported = found[name]
+        assert Path(path).is_relative_to(installed.parent)
+        assert Path(path).read_bytes() == (GENERATED / f"{generated}.py").read_bytes()
+        assert exported, name
+    assert "he_normal_" in found["torch"][1] and "HeNormal" in found["keras"][1]
+    assert "TRUNCNORM" in found["constants"][1]
+
+
+def test_an_unrelated_derive_package_neither_shadows_nor_is_overwritten(
+    installed: Path, elsewhere: Path, tmp_path: Path
+) -> None:
+    """A distribution with its own top-level ``derive`` installed beside initref: both keep
+    working, and the initref command still runs its own generator."""
+    other = tmp_path / "other"
+    (other / "derive").mkdir(parents=True)
+    (other / "derive" / "__init__.py").write_text("WHO = 'unrelated'\n", encoding="utf-8")
+    (other / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "derive"\nversion = "9.9"\n'
+        '[tool.setuptools]\npackages = ["derive"]\n',
+        encoding="utf-8",
+    )
+    _pip_install(installed / "python", "--no-build-isolation", other)
+    try:
+        who = _ok([installed / "python", "-c", "import derive; print(derive.WHO)"], elsewhere)
+        assert who.strip() == "unrelated"
+        argv: list[str | Path] = [installed / "initref", "truncnorm", "-2", "2", "--json"]
+        answer = json.loads(_ok([*argv, "--digits", "40"], elsewhere))
+        assert answer["std"] == S2_40
+    finally:
+        _ok([sys.executable, "-m", "pip", "--python", installed / "python", "uninstall", "-q",
+             "-y", "derive"], elsewhere)  # fmt: skip
 
 
 def test_installed_initref_runs_from_any_directory_under_its_own_name(
     installed: Path, elsewhere: Path
 ) -> None:
-    where = _ok([installed / "python", "-c", "import derive; print(derive.__file__)"], elsewhere)
+    probe = "import initref._derive as d; print(d.__file__)"
+    where = _ok([installed / "python", "-c", probe], elsewhere)
     assert Path(where.strip()).is_relative_to(installed.parent), where  # the wheel's, not ROOT's
     assert _ok([installed / "initref", "--help"], elsewhere).startswith("usage: initref ")
     usage = _ok([installed / "initref", "truncnorm", "--help"], elsewhere)
@@ -191,7 +266,7 @@ def test_an_editable_install_reads_the_templates_and_spec_of_its_checkout(
     python = _venv(tmp_path / "editable")
     _pip_install(python, "--no-build-isolation", "-e", source)
     probe = (
-        "import derive.cli as c, derive.core.resources as r; "
+        "import initref._derive.cli as c, initref._derive.core.resources as r; "
         "print(c.checkout_output_dir()); print(r.template_dir()); print(r.default_spec_file())"
     )
     out_dir, templates, spec = _ok([python, "-c", probe], elsewhere).split()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.core.errors import InputError
+from .errors import InputError
 
 MIN_DIGITS = 1
 MAX_DIGITS = 10000

@@ -13,11 +13,13 @@ import importlib.resources
 from importlib.resources.abc import Traversable
 
 DATA = "_data"
+# the generator's own package: ``derive`` in a checkout, ``initref._derive`` installed
+PACKAGE = __name__.rsplit(".", 2)[0]
 DEFAULT_SPEC_NAME = "default_spec.toml"
 
 
 def data_dir() -> Traversable:
-    return importlib.resources.files("derive").joinpath(DATA)
+    return importlib.resources.files(PACKAGE).joinpath(DATA)
 
 
 def template_dir() -> Traversable:

@@ -38,7 +38,7 @@ import mpmath
 import numpy as np
 import numpy.typing as npt
 
-from derive.model.report import DEPTH_BATCH, DEPTH_LAYERS, DEPTH_WIDTH, TAIL_SAMPLES
+from ..model.report import DEPTH_BATCH, DEPTH_LAYERS, DEPTH_WIDTH, TAIL_SAMPLES
 
 Array = npt.NDArray[np.float64]
 Sampler = Callable[..., Any]
@@ -309,7 +309,7 @@ def erfinv_float32(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     float32 numbers u in [Phi(a), Phi(b)]; the exact erfinv used here shows that collapse
     alone, undisturbed by any approximation error of a float32 erfinv kernel.
     """
-    from derive.core.numbers import round_float32
+    from ..core.numbers import round_float32
 
     values, inverse = np.unique(v, return_inverse=True)
     with mpmath.workdps(30):

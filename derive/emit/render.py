@@ -7,8 +7,8 @@ from typing import Any
 
 import jinja2
 
-from derive.core.resources import template_dir as packaged_templates
-from derive.model.tables import json_string
+from ..core.resources import template_dir as packaged_templates
+from ..model.tables import json_string
 
 TEMPLATES: dict[str, str] = {
     "constants.json": "constants.json.j2",
@@ -55,7 +55,7 @@ def render(
         text = env.get_template(TEMPLATES[name]).render(model=model, output=name)
         files[name] = text
     if "report.md" in outputs:  # its figures, "figures/<name>.svg", drawn with numpy_init.py
-        from derive.emit.figures import build_figures
+        from .figures import build_figures
 
         sampler = files.get("numpy_init.py") or env.get_template(TEMPLATES["numpy_init.py"]).render(
             model=model, output="numpy_init.py"

@@ -46,8 +46,8 @@ from typing import Any
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.maths.analysis import BUILTIN_SHAPE, Shape
+from ..core.errors import InputError
+from .analysis import BUILTIN_SHAPE, Shape
 
 Fn = Callable[[mpmath.mpf], mpmath.mpf]
 
@@ -139,7 +139,7 @@ class Activation:
 
 
 def _mp(text: str | decimal.Decimal) -> mpmath.mpf:
-    from derive.core.numbers import to_mpf
+    from ..core.numbers import to_mpf
 
     return to_mpf(decimal.Decimal(text))
 
@@ -166,7 +166,7 @@ def _normal_pdf(t: mpmath.mpf) -> mpmath.mpf:
 
 
 def _parse_param(spec: ParamSpec, value: object) -> decimal.Decimal:
-    from derive.core.numbers import parse_bound
+    from ..core.numbers import parse_bound
 
     d = parse_bound(spec.default if value is None else value, spec.name)
     if d.is_infinite() or d < decimal.Decimal(spec.low):
@@ -565,7 +565,7 @@ def parse_activation(text: object) -> Activation:
     """
     import sympy as sp
 
-    from derive.maths.analysis import (
+    from .analysis import (
         expression_shape,
         node_text,
         point_function,

@@ -48,8 +48,8 @@ from typing import Any
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.maths.growth import TOWER_DOWN, Growth, LogBound, growth
+from ..core.errors import InputError
+from .growth import TOWER_DOWN, Growth, LogBound, growth
 
 Point = Callable[[mpmath.mpf], mpmath.mpf]
 Interval = tuple[mpmath.mpf, mpmath.mpf] | None  # None: no real value on the cell

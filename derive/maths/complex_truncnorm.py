@@ -54,9 +54,9 @@ from typing import Any
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.core.numbers import bound_text, parse_bound, parse_digits, to_mpf
-from derive.maths.truncnorm import GUARD_DIGITS
+from ..core.errors import InputError
+from ..core.numbers import bound_text, parse_bound, parse_digits, to_mpf
+from .truncnorm import GUARD_DIGITS
 
 # jax.nn.initializers.variance_scaling divides complex truncated normals by this literal.
 JAX_COMPLEX_LITERAL = ".95311164380491208"

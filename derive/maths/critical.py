@@ -64,12 +64,12 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.core.numbers import parse_digits, to_mpf
-from derive.maths.activations import Activation, activation
-from derive.maths.gains import GUARD_DIGITS
-from derive.maths.gaussian_rule import SPAN, expectations
-from derive.maths.meanfield import (
+from ..core.errors import InputError
+from ..core.numbers import parse_digits, to_mpf
+from .activations import Activation, activation
+from .gains import GUARD_DIGITS
+from .gaussian_rule import SPAN, expectations
+from .meanfield import (
     ROUGH_DIGITS,
     ROUGH_DPS,
     ROUGH_SPAN,

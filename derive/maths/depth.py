@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.core.numbers import parse_digits
-from derive.maths.activations import builtin
-from derive.maths.gains import GUARD_DIGITS, gains
-from derive.maths.truncnorm import symmetric_std
+from ..core.errors import InputError
+from ..core.numbers import parse_digits
+from .activations import builtin
+from .gains import GUARD_DIGITS, gains
+from .truncnorm import symmetric_std
 
 DEFAULT_LAYERS = 24
 MAX_LAYERS = 100_000

@@ -33,11 +33,11 @@ from typing import Any
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.core.numbers import parse_digits, to_mpf
-from derive.maths.activations import Activation, activation
-from derive.maths.analysis import EvaluationError, SingularError
-from derive.maths.growth import LogBound, add_bounds, integrable_against_gaussian, scale_bound
+from ..core.errors import InputError
+from ..core.numbers import parse_digits, to_mpf
+from .activations import Activation, activation
+from .analysis import EvaluationError, SingularError
+from .growth import LogBound, add_bounds, integrable_against_gaussian, scale_bound
 
 Fn = Callable[[mpmath.mpf], mpmath.mpf]
 
@@ -665,7 +665,7 @@ def closed_form_gains(act: Activation, digits: int) -> Gains:
     """
     import sympy as sp
 
-    from derive.maths.activations import SELU_ALPHA, SELU_LAMBDA
+    from .activations import SELU_ALPHA, SELU_LAMBDA
 
     forms = polynomial_forms(act) if act.polynomial else closed_forms(act)
     subs = {

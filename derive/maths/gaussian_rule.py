@@ -41,8 +41,8 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.maths.activations import Activation
+from ..core.errors import InputError
+from .activations import Activation
 
 SPAN = 64  # a rule built for q_ref serves q in [q_ref / SPAN, q_ref * SPAN]
 MIN_LEVEL = 3  # never accept before h = 1/8 (coarse levels can agree by accident)

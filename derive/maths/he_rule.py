@@ -23,8 +23,8 @@ from typing import Literal
 
 import sympy as sp
 
-from derive.core.errors import InputError
-from derive.core.numbers import parse_bound
+from ..core.errors import InputError
+from ..core.numbers import parse_bound
 
 Mode = Literal["fan_in", "fan_out", "fan_avg"]
 MODES: tuple[Mode, ...] = ("fan_in", "fan_out", "fan_avg")

@@ -50,11 +50,11 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.core.numbers import parse_bound, parse_digits, to_mpf
-from derive.maths.activations import Activation, activation
-from derive.maths.gains import GUARD_DIGITS, gaussian_expectation
-from derive.maths.gaussian_rule import SPAN, expectations, rule_for
+from ..core.errors import InputError
+from ..core.numbers import parse_bound, parse_digits, to_mpf
+from .activations import Activation, activation
+from .gains import GUARD_DIGITS, gaussian_expectation
+from .gaussian_rule import SPAN, expectations, rule_for
 
 ELASTICITY_GRID: tuple[str, ...] = (
     "0.01",

@@ -78,8 +78,8 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derive.core.errors import InputError
-from derive.core.numbers import bound_text, mpf_to_decimal, parse_digits, parse_interval, to_mpf
+from ..core.errors import InputError
+from ..core.numbers import bound_text, mpf_to_decimal, parse_digits, parse_interval, to_mpf
 
 # TensorFlow/Keras/JAX divide by this float literal: s(2), the std of N(0, 1) truncated to [-2, 2].
 TF_LITERAL = "0.87962566103423978"
@@ -397,7 +397,7 @@ def symmetric_std(k: Bound, digits: int = 50) -> mpmath.mpf:
 
 
 def _positive_cutoff(k: Bound) -> decimal.Decimal:
-    from derive.core.numbers import parse_bound
+    from ..core.numbers import parse_bound
 
     kd = parse_bound(k, "k")
     if not kd > 0:
@@ -415,7 +415,7 @@ def cutoff_for_post_truncation_units(c: Bound, digits: int = 50) -> mpmath.mpf:
     sqrt(3) (k -> 0, where the law tends to a uniform) to infinity, so a solution exists
     exactly for c > sqrt(3); it lies in (0, c) because s(k) < 1.
     """
-    from derive.core.numbers import parse_bound
+    from ..core.numbers import parse_bound
 
     digits = parse_digits(digits)
     cd = parse_bound(c, "c")

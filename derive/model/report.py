@@ -17,10 +17,10 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from derive.core.numbers import format_sig, round_float32
-from derive.maths import he_rule, truncnorm_symbolic
-from derive.maths.truncnorm import TF_LITERAL, truncnorm_moments
-from derive.model.spec import Spec
+from ..core.numbers import format_sig, round_float32
+from ..maths import he_rule, truncnorm_symbolic
+from ..maths.truncnorm import TF_LITERAL, truncnorm_moments
+from .spec import Spec
 
 FIGURE_DIR = "figures"
 DIGITS = 20  # significant digits printed in the report
@@ -253,7 +253,7 @@ DEPTH_FIGURE: tuple[tuple[str, str], ...] = (
 def depth_section() -> dict[str, Any]:
     """derive.maths.depth: the predicted r^L, L = 1..DEPTH_LAYERS, of the initializations figure 3
     measures (the depth table itself is the tables' ``depth``)."""
-    from derive.maths.depth import depth_table
+    from ..maths.depth import depth_table
 
     by_key = {row.key: row for row in depth_table(DEPTH_LAYERS, digits=CURVE_DIGITS)}
     curves = []
@@ -320,8 +320,8 @@ def critical_curve(name: str, max_bias: mpmath.mpf) -> list[list[str]]:
     variance sigma_b^2 = q - V(q)/D(q), at sigma_w^2 = 1/D(q); stable where
     |T'(q)| = |V'(q)| / D(q) < 1), from q* = 0 (when f(0) = 0: sigma_w^2 = 1/D(0)) until
     sigma_b^2 passes ``max_bias``; to CURVE_DIGITS digits (a plot)."""
-    from derive.maths.activations import builtin
-    from derive.maths.meanfield import (
+    from ..maths.activations import builtin
+    from ..maths.meanfield import (
         ROUGH_DIGITS,
         ROUGH_DPS,
         ROUGH_SPAN,

@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from derive.core.errors import InputError
-from derive.core.numbers import (
+from ..core.errors import InputError
+from ..core.numbers import (
     MAX_DIGITS,
     bound_text,
     parse_bound,
     parse_digits,
     parse_interval,
 )
-from derive.core.resources import default_spec_file
+from ..core.resources import default_spec_file
 
 KNOWN_OUTPUTS: tuple[str, ...] = (
     "constants.json",
@@ -270,7 +270,7 @@ def _critical_bias_variances(raw: object) -> tuple[decimal.Decimal, ...]:
     """The critical table's sigma_b^2: a list of numbers or decimal strings in [0, 10000]
     (the range derive.maths.critical accepts), at most 100, duplicates merged; [] leaves the
     table out."""
-    from derive.maths.meanfield import parse_variance
+    from ..maths.meanfield import parse_variance
 
     if not isinstance(raw, list):
         raise InputError(

@@ -16,11 +16,12 @@ from typing import Any
 
 import mpmath
 
-from derive import GENERATOR, __version__
-from derive.core.numbers import bound_text, derivable_bound, float_views, format_sig
-from derive.maths.complex_truncnorm import JAX_COMPLEX_LITERAL
-from derive.maths.truncnorm import TF_LITERAL, Moments, truncnorm_moments
-from derive.model.spec import Spec
+from .. import GENERATOR, __version__
+from ..core.numbers import bound_text, derivable_bound, float_views, format_sig
+from ..maths import snippets
+from ..maths.complex_truncnorm import JAX_COMPLEX_LITERAL
+from ..maths.truncnorm import TF_LITERAL, Moments, truncnorm_moments
+from .spec import Spec
 
 QUANTITIES: tuple[str, ...] = ("mass", "mean", "variance", "std", "correction", "excess_kurtosis")
 QUANTITY_DOC = {
@@ -142,9 +143,7 @@ SNIPPETS = ("complex_truncnorm64", "truncnorm64")
 
 def snippet_source(name: str) -> str:
     """The tested stdlib source after ``# --- snippet ---`` in derive/maths/snippets/<name>.py."""
-    text = (
-        importlib.resources.files("derive.maths.snippets").joinpath(f"{name}.py").read_text("utf-8")
-    )
+    text = importlib.resources.files(snippets).joinpath(f"{name}.py").read_text("utf-8")
     _, mark, body = text.partition(SNIPPET_MARK)
     if not mark:  # pragma: no cover - a broken snippet file
         raise ValueError(f"derive/maths/snippets/{name}.py has no snippet mark")
@@ -161,9 +160,9 @@ def _view(x: Any, digits: int) -> dict[str, Any]:
 def gain_row(name: str, digits: int) -> dict[str, Any]:
     """One built-in activation (default parameter): Gaussian moments, derived gains and
     PyTorch's calculate_gain beside them (derive.maths.gains)."""
-    from derive.maths.activations import BUILTINS
-    from derive.maths.gains import QUANTITIES as GAIN_QUANTITIES
-    from derive.maths.gains import TORCH_GAIN_TEXT, gains, torch_gain
+    from ..maths.activations import BUILTINS
+    from ..maths.gains import QUANTITIES as GAIN_QUANTITIES
+    from ..maths.gains import TORCH_GAIN_TEXT, gains, torch_gain
 
     (spec,) = (b for b in BUILTINS if b.name == name)
     g = gains(spec.name, None, digits)
@@ -187,14 +186,14 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
 
 def gain_rows(digits: int) -> list[dict[str, Any]]:
     """:func:`gain_row` for every built-in activation, in the order of BUILTINS."""
-    from derive.maths.activations import BUILTINS
+    from ..maths.activations import BUILTINS
 
     return [gain_row(b.name, digits) for b in BUILTINS]
 
 
 def depth_rows(digits: int) -> dict[str, Any]:
     """r and r^L of each framework's init on a plain ReLU network (derive.maths.depth)."""
-    from derive.maths.depth import DEFAULT_LAYERS, TABLE_CUTOFFS, depth_table
+    from ..maths.depth import DEFAULT_LAYERS, TABLE_CUTOFFS, depth_table
 
     rows = depth_table(DEFAULT_LAYERS, "relu", None, TABLE_CUTOFFS, digits)
     return {
@@ -227,7 +226,7 @@ COMPLEX_QUANTITY_DOC = {
 def complex_rows(spec: Spec) -> list[dict[str, Any]]:
     """One formatted row per spec radius: CN(0, 1) truncated to |z| <= R
     (derive.maths.complex_truncnorm)."""
-    from derive.maths.complex_truncnorm import COMPLEX_QUANTITIES, complex_truncnorm_moments
+    from ..maths.complex_truncnorm import COMPLEX_QUANTITIES, complex_truncnorm_moments
 
     rows = []
     for r in spec.complex_radii:
@@ -266,8 +265,8 @@ def critical_rows(spec: Spec) -> dict[str, Any]:
     """The critical line (derive.maths.critical) for every built-in activation (default
     parameter) at every spec bias variance: one row per (activation, sigma_b^2), each with
     its status, the reason, and its critical points."""
-    from derive.maths.activations import BUILTINS
-    from derive.maths.critical import critical_point
+    from ..maths.activations import BUILTINS
+    from ..maths.critical import critical_point
 
     digits = spec.critical_digits
     rows = []
@@ -345,7 +344,7 @@ def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[s
         "critical": critical_rows(spec),
     }
     if "report.md" in spec.outputs:  # SymPy's LaTeX and the figures' data, only when asked
-        from derive.model.report import report_model
+        from .report import report_model
 
         model["report"] = report_model(spec, model)
     return model

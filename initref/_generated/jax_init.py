@@ -1,0 +1,1 @@
+../../generated/jax_init.py

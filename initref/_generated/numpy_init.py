@@ -1,0 +1,1 @@
+../../generated/numpy_init.py

@@ -1,0 +1,1 @@
+../../generated/tf_init.py

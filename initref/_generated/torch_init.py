@@ -1,0 +1,1 @@
+../../generated/torch_init.py
