@@ -467,18 +467,49 @@ def _builtin_name(activation: object) -> str:
     closest key and all of them (as `python -m derive gain NAME` does)."""
     if not isinstance(activation, str):
         raise TypeError(
-            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+            f"activation: {_shown(activation)} is not a string "
+            f"(accepted: {', '.join(map(repr, GAINS))})"
         )
     if activation in GAINS:
         return activation
+    raise _unknown_name("activation", activation, tuple(GAINS), "a built-in")
+
+
+# Well-known names that mean an accepted one under another name: name -> (the accepted name,
+# why).  None of them is accepted (names are exact and lower-case, no aliases); an error
+# names the accepted one and says why.
+_SYNONYMS: dict[str, tuple[str, str]] = {
+    "approximate_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approx": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approximate": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_erf": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_exact": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_fast": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_new": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_pytorch_tanh": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "identity": ("linear", "the identity is linear"),
+    "leaky": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "leakyrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "logistic": ("sigmoid", "the logistic function is sigmoid"),
+    "lrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "swish": ("silu", "swish with beta=1 is silu"),
+    "tanh_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+}
+
+
+def _name_hint(value: str, accepted: tuple[str, ...]) -> str:
+    """ "; did you mean 'x'?" for a name that is one of ``accepted`` up to case and spaces,
+    a synonym of one (_SYNONYMS, with the reason) or close to one (difflib); else ""."""
+    key = value.strip().lower()
+    if key in accepted:
+        return f"; did you mean {key!r}? (names are exact and lower-case)"
+    target, note = _SYNONYMS.get(key.replace("-", "_").replace(" ", "_"), ("", ""))
+    if target in accepted:
+        return f"; did you mean {target!r}? ({note})"
     import difflib
 
-    key = activation.strip().lower()
-    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
-    )
+    close = difflib.get_close_matches(key, list(accepted), 1, 0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # Std after truncation of the complex normal CN(0, 1) (E|z|^2 = 1 before truncation)
@@ -651,11 +682,20 @@ def _check_seed(name: str, value: object, accepted: str) -> int:
     return int(number)
 
 
-def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+def _unknown_name(
+    name: str, value: object, accepted: tuple[str, ...], what: str = "known", note: str = ""
+) -> ValueError:
+    """The one-line error of every name-taking argument: "{name}: {value} is not {what}; did
+    you mean ...? (accepted: {the names}{note})", the hint from _name_hint()."""
+    hint = _name_hint(value, accepted) if isinstance(value, str) else ""
+    listed = ", ".join(map(repr, accepted))
+    return ValueError(f"{name}: {_shown(value)} is not {what}{hint} (accepted: {listed}{note})")
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...], note: str = "") -> str:
+    """``value`` if it is one of ``accepted`` (exact), else _unknown_name()'s ValueError."""
     if not isinstance(value, str) or value not in accepted:
-        raise ValueError(
-            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
-        )
+        raise _unknown_name(name, value, accepted, note=note)
     return value
 
 
@@ -1219,12 +1259,12 @@ def variance_scaling_mean(
 
 
 def _normal_distribution(distribution: str) -> str:
-    if distribution not in ("truncated_normal", "untruncated_normal"):
-        raise ValueError(
-            f"distribution: {_shown(distribution)} is not known "
-            "(accepted: 'truncated_normal', 'untruncated_normal'; for uniform use *_uniform_)"
-        )
-    return distribution
+    return _check_choice(
+        "distribution",
+        distribution,
+        ("truncated_normal", "untruncated_normal"),
+        note="; for uniform use *_uniform_",
+    )
 
 
 # torch.nn.init.calculate_gain's names for layers without an activation: linear's gain 1
@@ -1283,10 +1323,8 @@ def _he_gain(
     if nonlinearity is not None:
         name = "linear" if nonlinearity in _TORCH_LINEAR_NAMES else nonlinearity
         if not isinstance(name, str) or name not in GAINS:
-            raise ValueError(
-                f"nonlinearity: {_shown(nonlinearity)} is not a built-in "
-                f"(accepted: {', '.join(GAINS)}, {', '.join(_TORCH_LINEAR_NAMES)})"
-            )
+            accepted = (*GAINS, *_TORCH_LINEAR_NAMES)
+            raise _unknown_name("nonlinearity", nonlinearity, accepted, "a built-in")
         return GAINS[name]
     g = _activation_gain(activation, gain)
     assert g is not None
@@ -1703,10 +1741,7 @@ def complex_variance_scaling_(
             "(accepted: a complex64 or complex128 torch.Tensor)"
         )
     scale = activation_scale(_check_positive("scale", scale), activation, gain)
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"
-        )
+    _check_choice("distribution", distribution, DISTRIBUTIONS)
     radius = float(radius)
     if not radius > 0.0:
         raise ValueError(f"radius: {radius!r} (accepted: 0 < radius <= inf)")

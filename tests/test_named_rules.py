@@ -148,6 +148,7 @@ def test_tanh_takes_the_derived_gain_not_torchs_five_thirds(
     assert abs(std - 5.0 / 3.0) > 0.05
 
 
+SWISH = "nonlinearity: 'swish' is not a built-in"
 BAD_GAIN_CALLS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"a": 0.1, "nonlinearity": "relu"}, ValueError, "a: 0.1 is the leaky_relu slope"),
     ({"a": 0.1, "activation": "gelu"}, ValueError, "a: 0.1 is the leaky_relu slope"),
@@ -155,9 +156,13 @@ BAD_GAIN_CALLS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"nonlinearity": "relu", "activation": "relu"}, ValueError, "nonlinearity, activation:"),
     ({"nonlinearity": "tanh", "gain": 1.5}, ValueError, "nonlinearity, gain:"),
     ({"activation": "gelu", "gain": 1.5}, ValueError, "activation, gain:"),
-    ({"nonlinearity": "swish"}, ValueError, "nonlinearity: 'swish' is not a built-in"),
-    ({"nonlinearity": "ReLU"}, ValueError, "nonlinearity: 'ReLU' is not a built-in"),
-    ({"activation": "gelu2"}, ValueError, "activation: 'gelu2' is not a built-in"),
+    ({"nonlinearity": "swish"}, ValueError, f"{SWISH}; did you mean 'silu'? (swish with beta=1"),
+    (
+        {"nonlinearity": "ReLU"},
+        ValueError,
+        "nonlinearity: 'ReLU' is not a built-in; did you mean 'relu'?",
+    ),
+    ({"activation": "gelu2"}, ValueError, "activation: 'gelu2' is not a built-in; did you mean"),
     ({"a": True}, TypeError, "a: True is not a real number"),
     ({"a": "0.2"}, TypeError, "a: '0.2' is not a real number"),
     ({"a": math.nan}, ValueError, "a: nan is out of range"),
