@@ -14,8 +14,9 @@ function returns a new float32 (default) or float64 array drawn from a
 ``np.random.default_rng(rng)``).
 
 The rule (He et al. 2015, eq. 10 and 14; Glorot & Bengio 2010, eq. 12; LeCun et al. 1998):
-``Var[w] = scale / fan`` with fan = fan_in, fan_out or (fan_in + fan_out) / 2, so the wanted
-std is ``sqrt(scale / fan)`` (Keras ``VarianceScaling``).
+``Var[w] = scale / fan`` with fan = fan_in, fan_out, (fan_in + fan_out) / 2 ("fan_avg") or
+sqrt(fan_in * fan_out) ("fan_geo_avg", as JAX), so the wanted std is ``sqrt(scale / fan)``
+(Keras ``VarianceScaling``).
 
 ``distribution="truncated_normal"`` (the default, as in TensorFlow/Keras/JAX) draws
 ``N(0, sigma^2)`` restricted to ``[lower * sigma, upper * sigma]`` -- the cutoffs are in units
@@ -71,12 +72,12 @@ __all__ = [
 ]
 
 Layout = Literal["in_out", "out_in"]
-Mode = Literal["fan_in", "fan_out", "fan_avg"]
+Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 Distribution = Literal["truncated_normal", "untruncated_normal", "uniform"]
 RNG = np.random.Generator | int | None
 
 LAYOUTS = ("in_out", "out_in")
-MODES = ("fan_in", "fan_out", "fan_avg")
+MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -751,12 +752,18 @@ def variance_scaling_std(
     mode: Mode = "fan_in",
     layout: Layout = "in_out",
 ) -> float:
-    """The std the rule asks for, ``sqrt(scale / fan)``, fan = fan_in, fan_out or
-    (fan_in + fan_out) / 2 of ``shape`` read in ``layout`` (Keras VarianceScaling)."""
+    """The std the rule asks for, ``sqrt(scale / fan)``, fan = fan_in, fan_out,
+    (fan_in + fan_out) / 2 or sqrt(fan_in * fan_out) of ``shape`` read in ``layout`` (Keras
+    VarianceScaling; "fan_geo_avg" as jax.nn.initializers, written as JAX writes it)."""
     scale = _check_positive("scale", scale)
     _check_choice("mode", mode, MODES)
     fan_in, fan_out = compute_fans(shape, layout)
-    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
+    fan = {
+        "fan_in": fan_in,
+        "fan_out": fan_out,
+        "fan_avg": (fan_in + fan_out) / 2.0,
+        "fan_geo_avg": (fan_in * fan_out) ** 0.5,
+    }[mode]
     if fan == 0:
         raise ValueError(f"shape: {mode} is 0 for shape {shape!r} (accepted: a non-zero fan)")
     return math.sqrt(scale / fan)
@@ -1042,7 +1049,8 @@ def variance_scaling(
     Args:
         shape: the weight's shape, read in ``layout`` (compute_fans()).
         scale: > 0; 2 is He, 1 is Glorot (with fan_avg) and LeCun (with fan_in).
-        mode: "fan_in", "fan_out" or "fan_avg" (fan = (fan_in + fan_out) / 2).
+        mode: "fan_in", "fan_out", "fan_avg" (fan = (fan_in + fan_out) / 2) or
+            "fan_geo_avg" (fan = sqrt(fan_in * fan_out), as JAX).
         distribution: "truncated_normal" (cutoffs ``lower``, ``upper`` in units of the
             underlying normal's std, std after truncation sqrt(scale / fan); for
             asymmetric cutoffs the mean is variance_scaling_mean(), not 0),

@@ -540,7 +540,7 @@ def _name_hint(value: str, accepted: tuple[str, ...]) -> str:
 # Argument checks: one-line errors naming the argument and the accepted range.
 # ---------------------------------------------------------------------------
 
-_MODES = ("fan_in", "fan_out", "fan_avg")
+_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 _NORMAL_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal")
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -815,7 +815,8 @@ class VarianceScaling(_RandomInitializer):
 
     Args:
         scale: positive float.
-        mode: "fan_in", "fan_out" or "fan_avg" (the mean of the two).
+        mode: "fan_in", "fan_out", "fan_avg" (the mean of the two) or "fan_geo_avg"
+            (their geometric mean sqrt(fan_in * fan_out), as jax.nn.initializers).
         distribution: as above ("normal" means "truncated_normal", as in Keras).
         seed: int, ``keras.random.SeedGenerator`` or None (Keras 3 semantics).
         input_axes, output_axes: the axes of the fans (Keras 3); default [..., in, out].
@@ -857,7 +858,12 @@ class VarianceScaling(_RandomInitializer):
     def _variance(self, shape):
         """scale / fan for ``shape``: the variance after truncation."""
         fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
-        fans = {"fan_in": (fan_in,), "fan_out": (fan_out,), "fan_avg": (fan_in, fan_out)}
+        fans = {
+            "fan_in": (fan_in,),
+            "fan_out": (fan_out,),
+            "fan_avg": (fan_in, fan_out),
+            "fan_geo_avg": (fan_in, fan_out),
+        }
         if 0 in fans[self.mode]:
             raise ValueError(
                 f"shape: {tuple(shape)!r} has fan_in={fan_in}, fan_out={fan_out} "
@@ -867,6 +873,8 @@ class VarianceScaling(_RandomInitializer):
             return self.scale / fan_in
         if self.mode == "fan_out":
             return self.scale / fan_out
+        if self.mode == "fan_geo_avg":
+            return self.scale / ((fan_in * fan_out) ** 0.5)  # as jax.nn.initializers writes it
         return self.scale / ((fan_in + fan_out) / 2.0)
 
     def moments(self, shape):

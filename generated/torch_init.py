@@ -13,8 +13,8 @@ function fills its tensor in place under ``torch.no_grad()`` and returns it, lik
 ``torch.nn.init``; float16, bfloat16, float32 and float64 tensors on any device.
 
 The rule (He et al. 2015, eq. 10 and 14; Glorot & Bengio 2010, eq. 12; LeCun et al. 1998):
-``Var[w] = scale / fan`` with fan = fan_in, fan_out or (fan_in + fan_out) / 2, so the wanted
-std is ``sqrt(scale) / sqrt(fan)``.
+``Var[w] = scale / fan`` with fan = fan_in, fan_out, (fan_in + fan_out) / 2 or
+sqrt(fan_in * fan_out) ("fan_geo_avg", as JAX), so the wanted std is ``sqrt(scale) / sqrt(fan)``.
 
 ``distribution="truncated_normal"`` (the default, as in TensorFlow/Keras) draws
 ``N(0, sigma^2)`` restricted to ``[lower * sigma, upper * sigma]`` -- the cutoffs are in units
@@ -66,7 +66,7 @@ __all__ = [
     "variance_scaling_mean",
 ]
 
-MODES = ("fan_in", "fan_out", "fan_avg")
+MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -710,7 +710,12 @@ def _check_generator(generator: object) -> None:
 def _fan(tensor: torch.Tensor, mode: str) -> float:
     _check_choice("mode", mode, MODES)
     fan_in, fan_out = calculate_fans(tensor)
-    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
+    fan = {
+        "fan_in": fan_in,
+        "fan_out": fan_out,
+        "fan_avg": (fan_in + fan_out) / 2.0,
+        "fan_geo_avg": (fan_in * fan_out) ** 0.5,  # as jax.nn.initializers writes it
+    }[mode]
     if fan == 0:
         raise ValueError(
             f"tensor: {mode} is 0 for shape {tuple(tensor.shape)} (accepted: a non-zero fan)"
@@ -1210,7 +1215,8 @@ def variance_scaling_(
     Args:
         tensor: float16, bfloat16, float32 or float64, shape ``[out, in / groups, *kernel]``.
         scale: > 0; 2 is He, 1 is Glorot (with fan_avg) and LeCun (with fan_in).
-        mode: "fan_in", "fan_out" or "fan_avg" (fan = (fan_in + fan_out) / 2).
+        mode: "fan_in", "fan_out", "fan_avg" (fan = (fan_in + fan_out) / 2) or
+            "fan_geo_avg" (fan = sqrt(fan_in * fan_out), as JAX).
         distribution: "truncated_normal" (cutoffs ``lower``, ``upper`` in units of the
             underlying normal's std, std after truncation sqrt(scale / fan); for
             asymmetric cutoffs the mean is variance_scaling_mean(), not 0),
@@ -1354,12 +1360,13 @@ def he_normal_(
     torch's conv names.  Differences, by design: other nonlinearities take their derived gain
     (GAINS: tanh 1.5925, sigmoid 1.8462, selu 1.0, gelu, silu, ...; torch's heuristics are
     5/3, 1 and 3/4, and it has none for gelu or silu); a non-zero ``a`` with a nonlinearity
-    other than "leaky_relu" is an error (torch ignores it); mode may also be "fan_avg".
+    other than "leaky_relu" is an error (torch ignores it); mode may also be "fan_avg" or
+    "fan_geo_avg".
 
     Args:
         tensor: float16, bfloat16, float32 or float64, shape ``[out, in / groups, *kernel]``.
         a: the negative slope of the leaky ReLU (nonlinearity "leaky_relu" only).
-        mode: "fan_in", "fan_out" or "fan_avg".
+        mode: "fan_in", "fan_out", "fan_avg" or "fan_geo_avg" (as variance_scaling_).
         nonlinearity: None (torch's default, "leaky_relu" with slope ``a``: ReLU for a = 0),
             "leaky_relu", or any built-in activation (GAINS).
         generator: the torch.Generator to draw from (default: torch's global one).
