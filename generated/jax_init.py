@@ -15,6 +15,11 @@ function returns an initializer ``init(key, shape, dtype=dtype) -> jax.Array``, 
 (the shape and dtype are static, as in JAX) and ``jax.vmap`` over keys, and takes typed
 keys (``jax.random.key``) as well as raw ``jax.random.PRNGKey`` keys.
 
+Arguments: numbers (scale, std, mean, lower, upper, radius, gain) are real numbers -- Python
+int or float, NumPy scalars, concrete 0-d JAX arrays; bool and strings raise TypeError, values
+out of range ValueError, each on one line naming the argument, the value and what is accepted
+(the same checks and words as numpy_init, torch_init and tf_init).
+
 The rule (He et al. 2015, eq. 10 and 14; Glorot & Bengio 2010, eq. 12; LeCun et al. 1998):
 ``Var[w] = scale / fan``, fan = fan_in, fan_out, (fan_in + fan_out) / 2 ("fan_avg") or
 sqrt(fan_in * fan_out) ("fan_geo_avg"), fans computed exactly as JAX does (compute_fans()).
@@ -447,6 +452,7 @@ def _scalar(value: object) -> object:
 _REAL = "a finite real number"
 _POSITIVE = "a finite real number > 0"
 _CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+_RADIUS = "a real number, 0 < radius <= inf"
 
 
 def _shown(value: object) -> str:
@@ -489,6 +495,14 @@ def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
             f"(accepted: {_CUTOFFS})"
         )
     return low, high
+
+
+def _check_radius(value: object) -> float:
+    """A truncation radius as a float: a real number > 0, inf allowed."""
+    number = _check_real("radius", value, _RADIUS)
+    if not number > 0.0:  # nan too
+        raise ValueError(f"radius: {_shown(value)} is out of range (accepted: {_RADIUS})")
+    return number
 
 
 def _check_seed(name: str, value: object, accepted: str) -> int:
@@ -683,31 +697,9 @@ def _name_hint(value: str, accepted: tuple[str, ...]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}: {value!r} is not a real number (accepted: int or float)")
-    return float(value)
-
-
-def _positive(name, value):
-    value = _real(name, value)
-    if not 0.0 < value < math.inf:
-        raise ValueError(f"{name}: {value!r} is out of range (accepted: 0 < {name} < inf)")
-    return value
-
-
-def _cutoffs(lower, upper):
-    lower, upper = _real("lower", lower), _real("upper", upper)
-    for name, value in (("lower", lower), ("upper", upper)):
-        if math.isnan(value):
-            raise ValueError(
-                f"{name}: nan is not a cutoff (accepted: -inf <= lower < upper <= inf)"
-            )
-    if not lower < upper:
-        raise ValueError(
-            f"lower, upper: ({lower!r}, {upper!r}) is an empty interval "
-            "(accepted: -inf <= lower < upper <= inf)"
-        )
+def _truncation_cutoffs(lower, upper):
+    """_check_cutoffs()'s (lower, upper), whose std after truncation is positive in float64."""
+    lower, upper = _check_cutoffs(lower, upper)
     std = truncnorm_moments(lower, upper)[1]
     if not 0.0 < std < math.inf:
         raise ValueError(
@@ -715,13 +707,6 @@ def _cutoffs(lower, upper):
             f"is {std!r} in float64 (accepted: cutoffs whose std is positive)"
         )
     return lower, upper
-
-
-def _radius(radius):
-    radius = _real("radius", radius)
-    if not radius > 0.0:  # also rejects nan
-        raise ValueError(f"radius: {radius!r} is out of range (accepted: 0 < radius <= inf)")
-    return radius
 
 
 def _axes(name, axes):
@@ -1110,13 +1095,13 @@ def variance_scaling(
         ``init(key, shape, dtype=dtype)``.  ``lower``/``upper`` other than (-2, 2) with a
         complex dtype, or ``radius`` other than 2 with a real one, raise ValueError.
     """
-    scale = activation_scale(_positive("scale", scale), activation, gain)
+    scale = activation_scale(scale, activation, gain)
     mode = _check_choice("mode", mode, MODES)
     distribution = _check_choice("distribution", distribution, DISTRIBUTIONS)
     if distribution == "untruncated_normal":
         distribution = "normal"
-    lower, upper = _cutoffs(lower, upper)
-    radius = _radius(radius)
+    lower, upper = _truncation_cutoffs(lower, upper)
+    radius = _check_radius(radius)
     in_axis = _axes("in_axis", in_axis)
     out_axis = _axes("out_axis", out_axis)
     batch_axis = _axes("batch_axis", batch_axis)
@@ -1255,11 +1240,9 @@ def truncated_normal(std=1e-2, dtype=None, lower=-2.0, upper=2.0, *, mean=0.0):
     [mean + lower * sigma, mean + upper * sigma]; their expectation is
     truncated_normal_mean(...) (``mean`` only for symmetric cutoffs).  Real dtypes only.
     """
-    std = _positive("std", std)
-    lower, upper = _cutoffs(lower, upper)
-    mean = _real("mean", mean)
-    if not math.isfinite(mean):
-        raise ValueError(f"mean: {mean!r} is not finite (accepted: finite floats)")
+    std = _check_positive("std", std)
+    lower, upper = _truncation_cutoffs(lower, upper)
+    mean = _check_finite("mean", mean)
     default_dtype = None if dtype is None else _dtype(dtype)
 
     def init(key, shape, dtype=default_dtype):
@@ -1283,10 +1266,10 @@ def truncated_normal(std=1e-2, dtype=None, lower=-2.0, upper=2.0, *, mean=0.0):
 def truncated_normal_mean(std, lower=-2.0, upper=2.0, mean=0.0):
     """Expectation of truncated_normal(std, ..., lower, upper, mean=mean)'s values:
     ``mean + std * m(lower, upper) / s(lower, upper)`` (``mean`` when symmetric)."""
-    std = _positive("std", std)
-    lower, upper = _cutoffs(lower, upper)
+    std = _check_positive("std", std)
+    lower, upper = _truncation_cutoffs(lower, upper)
     m, s = truncnorm_moments(lower, upper)
-    return _real("mean", mean) + std * (m / s)
+    return _check_finite("mean", mean) + std * (m / s)
 
 
 # ---------------------------------------------------------------------------

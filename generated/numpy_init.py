@@ -660,6 +660,7 @@ def _scalar(value: object) -> object:
 _REAL = "a finite real number"
 _POSITIVE = "a finite real number > 0"
 _CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+_RADIUS = "a real number, 0 < radius <= inf"
 
 
 def _shown(value: object) -> str:
@@ -702,6 +703,14 @@ def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
             f"(accepted: {_CUTOFFS})"
         )
     return low, high
+
+
+def _check_radius(value: object) -> float:
+    """A truncation radius as a float: a real number > 0, inf allowed."""
+    number = _check_real("radius", value, _RADIUS)
+    if not number > 0.0:  # nan too
+        raise ValueError(f"radius: {_shown(value)} is out of range (accepted: {_RADIUS})")
+    return number
 
 
 def _check_seed(name: str, value: object, accepted: str) -> int:
@@ -1531,9 +1540,7 @@ def complex_variance_scaling(
     dims = _check_shape(shape)
     scale = activation_scale(_check_positive("scale", scale), activation, gain)
     _check_choice("distribution", distribution, DISTRIBUTIONS)
-    radius = float(radius)
-    if not radius > 0.0:
-        raise ValueError(f"radius: {radius!r} (accepted: 0 < radius <= inf)")
+    radius = _check_radius(radius)
     if not _is_complex(dtype):
         raise TypeError(f"dtype: {dtype!r} is not supported (accepted: complex64, complex128)")
     resolved = np.dtype(dtype)

@@ -559,6 +559,7 @@ def _scalar(value):
 _REAL = "a finite real number"
 _POSITIVE = "a finite real number > 0"
 _CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+_RADIUS = "a real number, 0 < radius <= inf"
 
 
 def _shown(value: object) -> str:
@@ -601,6 +602,14 @@ def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
             f"(accepted: {_CUTOFFS})"
         )
     return low, high
+
+
+def _check_radius(value: object) -> float:
+    """A truncation radius as a float: a real number > 0, inf allowed."""
+    number = _check_real("radius", value, _RADIUS)
+    if not number > 0.0:  # nan too
+        raise ValueError(f"radius: {_shown(value)} is out of range (accepted: {_RADIUS})")
+    return number
 
 
 def _check_seed(name: str, value: object, accepted: str) -> int:
