@@ -1165,19 +1165,30 @@ def he_normal(
     lower=-2.0,
     upper=2.0,
     radius=2.0,
+    activation=None,
+    gain=None,
 ):
     """He et al. 2015, eq. 10: E[w^2] = 2 / fan_in; by default truncated at +-2 with the std
     AFTER truncation sqrt(2 / fan_in) (== jax.nn.initializers.he_normal bit for bit);
-    ``distribution="normal"`` is PyTorch's untruncated kaiming_normal_."""
+    ``distribution="normal"`` is PyTorch's untruncated kaiming_normal_.
+
+    ``activation=NAME`` or ``gain=g`` replaces ReLU's gain sqrt(2) by the derived gain of
+    NAME (GAINS) or by g: E[w^2] = g^2 / fan_in, drawing what
+    ``variance_scaling(1.0, "fan_in", distribution, activation=NAME)`` draws (bit for bit;
+    activation="relu" is plain he_normal, as VARIANCE_GAINS["relu"] is exactly 2)."""
     return _named_normal(
-        HE_SCALE, "fan_in", in_axis, out_axis, batch_axis, dtype, distribution,
-        lower=lower, upper=upper, radius=radius,
+        _rule_scale(HE_SCALE, activation, gain), "fan_in", in_axis, out_axis, batch_axis,
+        dtype, distribution, lower=lower, upper=upper, radius=radius,
     )  # fmt: skip
 
 
-def he_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
-    """He et al. 2015 with a uniform law: U(-L, L), L = sqrt(6 / fan_in)."""
-    return variance_scaling(HE_SCALE, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype)
+def he_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None, *, activation=None, gain=None):
+    """He et al. 2015 with a uniform law: U(-L, L), L = sqrt(6 / fan_in); ``activation=`` /
+    ``gain=`` replace ReLU's gain as in he_normal(): L = g sqrt(3 / fan_in)."""
+    return variance_scaling(
+        _rule_scale(HE_SCALE, activation, gain), "fan_in", "uniform", in_axis, out_axis,
+        batch_axis, dtype,
+    )  # fmt: skip
 
 
 def glorot_normal(
@@ -1190,20 +1201,27 @@ def glorot_normal(
     lower=-2.0,
     upper=2.0,
     radius=2.0,
+    activation=None,
+    gain=None,
 ):
     """Glorot & Bengio 2010, eq. 12: E[w^2] = 2 / (fan_in + fan_out), truncated at +-2 with
-    that std AFTER truncation by default (== jax.nn.initializers.glorot_normal)."""
+    that std AFTER truncation by default (== jax.nn.initializers.glorot_normal).
+    ``activation=`` / ``gain=``: E[w^2] = g^2 * 2 / (fan_in + fan_out), g the gain."""
     return _named_normal(
-        GLOROT_SCALE, "fan_avg", in_axis, out_axis, batch_axis, dtype, distribution,
-        lower=lower, upper=upper, radius=radius,
+        _rule_scale(GLOROT_SCALE, activation, gain), "fan_avg", in_axis, out_axis, batch_axis,
+        dtype, distribution, lower=lower, upper=upper, radius=radius,
     )  # fmt: skip
 
 
-def glorot_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
-    """Glorot & Bengio 2010, eq. 16: U(-L, L), L = sqrt(6 / (fan_in + fan_out))."""
+def glorot_uniform(
+    in_axis=-2, out_axis=-1, batch_axis=(), dtype=None, *, activation=None, gain=None
+):
+    """Glorot & Bengio 2010, eq. 16: U(-L, L), L = sqrt(6 / (fan_in + fan_out)), times the
+    gain g of ``activation=`` / ``gain=`` if given."""
     return variance_scaling(
-        GLOROT_SCALE, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype
-    )
+        _rule_scale(GLOROT_SCALE, activation, gain), "fan_avg", "uniform", in_axis, out_axis,
+        batch_axis, dtype,
+    )  # fmt: skip
 
 
 def lecun_normal(
@@ -1216,18 +1234,27 @@ def lecun_normal(
     lower=-2.0,
     upper=2.0,
     radius=2.0,
+    activation=None,
+    gain=None,
 ):
     """LeCun et al. 1998: E[w^2] = 1 / fan_in, truncated at +-2 with that std AFTER
-    truncation by default (== jax.nn.initializers.lecun_normal, Flax Dense's default)."""
+    truncation by default (== jax.nn.initializers.lecun_normal, Flax Dense's default).
+    ``activation=`` / ``gain=``: E[w^2] = g^2 / fan_in, g the gain."""
     return _named_normal(
-        LECUN_SCALE, "fan_in", in_axis, out_axis, batch_axis, dtype, distribution,
-        lower=lower, upper=upper, radius=radius,
+        _rule_scale(LECUN_SCALE, activation, gain), "fan_in", in_axis, out_axis, batch_axis,
+        dtype, distribution, lower=lower, upper=upper, radius=radius,
     )  # fmt: skip
 
 
-def lecun_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
-    """LeCun et al. 1998 with a uniform law: U(-L, L), L = sqrt(3 / fan_in)."""
-    return variance_scaling(LECUN_SCALE, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype)
+def lecun_uniform(
+    in_axis=-2, out_axis=-1, batch_axis=(), dtype=None, *, activation=None, gain=None
+):
+    """LeCun et al. 1998 with a uniform law: U(-L, L), L = sqrt(3 / fan_in), times the gain
+    g of ``activation=`` / ``gain=`` if given."""
+    return variance_scaling(
+        _rule_scale(LECUN_SCALE, activation, gain), "fan_in", "uniform", in_axis, out_axis,
+        batch_axis, dtype,
+    )  # fmt: skip
 
 
 def truncated_normal(std=1e-2, dtype=None, lower=-2.0, upper=2.0, *, mean=0.0):
