@@ -662,7 +662,9 @@ def _check_positive(name: str, value: object) -> float:
 
 
 def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
-    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    """(lower, upper) as floats, +-inf allowed, lower < upper.  Cutoffs that look absolute
+    (both within _ABSOLUTE_LOOKING of 0) draw a UserWarning, the cutoffs being in units of
+    the std; every public function checks its cutoffs once, so one call warns once."""
     low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
     for name, value, number in (("lower", lower, low), ("upper", upper, high)):
         if math.isnan(number):
@@ -672,7 +674,30 @@ def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
             f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
             f"(accepted: {_CUTOFFS})"
         )
+    if abs(low) < _ABSOLUTE_LOOKING and abs(high) < _ABSOLUTE_LOOKING:
+        _warn_at_caller(
+            f"lower={low!r}, upper={high!r} are in units of the std, not absolute values; "
+            "did you mean absolute cutoffs? divide them by the std (lower=a / std, "
+            "upper=b / std)"
+        )
     return low, high
+
+
+# A truncation within 0.1 std of the centre (a nearly uniform law) is almost always an
+# absolute cutoff (torch.nn.init.trunc_normal_'s a, b) passed to a std-units argument.
+_ABSOLUTE_LOOKING = 0.1
+
+
+def _warn_at_caller(message: str) -> None:
+    """warnings.warn(message, UserWarning) attributed to the first frame outside this file,
+    the user's call: under the default filter it shows once per call site and message."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(), 1
+    while frame is not None and frame.f_globals is globals():
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 def _check_radius(value: object) -> float:
