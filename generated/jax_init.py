@@ -1283,12 +1283,13 @@ def lecun_uniform(
 
 
 def truncated_normal(std=1e-2, dtype=None, lower=-2.0, upper=2.0, *, mean=0.0):
-    """An initializer drawing ``mean + sigma * X``, X ~ N(0, 1) truncated to [lower, upper],
-    with ``std`` the std AFTER truncation: sigma = std / std_trunc(lower, upper).
+    """Truncated normal whose ``std`` is the std AFTER truncation (JAX's ``stddev``: BEFORE).
 
-    Unlike ``jax.nn.initializers.truncated_normal(stddev, dtype, lower, upper)`` and
-    ``jax.random.truncated_normal``, whose stddev is the normal's std before truncation
-    (their values have std 0.8796 * stddev at +-2).  The values lie in
+    Not ``jax.nn.initializers.truncated_normal(stddev, dtype, lower, upper)``: there (and in
+    ``jax.random.truncated_normal``) stddev is the normal's std before truncation, so its
+    values have std 0.8796 * stddev at the cutoffs +-2.  This initializer draws
+    ``mean + sigma * X``, X ~ N(0, 1) truncated to [lower, upper], with values of std ``std``:
+    sigma = std / std_trunc(lower, upper).  The values lie in
     [mean + lower * sigma, mean + upper * sigma]; their expectation is
     truncated_normal_mean(...) (``mean`` only for symmetric cutoffs).  Real dtypes only.
     """

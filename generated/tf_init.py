@@ -1082,12 +1082,14 @@ class LecunUniform(_NamedUniform):
 
 @_register
 class TruncatedNormal(_RandomInitializer):
-    """mean + sigma * X, X ~ N(0, 1) truncated to [lower, upper], with ``stddev`` the std
-    AFTER truncation: sigma = stddev / std_trunc(lower, upper).
+    """Truncated normal whose ``stddev`` is the std AFTER truncation (Keras's: BEFORE).
 
-    Unlike ``keras.initializers.TruncatedNormal``, whose ``stddev`` is the normal's std
-    before truncation (its values have std 0.8796 * stddev).  ``mean`` shifts the law; for
-    asymmetric cutoffs its mean is mean + mean_trunc(lower, upper) * sigma (``moments()``).
+    Not ``keras.initializers.TruncatedNormal``: there (and in ``tf.random.truncated_normal``)
+    ``stddev`` is the normal's std before truncation, so its values have std
+    0.8796 * stddev at the cutoffs +-2.  Here the values have std ``stddev``: mean + sigma * X,
+    X ~ N(0, 1) truncated to [lower, upper], sigma = stddev / std_trunc(lower, upper).
+    ``mean`` shifts the law; for asymmetric cutoffs its mean is
+    mean + mean_trunc(lower, upper) * sigma (``moments()``).
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None, *, lower=-2.0, upper=2.0):
