@@ -1064,6 +1064,15 @@ def truncated_normal_mean(
     return _check_finite("mean", mean) + std * (m / s)
 
 
+def _no_values(dims: tuple[int, ...], mode: str, layout: str) -> bool:
+    """True when ``dims`` has a 0 dimension: the weight has no values to draw and needs no
+    fan (which may be 0).  ``mode`` and ``layout`` (and the rank ``layout`` needs) are
+    checked either way."""
+    _check_choice("mode", mode, MODES)
+    compute_fans(dims, layout)
+    return math.prod(dims) == 0
+
+
 def variance_scaling(
     shape: int | Sequence[int],
     *,
@@ -1107,9 +1116,11 @@ def variance_scaling(
     scale = activation_scale(scale, activation, gain)
     _check_choice("distribution", distribution, DISTRIBUTIONS)
     lower, upper = _check_cutoffs(lower, upper)
-    std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
     resolved = _check_dtype(dtype)
     generator = _generator(rng)
+    if _no_values(dims, mode, layout):
+        return np.empty(dims, dtype=resolved)
+    std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
     if distribution == "truncated_normal":  # truncated_normal()'s draw, cutoffs checked once
         out = np.empty(dims, dtype=resolved)
         sigma = std / truncnorm_moments(lower, upper)[1]
@@ -1472,7 +1483,7 @@ def delta_orthogonal(
         spatial, fan_in, fan_out = dims[:-2], dims[-2], dims[-1]
     else:
         spatial, fan_in, fan_out = dims[2:], dims[1], dims[0]
-    if fan_in > fan_out:
+    if fan_in > fan_out and math.prod(dims) != 0:  # an empty kernel has no centre to fill
         raise ValueError(
             f"shape: {dims!r} has in = {fan_in} > out = {fan_out} (accepted: in <= out, "
             "an orthogonal centre needs at least as many outputs as inputs)"
@@ -1570,8 +1581,10 @@ def complex_variance_scaling(
     if not _is_complex(dtype):
         raise TypeError(f"dtype: {dtype!r} is not supported (accepted: complex64, complex128)")
     resolved = np.dtype(dtype)
-    std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
     generator = np.random.default_rng(rng)
+    if _no_values(dims, mode, layout):
+        return np.empty(dims, dtype=resolved)
+    std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
     n = math.prod(dims)
     if distribution == "untruncated_normal":
         parts = generator.standard_normal((2, n)) * (std * math.sqrt(0.5))

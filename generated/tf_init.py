@@ -923,7 +923,9 @@ class VarianceScaling(_RandomInitializer):
     def __call__(self, shape, dtype=None):
         dtype = _float_dtype(dtype)
         shape = _shape(shape)
-        variance = self._variance(shape)
+        # a shape with a 0 dimension has no values and needs no fan (which may be 0): the
+        # draw below returns the empty tensor (and advances a SeedGenerator, as in Keras)
+        variance = self._variance(shape) if math.prod(shape) else 1.0
         if self.distribution == "truncated_normal":
             sigma = math.sqrt(variance) / self._trunc_moments[1]
             return _truncated_normal(shape, 0.0, sigma, self.lower, self.upper, dtype, self.seed)
@@ -1288,7 +1290,7 @@ class DeltaOrthogonal(_RandomInitializer):
                 "[*spatial, in, out] with 1 to 3 spatial dimensions)"
             )
         fan_in, fan_out = shape[-2], shape[-1]
-        if fan_in > fan_out:
+        if fan_in > fan_out and math.prod(shape) != 0:  # an empty kernel has no centre to fill
             raise ValueError(
                 f"shape: {shape!r} has in = {fan_in} > out = {fan_out} (accepted: in <= out, "
                 "an orthogonal centre needs at least as many outputs as inputs)"
