@@ -15,6 +15,11 @@ function returns an initializer ``init(key, shape, dtype=dtype) -> jax.Array``, 
 (the shape and dtype are static, as in JAX) and ``jax.vmap`` over keys, and takes typed
 keys (``jax.random.key``) as well as raw ``jax.random.PRNGKey`` keys.
 
+Arguments: numbers (scale, std, mean, lower, upper, radius, gain) are real numbers -- Python
+int or float, NumPy scalars, concrete 0-d JAX arrays; bool and strings raise TypeError, values
+out of range ValueError, each on one line naming the argument, the value and what is accepted
+(the same checks and words as numpy_init, torch_init and tf_init).
+
 The rule (He et al. 2015, eq. 10 and 14; Glorot & Bengio 2010, eq. 12; LeCun et al. 1998):
 ``Var[w] = scale / fan``, fan = fan_in, fan_out, (fan_in + fan_out) / 2 ("fan_avg") or
 sqrt(fan_in * fan_out) ("fan_geo_avg"), fans computed exactly as JAX does (compute_fans()).
@@ -447,6 +452,7 @@ def _scalar(value: object) -> object:
 _REAL = "a finite real number"
 _POSITIVE = "a finite real number > 0"
 _CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+_RADIUS = "a real number, 0 < radius <= inf"
 
 
 def _shown(value: object) -> str:
@@ -478,7 +484,9 @@ def _check_positive(name: str, value: object) -> float:
 
 
 def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
-    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    """(lower, upper) as floats, +-inf allowed, lower < upper.  Cutoffs that look absolute
+    (both within _ABSOLUTE_LOOKING of 0) draw a UserWarning, the cutoffs being in units of
+    the std; every public function checks its cutoffs once, so one call warns once."""
     low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
     for name, value, number in (("lower", lower, low), ("upper", upper, high)):
         if math.isnan(number):
@@ -488,7 +496,38 @@ def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
             f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
             f"(accepted: {_CUTOFFS})"
         )
+    if abs(low) < _ABSOLUTE_LOOKING and abs(high) < _ABSOLUTE_LOOKING:
+        _warn_at_caller(
+            f"lower={low!r}, upper={high!r} are in units of the std, not absolute values; "
+            "did you mean absolute cutoffs? divide them by the std (lower=a / std, "
+            "upper=b / std)"
+        )
     return low, high
+
+
+# A truncation within 0.1 std of the centre (a nearly uniform law) is almost always an
+# absolute cutoff (torch.nn.init.trunc_normal_'s a, b) passed to a std-units argument.
+_ABSOLUTE_LOOKING = 0.1
+
+
+def _warn_at_caller(message: str) -> None:
+    """warnings.warn(message, UserWarning) attributed to the first frame outside this file,
+    the user's call: under the default filter it shows once per call site and message."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(), 1
+    while frame is not None and frame.f_globals is globals():
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _check_radius(value: object) -> float:
+    """A truncation radius as a float: a real number > 0, inf allowed."""
+    number = _check_real("radius", value, _RADIUS)
+    if not number > 0.0:  # nan too
+        raise ValueError(f"radius: {_shown(value)} is out of range (accepted: {_RADIUS})")
+    return number
 
 
 def _check_seed(name: str, value: object, accepted: str) -> int:
@@ -499,11 +538,20 @@ def _check_seed(name: str, value: object, accepted: str) -> int:
     return int(number)
 
 
-def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+def _unknown_name(
+    name: str, value: object, accepted: tuple[str, ...], what: str = "known", note: str = ""
+) -> ValueError:
+    """The one-line error of every name-taking argument: "{name}: {value} is not {what}; did
+    you mean ...? (accepted: {the names}{note})", the hint from _name_hint()."""
+    hint = _name_hint(value, accepted) if isinstance(value, str) else ""
+    listed = ", ".join(map(repr, accepted))
+    return ValueError(f"{name}: {_shown(value)} is not {what}{hint} (accepted: {listed}{note})")
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...], note: str = "") -> str:
+    """``value`` if it is one of ``accepted`` (exact), else _unknown_name()'s ValueError."""
     if not isinstance(value, str) or value not in accepted:
-        raise ValueError(
-            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
-        )
+        raise _unknown_name(name, value, accepted, note=note)
     return value
 
 
@@ -624,18 +672,49 @@ def _builtin_name(activation: object) -> str:
     closest key and all of them (as `python -m derive gain NAME` does)."""
     if not isinstance(activation, str):
         raise TypeError(
-            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+            f"activation: {_shown(activation)} is not a string "
+            f"(accepted: {', '.join(map(repr, GAINS))})"
         )
     if activation in GAINS:
         return activation
+    raise _unknown_name("activation", activation, tuple(GAINS), "a built-in")
+
+
+# Well-known names that mean an accepted one under another name: name -> (the accepted name,
+# why).  None of them is accepted (names are exact and lower-case, no aliases); an error
+# names the accepted one and says why.
+_SYNONYMS: dict[str, tuple[str, str]] = {
+    "approximate_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approx": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approximate": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_erf": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_exact": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_fast": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_new": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_pytorch_tanh": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "identity": ("linear", "the identity is linear"),
+    "leaky": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "leakyrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "logistic": ("sigmoid", "the logistic function is sigmoid"),
+    "lrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "swish": ("silu", "swish with beta=1 is silu"),
+    "tanh_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+}
+
+
+def _name_hint(value: str, accepted: tuple[str, ...]) -> str:
+    """ "; did you mean 'x'?" for a name that is one of ``accepted`` up to case and spaces,
+    a synonym of one (_SYNONYMS, with the reason) or close to one (difflib); else ""."""
+    key = value.strip().lower()
+    if key in accepted:
+        return f"; did you mean {key!r}? (names are exact and lower-case)"
+    target, note = _SYNONYMS.get(key.replace("-", "_").replace(" ", "_"), ("", ""))
+    if target in accepted:
+        return f"; did you mean {target!r}? ({note})"
     import difflib
 
-    key = activation.strip().lower()
-    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
-    )
+    close = difflib.get_close_matches(key, list(accepted), 1, 0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # ---------------------------------------------------------------------------
@@ -643,31 +722,9 @@ def _builtin_name(activation: object) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}: {value!r} is not a real number (accepted: int or float)")
-    return float(value)
-
-
-def _positive(name, value):
-    value = _real(name, value)
-    if not 0.0 < value < math.inf:
-        raise ValueError(f"{name}: {value!r} is out of range (accepted: 0 < {name} < inf)")
-    return value
-
-
-def _cutoffs(lower, upper):
-    lower, upper = _real("lower", lower), _real("upper", upper)
-    for name, value in (("lower", lower), ("upper", upper)):
-        if math.isnan(value):
-            raise ValueError(
-                f"{name}: nan is not a cutoff (accepted: -inf <= lower < upper <= inf)"
-            )
-    if not lower < upper:
-        raise ValueError(
-            f"lower, upper: ({lower!r}, {upper!r}) is an empty interval "
-            "(accepted: -inf <= lower < upper <= inf)"
-        )
+def _truncation_cutoffs(lower, upper):
+    """_check_cutoffs()'s (lower, upper), whose std after truncation is positive in float64."""
+    lower, upper = _check_cutoffs(lower, upper)
     std = truncnorm_moments(lower, upper)[1]
     if not 0.0 < std < math.inf:
         raise ValueError(
@@ -675,19 +732,6 @@ def _cutoffs(lower, upper):
             f"is {std!r} in float64 (accepted: cutoffs whose std is positive)"
         )
     return lower, upper
-
-
-def _radius(radius):
-    radius = _real("radius", radius)
-    if not radius > 0.0:  # also rejects nan
-        raise ValueError(f"radius: {radius!r} is out of range (accepted: 0 < radius <= inf)")
-    return radius
-
-
-def _choice(name, value, accepted):
-    if not isinstance(value, str) or value not in accepted:
-        raise ValueError(f"{name}: {value!r} is not known (accepted: {', '.join(accepted)})")
-    return value
 
 
 def _axes(name, axes):
@@ -1076,13 +1120,13 @@ def variance_scaling(
         ``init(key, shape, dtype=dtype)``.  ``lower``/``upper`` other than (-2, 2) with a
         complex dtype, or ``radius`` other than 2 with a real one, raise ValueError.
     """
-    scale = activation_scale(_positive("scale", scale), activation, gain)
-    mode = _choice("mode", mode, MODES)
-    distribution = _choice("distribution", distribution, DISTRIBUTIONS)
+    scale = activation_scale(scale, activation, gain)
+    mode = _check_choice("mode", mode, MODES)
+    distribution = _check_choice("distribution", distribution, DISTRIBUTIONS)
     if distribution == "untruncated_normal":
         distribution = "normal"
-    lower, upper = _cutoffs(lower, upper)
-    radius = _radius(radius)
+    lower, upper = _truncation_cutoffs(lower, upper)
+    radius = _check_radius(radius)
     in_axis = _axes("in_axis", in_axis)
     out_axis = _axes("out_axis", out_axis)
     batch_axis = _axes("batch_axis", batch_axis)
@@ -1125,11 +1169,12 @@ def variance_scaling(
 
 
 def _named_normal(scale, mode, in_axis, out_axis, batch_axis, dtype, distribution, **cutoffs):
-    if distribution not in ("truncated_normal", "normal", "untruncated_normal"):
-        raise ValueError(
-            f"distribution: {distribution!r} is not known (accepted: truncated_normal, "
-            "normal, untruncated_normal; for uniform use the *_uniform initializers)"
-        )
+    _check_choice(
+        "distribution",
+        distribution,
+        ("truncated_normal", "normal", "untruncated_normal"),
+        note="; for uniform use the *_uniform initializers",
+    )
     return variance_scaling(
         scale, mode, distribution, in_axis, out_axis, batch_axis, dtype, **cutoffs
     )
@@ -1145,19 +1190,30 @@ def he_normal(
     lower=-2.0,
     upper=2.0,
     radius=2.0,
+    activation=None,
+    gain=None,
 ):
     """He et al. 2015, eq. 10: E[w^2] = 2 / fan_in; by default truncated at +-2 with the std
     AFTER truncation sqrt(2 / fan_in) (== jax.nn.initializers.he_normal bit for bit);
-    ``distribution="normal"`` is PyTorch's untruncated kaiming_normal_."""
+    ``distribution="normal"`` is PyTorch's untruncated kaiming_normal_.
+
+    ``activation=NAME`` or ``gain=g`` replaces ReLU's gain sqrt(2) by the derived gain of
+    NAME (GAINS) or by g: E[w^2] = g^2 / fan_in, drawing what
+    ``variance_scaling(1.0, "fan_in", distribution, activation=NAME)`` draws (bit for bit;
+    activation="relu" is plain he_normal, as VARIANCE_GAINS["relu"] is exactly 2)."""
     return _named_normal(
-        HE_SCALE, "fan_in", in_axis, out_axis, batch_axis, dtype, distribution,
-        lower=lower, upper=upper, radius=radius,
+        _rule_scale(HE_SCALE, activation, gain), "fan_in", in_axis, out_axis, batch_axis,
+        dtype, distribution, lower=lower, upper=upper, radius=radius,
     )  # fmt: skip
 
 
-def he_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
-    """He et al. 2015 with a uniform law: U(-L, L), L = sqrt(6 / fan_in)."""
-    return variance_scaling(HE_SCALE, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype)
+def he_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None, *, activation=None, gain=None):
+    """He et al. 2015 with a uniform law: U(-L, L), L = sqrt(6 / fan_in); ``activation=`` /
+    ``gain=`` replace ReLU's gain as in he_normal(): L = g sqrt(3 / fan_in)."""
+    return variance_scaling(
+        _rule_scale(HE_SCALE, activation, gain), "fan_in", "uniform", in_axis, out_axis,
+        batch_axis, dtype,
+    )  # fmt: skip
 
 
 def glorot_normal(
@@ -1170,20 +1226,27 @@ def glorot_normal(
     lower=-2.0,
     upper=2.0,
     radius=2.0,
+    activation=None,
+    gain=None,
 ):
     """Glorot & Bengio 2010, eq. 12: E[w^2] = 2 / (fan_in + fan_out), truncated at +-2 with
-    that std AFTER truncation by default (== jax.nn.initializers.glorot_normal)."""
+    that std AFTER truncation by default (== jax.nn.initializers.glorot_normal).
+    ``activation=`` / ``gain=``: E[w^2] = g^2 * 2 / (fan_in + fan_out), g the gain."""
     return _named_normal(
-        GLOROT_SCALE, "fan_avg", in_axis, out_axis, batch_axis, dtype, distribution,
-        lower=lower, upper=upper, radius=radius,
+        _rule_scale(GLOROT_SCALE, activation, gain), "fan_avg", in_axis, out_axis, batch_axis,
+        dtype, distribution, lower=lower, upper=upper, radius=radius,
     )  # fmt: skip
 
 
-def glorot_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
-    """Glorot & Bengio 2010, eq. 16: U(-L, L), L = sqrt(6 / (fan_in + fan_out))."""
+def glorot_uniform(
+    in_axis=-2, out_axis=-1, batch_axis=(), dtype=None, *, activation=None, gain=None
+):
+    """Glorot & Bengio 2010, eq. 16: U(-L, L), L = sqrt(6 / (fan_in + fan_out)), times the
+    gain g of ``activation=`` / ``gain=`` if given."""
     return variance_scaling(
-        GLOROT_SCALE, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype
-    )
+        _rule_scale(GLOROT_SCALE, activation, gain), "fan_avg", "uniform", in_axis, out_axis,
+        batch_axis, dtype,
+    )  # fmt: skip
 
 
 def lecun_normal(
@@ -1196,35 +1259,43 @@ def lecun_normal(
     lower=-2.0,
     upper=2.0,
     radius=2.0,
+    activation=None,
+    gain=None,
 ):
     """LeCun et al. 1998: E[w^2] = 1 / fan_in, truncated at +-2 with that std AFTER
-    truncation by default (== jax.nn.initializers.lecun_normal, Flax Dense's default)."""
+    truncation by default (== jax.nn.initializers.lecun_normal, Flax Dense's default).
+    ``activation=`` / ``gain=``: E[w^2] = g^2 / fan_in, g the gain."""
     return _named_normal(
-        LECUN_SCALE, "fan_in", in_axis, out_axis, batch_axis, dtype, distribution,
-        lower=lower, upper=upper, radius=radius,
+        _rule_scale(LECUN_SCALE, activation, gain), "fan_in", in_axis, out_axis, batch_axis,
+        dtype, distribution, lower=lower, upper=upper, radius=radius,
     )  # fmt: skip
 
 
-def lecun_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
-    """LeCun et al. 1998 with a uniform law: U(-L, L), L = sqrt(3 / fan_in)."""
-    return variance_scaling(LECUN_SCALE, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype)
+def lecun_uniform(
+    in_axis=-2, out_axis=-1, batch_axis=(), dtype=None, *, activation=None, gain=None
+):
+    """LeCun et al. 1998 with a uniform law: U(-L, L), L = sqrt(3 / fan_in), times the gain
+    g of ``activation=`` / ``gain=`` if given."""
+    return variance_scaling(
+        _rule_scale(LECUN_SCALE, activation, gain), "fan_in", "uniform", in_axis, out_axis,
+        batch_axis, dtype,
+    )  # fmt: skip
 
 
 def truncated_normal(std=1e-2, dtype=None, lower=-2.0, upper=2.0, *, mean=0.0):
-    """An initializer drawing ``mean + sigma * X``, X ~ N(0, 1) truncated to [lower, upper],
-    with ``std`` the std AFTER truncation: sigma = std / std_trunc(lower, upper).
+    """Truncated normal whose ``std`` is the std AFTER truncation (JAX's ``stddev``: BEFORE).
 
-    Unlike ``jax.nn.initializers.truncated_normal(stddev, dtype, lower, upper)`` and
-    ``jax.random.truncated_normal``, whose stddev is the normal's std before truncation
-    (their values have std 0.8796 * stddev at +-2).  The values lie in
+    Not ``jax.nn.initializers.truncated_normal(stddev, dtype, lower, upper)``: there (and in
+    ``jax.random.truncated_normal``) stddev is the normal's std before truncation, so its
+    values have std 0.8796 * stddev at the cutoffs +-2.  This initializer draws
+    ``mean + sigma * X``, X ~ N(0, 1) truncated to [lower, upper], with values of std ``std``:
+    sigma = std / std_trunc(lower, upper).  The values lie in
     [mean + lower * sigma, mean + upper * sigma]; their expectation is
     truncated_normal_mean(...) (``mean`` only for symmetric cutoffs).  Real dtypes only.
     """
-    std = _positive("std", std)
-    lower, upper = _cutoffs(lower, upper)
-    mean = _real("mean", mean)
-    if not math.isfinite(mean):
-        raise ValueError(f"mean: {mean!r} is not finite (accepted: finite floats)")
+    std = _check_positive("std", std)
+    lower, upper = _truncation_cutoffs(lower, upper)
+    mean = _check_finite("mean", mean)
     default_dtype = None if dtype is None else _dtype(dtype)
 
     def init(key, shape, dtype=default_dtype):
@@ -1248,10 +1319,10 @@ def truncated_normal(std=1e-2, dtype=None, lower=-2.0, upper=2.0, *, mean=0.0):
 def truncated_normal_mean(std, lower=-2.0, upper=2.0, mean=0.0):
     """Expectation of truncated_normal(std, ..., lower, upper, mean=mean)'s values:
     ``mean + std * m(lower, upper) / s(lower, upper)`` (``mean`` when symmetric)."""
-    std = _positive("std", std)
-    lower, upper = _cutoffs(lower, upper)
+    std = _check_positive("std", std)
+    lower, upper = _truncation_cutoffs(lower, upper)
     m, s = truncnorm_moments(lower, upper)
-    return _real("mean", mean) + std * (m / s)
+    return _check_finite("mean", mean) + std * (m / s)
 
 
 # ---------------------------------------------------------------------------

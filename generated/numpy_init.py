@@ -14,8 +14,9 @@ function returns a new float32 (default) or float64 array drawn from a
 ``np.random.default_rng(rng)``).
 
 The rule (He et al. 2015, eq. 10 and 14; Glorot & Bengio 2010, eq. 12; LeCun et al. 1998):
-``Var[w] = scale / fan`` with fan = fan_in, fan_out or (fan_in + fan_out) / 2, so the wanted
-std is ``sqrt(scale / fan)`` (Keras ``VarianceScaling``).
+``Var[w] = scale / fan`` with fan = fan_in, fan_out, (fan_in + fan_out) / 2 ("fan_avg") or
+sqrt(fan_in * fan_out) ("fan_geo_avg", as JAX), so the wanted std is ``sqrt(scale / fan)``
+(Keras ``VarianceScaling``).
 
 ``distribution="truncated_normal"`` (the default, as in TensorFlow/Keras/JAX) draws
 ``N(0, sigma^2)`` restricted to ``[lower * sigma, upper * sigma]`` -- the cutoffs are in units
@@ -71,12 +72,12 @@ __all__ = [
 ]
 
 Layout = Literal["in_out", "out_in"]
-Mode = Literal["fan_in", "fan_out", "fan_avg"]
+Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 Distribution = Literal["truncated_normal", "untruncated_normal", "uniform"]
 RNG = np.random.Generator | int | None
 
 LAYOUTS = ("in_out", "out_in")
-MODES = ("fan_in", "fan_out", "fan_avg")
+MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -477,18 +478,49 @@ def _builtin_name(activation: object) -> str:
     closest key and all of them (as `python -m derive gain NAME` does)."""
     if not isinstance(activation, str):
         raise TypeError(
-            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+            f"activation: {_shown(activation)} is not a string "
+            f"(accepted: {', '.join(map(repr, GAINS))})"
         )
     if activation in GAINS:
         return activation
+    raise _unknown_name("activation", activation, tuple(GAINS), "a built-in")
+
+
+# Well-known names that mean an accepted one under another name: name -> (the accepted name,
+# why).  None of them is accepted (names are exact and lower-case, no aliases); an error
+# names the accepted one and says why.
+_SYNONYMS: dict[str, tuple[str, str]] = {
+    "approximate_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approx": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approximate": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_erf": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_exact": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_fast": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_new": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_pytorch_tanh": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "identity": ("linear", "the identity is linear"),
+    "leaky": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "leakyrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "logistic": ("sigmoid", "the logistic function is sigmoid"),
+    "lrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "swish": ("silu", "swish with beta=1 is silu"),
+    "tanh_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+}
+
+
+def _name_hint(value: str, accepted: tuple[str, ...]) -> str:
+    """ "; did you mean 'x'?" for a name that is one of ``accepted`` up to case and spaces,
+    a synonym of one (_SYNONYMS, with the reason) or close to one (difflib); else ""."""
+    key = value.strip().lower()
+    if key in accepted:
+        return f"; did you mean {key!r}? (names are exact and lower-case)"
+    target, note = _SYNONYMS.get(key.replace("-", "_").replace(" ", "_"), ("", ""))
+    if target in accepted:
+        return f"; did you mean {target!r}? ({note})"
     import difflib
 
-    key = activation.strip().lower()
-    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
-    )
+    close = difflib.get_close_matches(key, list(accepted), 1, 0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # Std after truncation of the complex normal CN(0, 1) (E|z|^2 = 1 before truncation)
@@ -628,6 +660,7 @@ def _scalar(value: object) -> object:
 _REAL = "a finite real number"
 _POSITIVE = "a finite real number > 0"
 _CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+_RADIUS = "a real number, 0 < radius <= inf"
 
 
 def _shown(value: object) -> str:
@@ -659,7 +692,9 @@ def _check_positive(name: str, value: object) -> float:
 
 
 def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
-    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    """(lower, upper) as floats, +-inf allowed, lower < upper.  Cutoffs that look absolute
+    (both within _ABSOLUTE_LOOKING of 0) draw a UserWarning, the cutoffs being in units of
+    the std; every public function checks its cutoffs once, so one call warns once."""
     low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
     for name, value, number in (("lower", lower, low), ("upper", upper, high)):
         if math.isnan(number):
@@ -669,7 +704,38 @@ def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
             f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
             f"(accepted: {_CUTOFFS})"
         )
+    if abs(low) < _ABSOLUTE_LOOKING and abs(high) < _ABSOLUTE_LOOKING:
+        _warn_at_caller(
+            f"lower={low!r}, upper={high!r} are in units of the std, not absolute values; "
+            "did you mean absolute cutoffs? divide them by the std (lower=a / std, "
+            "upper=b / std)"
+        )
     return low, high
+
+
+# A truncation within 0.1 std of the centre (a nearly uniform law) is almost always an
+# absolute cutoff (torch.nn.init.trunc_normal_'s a, b) passed to a std-units argument.
+_ABSOLUTE_LOOKING = 0.1
+
+
+def _warn_at_caller(message: str) -> None:
+    """warnings.warn(message, UserWarning) attributed to the first frame outside this file,
+    the user's call: under the default filter it shows once per call site and message."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(), 1
+    while frame is not None and frame.f_globals is globals():
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _check_radius(value: object) -> float:
+    """A truncation radius as a float: a real number > 0, inf allowed."""
+    number = _check_real("radius", value, _RADIUS)
+    if not number > 0.0:  # nan too
+        raise ValueError(f"radius: {_shown(value)} is out of range (accepted: {_RADIUS})")
+    return number
 
 
 def _check_seed(name: str, value: object, accepted: str) -> int:
@@ -680,11 +746,20 @@ def _check_seed(name: str, value: object, accepted: str) -> int:
     return int(number)
 
 
-def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+def _unknown_name(
+    name: str, value: object, accepted: tuple[str, ...], what: str = "known", note: str = ""
+) -> ValueError:
+    """The one-line error of every name-taking argument: "{name}: {value} is not {what}; did
+    you mean ...? (accepted: {the names}{note})", the hint from _name_hint()."""
+    hint = _name_hint(value, accepted) if isinstance(value, str) else ""
+    listed = ", ".join(map(repr, accepted))
+    return ValueError(f"{name}: {_shown(value)} is not {what}{hint} (accepted: {listed}{note})")
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...], note: str = "") -> str:
+    """``value`` if it is one of ``accepted`` (exact), else _unknown_name()'s ValueError."""
     if not isinstance(value, str) or value not in accepted:
-        raise ValueError(
-            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
-        )
+        raise _unknown_name(name, value, accepted, note=note)
     return value
 
 
@@ -711,12 +786,18 @@ def variance_scaling_std(
     mode: Mode = "fan_in",
     layout: Layout = "in_out",
 ) -> float:
-    """The std the rule asks for, ``sqrt(scale / fan)``, fan = fan_in, fan_out or
-    (fan_in + fan_out) / 2 of ``shape`` read in ``layout`` (Keras VarianceScaling)."""
+    """The std the rule asks for, ``sqrt(scale / fan)``, fan = fan_in, fan_out,
+    (fan_in + fan_out) / 2 or sqrt(fan_in * fan_out) of ``shape`` read in ``layout`` (Keras
+    VarianceScaling; "fan_geo_avg" as jax.nn.initializers, written as JAX writes it)."""
     scale = _check_positive("scale", scale)
     _check_choice("mode", mode, MODES)
     fan_in, fan_out = compute_fans(shape, layout)
-    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
+    fan = {
+        "fan_in": fan_in,
+        "fan_out": fan_out,
+        "fan_avg": (fan_in + fan_out) / 2.0,
+        "fan_geo_avg": (fan_in * fan_out) ** 0.5,
+    }[mode]
     if fan == 0:
         raise ValueError(f"shape: {mode} is 0 for shape {shape!r} (accepted: a non-zero fan)")
     return math.sqrt(scale / fan)
@@ -983,6 +1064,15 @@ def truncated_normal_mean(
     return _check_finite("mean", mean) + std * (m / s)
 
 
+def _no_values(dims: tuple[int, ...], mode: str, layout: str) -> bool:
+    """True when ``dims`` has a 0 dimension: the weight has no values to draw and needs no
+    fan (which may be 0).  ``mode`` and ``layout`` (and the rank ``layout`` needs) are
+    checked either way."""
+    _check_choice("mode", mode, MODES)
+    compute_fans(dims, layout)
+    return math.prod(dims) == 0
+
+
 def variance_scaling(
     shape: int | Sequence[int],
     *,
@@ -1002,7 +1092,8 @@ def variance_scaling(
     Args:
         shape: the weight's shape, read in ``layout`` (compute_fans()).
         scale: > 0; 2 is He, 1 is Glorot (with fan_avg) and LeCun (with fan_in).
-        mode: "fan_in", "fan_out" or "fan_avg" (fan = (fan_in + fan_out) / 2).
+        mode: "fan_in", "fan_out", "fan_avg" (fan = (fan_in + fan_out) / 2) or
+            "fan_geo_avg" (fan = sqrt(fan_in * fan_out), as JAX).
         distribution: "truncated_normal" (cutoffs ``lower``, ``upper`` in units of the
             underlying normal's std, std after truncation sqrt(scale / fan); for
             asymmetric cutoffs the mean is variance_scaling_mean(), not 0),
@@ -1025,13 +1116,16 @@ def variance_scaling(
     scale = activation_scale(scale, activation, gain)
     _check_choice("distribution", distribution, DISTRIBUTIONS)
     lower, upper = _check_cutoffs(lower, upper)
-    std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
     resolved = _check_dtype(dtype)
     generator = _generator(rng)
-    if distribution == "truncated_normal":
-        return truncated_normal(
-            dims, std=std, lower=lower, upper=upper, dtype=resolved, rng=generator
-        )
+    if _no_values(dims, mode, layout):
+        return np.empty(dims, dtype=resolved)
+    std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
+    if distribution == "truncated_normal":  # truncated_normal()'s draw, cutoffs checked once
+        out = np.empty(dims, dtype=resolved)
+        sigma = std / truncnorm_moments(lower, upper)[1]
+        _fill_truncated(out.reshape(-1), lower, upper, 0.0, sigma, generator)
+        return out
     if distribution == "untruncated_normal":
         out = generator.standard_normal(dims, dtype=resolved)
         out *= resolved.type(std)
@@ -1063,9 +1157,11 @@ def _normal_distribution(distribution: str) -> Distribution:
         return "truncated_normal"
     if distribution == "untruncated_normal":
         return "untruncated_normal"
-    raise ValueError(
-        f"distribution: {_shown(distribution)} is not known "
-        "(accepted: 'truncated_normal', 'untruncated_normal'; for uniform use *_uniform)"
+    raise _unknown_name(
+        "distribution",
+        distribution,
+        ("truncated_normal", "untruncated_normal"),
+        note="; for uniform use *_uniform",
     )
 
 
@@ -1387,7 +1483,7 @@ def delta_orthogonal(
         spatial, fan_in, fan_out = dims[:-2], dims[-2], dims[-1]
     else:
         spatial, fan_in, fan_out = dims[2:], dims[1], dims[0]
-    if fan_in > fan_out:
+    if fan_in > fan_out and math.prod(dims) != 0:  # an empty kernel has no centre to fill
         raise ValueError(
             f"shape: {dims!r} has in = {fan_in} > out = {fan_out} (accepted: in <= out, "
             "an orthogonal centre needs at least as many outputs as inputs)"
@@ -1480,18 +1576,15 @@ def complex_variance_scaling(
     """
     dims = _check_shape(shape)
     scale = activation_scale(_check_positive("scale", scale), activation, gain)
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"
-        )
-    radius = float(radius)
-    if not radius > 0.0:
-        raise ValueError(f"radius: {radius!r} (accepted: 0 < radius <= inf)")
+    _check_choice("distribution", distribution, DISTRIBUTIONS)
+    radius = _check_radius(radius)
     if not _is_complex(dtype):
         raise TypeError(f"dtype: {dtype!r} is not supported (accepted: complex64, complex128)")
     resolved = np.dtype(dtype)
-    std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
     generator = np.random.default_rng(rng)
+    if _no_values(dims, mode, layout):
+        return np.empty(dims, dtype=resolved)
+    std = variance_scaling_std(dims, scale=scale, mode=mode, layout=layout)
     n = math.prod(dims)
     if distribution == "untruncated_normal":
         parts = generator.standard_normal((2, n)) * (std * math.sqrt(0.5))

@@ -491,25 +491,56 @@ def _builtin_name(activation: object) -> str:
     closest key and all of them (as `python -m derive gain NAME` does)."""
     if not isinstance(activation, str):
         raise TypeError(
-            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+            f"activation: {_shown(activation)} is not a string "
+            f"(accepted: {', '.join(map(repr, GAINS))})"
         )
     if activation in GAINS:
         return activation
+    raise _unknown_name("activation", activation, tuple(GAINS), "a built-in")
+
+
+# Well-known names that mean an accepted one under another name: name -> (the accepted name,
+# why).  None of them is accepted (names are exact and lower-case, no aliases); an error
+# names the accepted one and says why.
+_SYNONYMS: dict[str, tuple[str, str]] = {
+    "approximate_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approx": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approximate": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_erf": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_exact": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_fast": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_new": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_pytorch_tanh": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "identity": ("linear", "the identity is linear"),
+    "leaky": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "leakyrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "logistic": ("sigmoid", "the logistic function is sigmoid"),
+    "lrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "swish": ("silu", "swish with beta=1 is silu"),
+    "tanh_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+}
+
+
+def _name_hint(value: str, accepted: tuple[str, ...]) -> str:
+    """ "; did you mean 'x'?" for a name that is one of ``accepted`` up to case and spaces,
+    a synonym of one (_SYNONYMS, with the reason) or close to one (difflib); else ""."""
+    key = value.strip().lower()
+    if key in accepted:
+        return f"; did you mean {key!r}? (names are exact and lower-case)"
+    target, note = _SYNONYMS.get(key.replace("-", "_").replace(" ", "_"), ("", ""))
+    if target in accepted:
+        return f"; did you mean {target!r}? ({note})"
     import difflib
 
-    key = activation.strip().lower()
-    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
-    )
+    close = difflib.get_close_matches(key, list(accepted), 1, 0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # ---------------------------------------------------------------------------
 # Argument checks: one-line errors naming the argument and the accepted range.
 # ---------------------------------------------------------------------------
 
-_MODES = ("fan_in", "fan_out", "fan_avg")
+_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 _NORMAL_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal")
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -528,6 +559,7 @@ def _scalar(value):
 _REAL = "a finite real number"
 _POSITIVE = "a finite real number > 0"
 _CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+_RADIUS = "a real number, 0 < radius <= inf"
 
 
 def _shown(value: object) -> str:
@@ -559,7 +591,9 @@ def _check_positive(name: str, value: object) -> float:
 
 
 def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
-    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    """(lower, upper) as floats, +-inf allowed, lower < upper.  Cutoffs that look absolute
+    (both within _ABSOLUTE_LOOKING of 0) draw a UserWarning, the cutoffs being in units of
+    the std; every public function checks its cutoffs once, so one call warns once."""
     low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
     for name, value, number in (("lower", lower, low), ("upper", upper, high)):
         if math.isnan(number):
@@ -569,7 +603,38 @@ def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
             f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
             f"(accepted: {_CUTOFFS})"
         )
+    if abs(low) < _ABSOLUTE_LOOKING and abs(high) < _ABSOLUTE_LOOKING:
+        _warn_at_caller(
+            f"lower={low!r}, upper={high!r} are in units of the std, not absolute values; "
+            "did you mean absolute cutoffs? divide them by the std (lower=a / std, "
+            "upper=b / std)"
+        )
     return low, high
+
+
+# A truncation within 0.1 std of the centre (a nearly uniform law) is almost always an
+# absolute cutoff (torch.nn.init.trunc_normal_'s a, b) passed to a std-units argument.
+_ABSOLUTE_LOOKING = 0.1
+
+
+def _warn_at_caller(message: str) -> None:
+    """warnings.warn(message, UserWarning) attributed to the first frame outside this file,
+    the user's call: under the default filter it shows once per call site and message."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(), 1
+    while frame is not None and frame.f_globals is globals():
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _check_radius(value: object) -> float:
+    """A truncation radius as a float: a real number > 0, inf allowed."""
+    number = _check_real("radius", value, _RADIUS)
+    if not number > 0.0:  # nan too
+        raise ValueError(f"radius: {_shown(value)} is out of range (accepted: {_RADIUS})")
+    return number
 
 
 def _check_seed(name: str, value: object, accepted: str) -> int:
@@ -580,11 +645,20 @@ def _check_seed(name: str, value: object, accepted: str) -> int:
     return int(number)
 
 
-def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+def _unknown_name(
+    name: str, value: object, accepted: tuple[str, ...], what: str = "known", note: str = ""
+) -> ValueError:
+    """The one-line error of every name-taking argument: "{name}: {value} is not {what}; did
+    you mean ...? (accepted: {the names}{note})", the hint from _name_hint()."""
+    hint = _name_hint(value, accepted) if isinstance(value, str) else ""
+    listed = ", ".join(map(repr, accepted))
+    return ValueError(f"{name}: {_shown(value)} is not {what}{hint} (accepted: {listed}{note})")
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...], note: str = "") -> str:
+    """``value`` if it is one of ``accepted`` (exact), else _unknown_name()'s ValueError."""
     if not isinstance(value, str) or value not in accepted:
-        raise ValueError(
-            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
-        )
+        raise _unknown_name(name, value, accepted, note=note)
     return value
 
 
@@ -775,7 +849,8 @@ class VarianceScaling(_RandomInitializer):
 
     Args:
         scale: positive float.
-        mode: "fan_in", "fan_out" or "fan_avg" (the mean of the two).
+        mode: "fan_in", "fan_out", "fan_avg" (the mean of the two) or "fan_geo_avg"
+            (their geometric mean sqrt(fan_in * fan_out), as jax.nn.initializers).
         distribution: as above ("normal" means "truncated_normal", as in Keras).
         seed: int, ``keras.random.SeedGenerator`` or None (Keras 3 semantics).
         input_axes, output_axes: the axes of the fans (Keras 3); default [..., in, out].
@@ -817,7 +892,12 @@ class VarianceScaling(_RandomInitializer):
     def _variance(self, shape):
         """scale / fan for ``shape``: the variance after truncation."""
         fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
-        fans = {"fan_in": (fan_in,), "fan_out": (fan_out,), "fan_avg": (fan_in, fan_out)}
+        fans = {
+            "fan_in": (fan_in,),
+            "fan_out": (fan_out,),
+            "fan_avg": (fan_in, fan_out),
+            "fan_geo_avg": (fan_in, fan_out),
+        }
         if 0 in fans[self.mode]:
             raise ValueError(
                 f"shape: {tuple(shape)!r} has fan_in={fan_in}, fan_out={fan_out} "
@@ -827,6 +907,8 @@ class VarianceScaling(_RandomInitializer):
             return self.scale / fan_in
         if self.mode == "fan_out":
             return self.scale / fan_out
+        if self.mode == "fan_geo_avg":
+            return self.scale / ((fan_in * fan_out) ** 0.5)  # as jax.nn.initializers writes it
         return self.scale / ((fan_in + fan_out) / 2.0)
 
     def moments(self, shape):
@@ -841,7 +923,9 @@ class VarianceScaling(_RandomInitializer):
     def __call__(self, shape, dtype=None):
         dtype = _float_dtype(dtype)
         shape = _shape(shape)
-        variance = self._variance(shape)
+        # a shape with a 0 dimension has no values and needs no fan (which may be 0): the
+        # draw below returns the empty tensor (and advances a SeedGenerator, as in Keras)
+        variance = self._variance(shape) if math.prod(shape) else 1.0
         if self.distribution == "truncated_normal":
             sigma = math.sqrt(variance) / self._trunc_moments[1]
             return _truncated_normal(shape, 0.0, sigma, self.lower, self.upper, dtype, self.seed)
@@ -1000,12 +1084,14 @@ class LecunUniform(_NamedUniform):
 
 @_register
 class TruncatedNormal(_RandomInitializer):
-    """mean + sigma * X, X ~ N(0, 1) truncated to [lower, upper], with ``stddev`` the std
-    AFTER truncation: sigma = stddev / std_trunc(lower, upper).
+    """Truncated normal whose ``stddev`` is the std AFTER truncation (Keras's: BEFORE).
 
-    Unlike ``keras.initializers.TruncatedNormal``, whose ``stddev`` is the normal's std
-    before truncation (its values have std 0.8796 * stddev).  ``mean`` shifts the law; for
-    asymmetric cutoffs its mean is mean + mean_trunc(lower, upper) * sigma (``moments()``).
+    Not ``keras.initializers.TruncatedNormal``: there (and in ``tf.random.truncated_normal``)
+    ``stddev`` is the normal's std before truncation, so its values have std
+    0.8796 * stddev at the cutoffs +-2.  Here the values have std ``stddev``: mean + sigma * X,
+    X ~ N(0, 1) truncated to [lower, upper], sigma = stddev / std_trunc(lower, upper).
+    ``mean`` shifts the law; for asymmetric cutoffs its mean is
+    mean + mean_trunc(lower, upper) * sigma (``moments()``).
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None, *, lower=-2.0, upper=2.0):
@@ -1204,7 +1290,7 @@ class DeltaOrthogonal(_RandomInitializer):
                 "[*spatial, in, out] with 1 to 3 spatial dimensions)"
             )
         fan_in, fan_out = shape[-2], shape[-1]
-        if fan_in > fan_out:
+        if fan_in > fan_out and math.prod(shape) != 0:  # an empty kernel has no centre to fill
             raise ValueError(
                 f"shape: {shape!r} has in = {fan_in} > out = {fan_out} (accepted: in <= out, "
                 "an orthogonal centre needs at least as many outputs as inputs)"

@@ -13,8 +13,8 @@ function fills its tensor in place under ``torch.no_grad()`` and returns it, lik
 ``torch.nn.init``; float16, bfloat16, float32 and float64 tensors on any device.
 
 The rule (He et al. 2015, eq. 10 and 14; Glorot & Bengio 2010, eq. 12; LeCun et al. 1998):
-``Var[w] = scale / fan`` with fan = fan_in, fan_out or (fan_in + fan_out) / 2, so the wanted
-std is ``sqrt(scale) / sqrt(fan)``.
+``Var[w] = scale / fan`` with fan = fan_in, fan_out, (fan_in + fan_out) / 2 or
+sqrt(fan_in * fan_out) ("fan_geo_avg", as JAX), so the wanted std is ``sqrt(scale) / sqrt(fan)``.
 
 ``distribution="truncated_normal"`` (the default, as in TensorFlow/Keras) draws
 ``N(0, sigma^2)`` restricted to ``[lower * sigma, upper * sigma]`` -- the cutoffs are in units
@@ -66,7 +66,7 @@ __all__ = [
     "variance_scaling_mean",
 ]
 
-MODES = ("fan_in", "fan_out", "fan_avg")
+MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -467,18 +467,49 @@ def _builtin_name(activation: object) -> str:
     closest key and all of them (as `python -m derive gain NAME` does)."""
     if not isinstance(activation, str):
         raise TypeError(
-            f"activation: {activation!r} is not a string (accepted: {', '.join(GAINS)})"
+            f"activation: {_shown(activation)} is not a string "
+            f"(accepted: {', '.join(map(repr, GAINS))})"
         )
     if activation in GAINS:
         return activation
+    raise _unknown_name("activation", activation, tuple(GAINS), "a built-in")
+
+
+# Well-known names that mean an accepted one under another name: name -> (the accepted name,
+# why).  None of them is accepted (names are exact and lower-case, no aliases); an error
+# names the accepted one and says why.
+_SYNONYMS: dict[str, tuple[str, str]] = {
+    "approximate_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approx": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approximate": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_erf": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_exact": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_fast": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_new": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_pytorch_tanh": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "identity": ("linear", "the identity is linear"),
+    "leaky": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "leakyrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "logistic": ("sigmoid", "the logistic function is sigmoid"),
+    "lrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "swish": ("silu", "swish with beta=1 is silu"),
+    "tanh_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+}
+
+
+def _name_hint(value: str, accepted: tuple[str, ...]) -> str:
+    """ "; did you mean 'x'?" for a name that is one of ``accepted`` up to case and spaces,
+    a synonym of one (_SYNONYMS, with the reason) or close to one (difflib); else ""."""
+    key = value.strip().lower()
+    if key in accepted:
+        return f"; did you mean {key!r}? (names are exact and lower-case)"
+    target, note = _SYNONYMS.get(key.replace("-", "_").replace(" ", "_"), ("", ""))
+    if target in accepted:
+        return f"; did you mean {target!r}? ({note})"
     import difflib
 
-    key = activation.strip().lower()
-    close = [key] if key in GAINS else difflib.get_close_matches(key, list(GAINS), 1, 0.7)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"activation: {activation!r} is not a built-in{hint} (accepted: {', '.join(GAINS)})"
-    )
+    close = difflib.get_close_matches(key, list(accepted), 1, 0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # Std after truncation of the complex normal CN(0, 1) (E|z|^2 = 1 before truncation)
@@ -599,6 +630,7 @@ def _scalar(value: object) -> object:
 _REAL = "a finite real number"
 _POSITIVE = "a finite real number > 0"
 _CUTOFFS = "real numbers, -inf <= lower < upper <= inf"
+_RADIUS = "a real number, 0 < radius <= inf"
 
 
 def _shown(value: object) -> str:
@@ -630,7 +662,9 @@ def _check_positive(name: str, value: object) -> float:
 
 
 def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
-    """(lower, upper) as floats, +-inf allowed, lower < upper."""
+    """(lower, upper) as floats, +-inf allowed, lower < upper.  Cutoffs that look absolute
+    (both within _ABSOLUTE_LOOKING of 0) draw a UserWarning, the cutoffs being in units of
+    the std; every public function checks its cutoffs once, so one call warns once."""
     low, high = _check_real("lower", lower, _CUTOFFS), _check_real("upper", upper, _CUTOFFS)
     for name, value, number in (("lower", lower, low), ("upper", upper, high)):
         if math.isnan(number):
@@ -640,7 +674,38 @@ def _check_cutoffs(lower: object, upper: object) -> tuple[float, float]:
             f"lower, upper: ({_shown(lower)}, {_shown(upper)}) is an empty interval "
             f"(accepted: {_CUTOFFS})"
         )
+    if abs(low) < _ABSOLUTE_LOOKING and abs(high) < _ABSOLUTE_LOOKING:
+        _warn_at_caller(
+            f"lower={low!r}, upper={high!r} are in units of the std, not absolute values; "
+            "did you mean absolute cutoffs? divide them by the std (lower=a / std, "
+            "upper=b / std)"
+        )
     return low, high
+
+
+# A truncation within 0.1 std of the centre (a nearly uniform law) is almost always an
+# absolute cutoff (torch.nn.init.trunc_normal_'s a, b) passed to a std-units argument.
+_ABSOLUTE_LOOKING = 0.1
+
+
+def _warn_at_caller(message: str) -> None:
+    """warnings.warn(message, UserWarning) attributed to the first frame outside this file,
+    the user's call: under the default filter it shows once per call site and message."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(), 1
+    while frame is not None and frame.f_globals is globals():
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _check_radius(value: object) -> float:
+    """A truncation radius as a float: a real number > 0, inf allowed."""
+    number = _check_real("radius", value, _RADIUS)
+    if not number > 0.0:  # nan too
+        raise ValueError(f"radius: {_shown(value)} is out of range (accepted: {_RADIUS})")
+    return number
 
 
 def _check_seed(name: str, value: object, accepted: str) -> int:
@@ -651,11 +716,20 @@ def _check_seed(name: str, value: object, accepted: str) -> int:
     return int(number)
 
 
-def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> str:
+def _unknown_name(
+    name: str, value: object, accepted: tuple[str, ...], what: str = "known", note: str = ""
+) -> ValueError:
+    """The one-line error of every name-taking argument: "{name}: {value} is not {what}; did
+    you mean ...? (accepted: {the names}{note})", the hint from _name_hint()."""
+    hint = _name_hint(value, accepted) if isinstance(value, str) else ""
+    listed = ", ".join(map(repr, accepted))
+    return ValueError(f"{name}: {_shown(value)} is not {what}{hint} (accepted: {listed}{note})")
+
+
+def _check_choice(name: str, value: object, accepted: tuple[str, ...], note: str = "") -> str:
+    """``value`` if it is one of ``accepted`` (exact), else _unknown_name()'s ValueError."""
     if not isinstance(value, str) or value not in accepted:
-        raise ValueError(
-            f"{name}: {_shown(value)} is not known (accepted: {', '.join(map(repr, accepted))})"
-        )
+        raise _unknown_name(name, value, accepted, note=note)
     return value
 
 
@@ -670,7 +744,12 @@ def _check_generator(generator: object) -> None:
 def _fan(tensor: torch.Tensor, mode: str) -> float:
     _check_choice("mode", mode, MODES)
     fan_in, fan_out = calculate_fans(tensor)
-    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
+    fan = {
+        "fan_in": fan_in,
+        "fan_out": fan_out,
+        "fan_avg": (fan_in + fan_out) / 2.0,
+        "fan_geo_avg": (fan_in * fan_out) ** 0.5,  # as jax.nn.initializers writes it
+    }[mode]
     if fan == 0:
         raise ValueError(
             f"tensor: {mode} is 0 for shape {tuple(tensor.shape)} (accepted: a non-zero fan)"
@@ -1170,7 +1249,8 @@ def variance_scaling_(
     Args:
         tensor: float16, bfloat16, float32 or float64, shape ``[out, in / groups, *kernel]``.
         scale: > 0; 2 is He, 1 is Glorot (with fan_avg) and LeCun (with fan_in).
-        mode: "fan_in", "fan_out" or "fan_avg" (fan = (fan_in + fan_out) / 2).
+        mode: "fan_in", "fan_out", "fan_avg" (fan = (fan_in + fan_out) / 2) or
+            "fan_geo_avg" (fan = sqrt(fan_in * fan_out), as JAX).
         distribution: "truncated_normal" (cutoffs ``lower``, ``upper`` in units of the
             underlying normal's std, std after truncation sqrt(scale / fan); for
             asymmetric cutoffs the mean is variance_scaling_mean(), not 0),
@@ -1219,12 +1299,12 @@ def variance_scaling_mean(
 
 
 def _normal_distribution(distribution: str) -> str:
-    if distribution not in ("truncated_normal", "untruncated_normal"):
-        raise ValueError(
-            f"distribution: {_shown(distribution)} is not known "
-            "(accepted: 'truncated_normal', 'untruncated_normal'; for uniform use *_uniform_)"
-        )
-    return distribution
+    return _check_choice(
+        "distribution",
+        distribution,
+        ("truncated_normal", "untruncated_normal"),
+        note="; for uniform use *_uniform_",
+    )
 
 
 # torch.nn.init.calculate_gain's names for layers without an activation: linear's gain 1
@@ -1283,10 +1363,8 @@ def _he_gain(
     if nonlinearity is not None:
         name = "linear" if nonlinearity in _TORCH_LINEAR_NAMES else nonlinearity
         if not isinstance(name, str) or name not in GAINS:
-            raise ValueError(
-                f"nonlinearity: {_shown(nonlinearity)} is not a built-in "
-                f"(accepted: {', '.join(GAINS)}, {', '.join(_TORCH_LINEAR_NAMES)})"
-            )
+            accepted = (*GAINS, *_TORCH_LINEAR_NAMES)
+            raise _unknown_name("nonlinearity", nonlinearity, accepted, "a built-in")
         return GAINS[name]
     g = _activation_gain(activation, gain)
     assert g is not None
@@ -1316,12 +1394,13 @@ def he_normal_(
     torch's conv names.  Differences, by design: other nonlinearities take their derived gain
     (GAINS: tanh 1.5925, sigmoid 1.8462, selu 1.0, gelu, silu, ...; torch's heuristics are
     5/3, 1 and 3/4, and it has none for gelu or silu); a non-zero ``a`` with a nonlinearity
-    other than "leaky_relu" is an error (torch ignores it); mode may also be "fan_avg".
+    other than "leaky_relu" is an error (torch ignores it); mode may also be "fan_avg" or
+    "fan_geo_avg".
 
     Args:
         tensor: float16, bfloat16, float32 or float64, shape ``[out, in / groups, *kernel]``.
         a: the negative slope of the leaky ReLU (nonlinearity "leaky_relu" only).
-        mode: "fan_in", "fan_out" or "fan_avg".
+        mode: "fan_in", "fan_out", "fan_avg" or "fan_geo_avg" (as variance_scaling_).
         nonlinearity: None (torch's default, "leaky_relu" with slope ``a``: ReLU for a = 0),
             "leaky_relu", or any built-in activation (GAINS).
         generator: the torch.Generator to draw from (default: torch's global one).
@@ -1703,13 +1782,8 @@ def complex_variance_scaling_(
             "(accepted: a complex64 or complex128 torch.Tensor)"
         )
     scale = activation_scale(_check_positive("scale", scale), activation, gain)
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            f"distribution: {distribution!r} (accepted: {', '.join(map(repr, DISTRIBUTIONS))})"
-        )
-    radius = float(radius)
-    if not radius > 0.0:
-        raise ValueError(f"radius: {radius!r} (accepted: 0 < radius <= inf)")
+    _check_choice("distribution", distribution, DISTRIBUTIONS)
+    radius = _check_radius(radius)
     std = _rule_std(scale, _fan(tensor, mode))
     if tensor.numel() == 0 or tensor.is_meta:
         return tensor

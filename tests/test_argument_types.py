@@ -1,11 +1,12 @@
-"""The three generated initializers accept and reject the same arguments with the same words
+"""The four generated initializers accept and reject the same arguments with the same words
 (issue 9, item 5).
 
 Numbers are real numbers: Python int and float, NumPy scalars and the file's own 0-d
 framework scalars; bool, strings, containers, None and complex are a TypeError, values out of
-range a ValueError.  One table runs against numpy_init, torch_init and tf_init; for every
-rejected value the three messages are the same line, "{argument}: {value} ... (accepted:
-{range})".  Seeds are Python or NumPy integers, never bool.
+range a ValueError.  One table runs against numpy_init, torch_init, tf_init and jax_init; for
+every rejected value the four messages are the same line, "{argument}: {value} ... (accepted:
+{range})" (jax_init's list of distributions also names JAX's "normal", which it accepts).
+Seeds are Python or NumPy integers, never bool.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ import pytest
 
 from tests.conftest import load_generated, require
 
-FRAMEWORKS = ("numpy", "torch", "tf")
-SHAPE = (8, 4)  # numpy / Keras [in, out]; torch gets [out, in] (4, 8): fan_in 8 everywhere
+FRAMEWORKS = ("numpy", "torch", "tf", "jax")
+SHAPE = (8, 4)  # numpy / Keras / JAX [in, out]; torch gets [out, in] (4, 8): fan_in 8 everywhere
 
 
 @pytest.fixture(scope="module")
 def modules() -> dict[str, ModuleType]:
     require("torch")
     require("tensorflow")
+    require("jax")
     return {name: load_generated(f"{name}_init") for name in FRAMEWORKS}
 
 
@@ -50,6 +52,17 @@ def _draw(modules: dict[str, ModuleType], framework: str, **kwargs: Any) -> np.n
         if plain:
             return modules["torch"].truncated_normal_(w, std=1.0, **kwargs).numpy()
         return modules["torch"].variance_scaling_(w, **kwargs).numpy()
+    if framework == "jax":
+        import jax
+
+        if plain:
+            init = modules["jax"].truncated_normal(1.0, **kwargs)
+        else:
+            scale = kwargs.pop("scale", 1.0)
+            mode = kwargs.pop("mode", "fan_in")
+            distribution = kwargs.pop("distribution", "truncated_normal")
+            init = modules["jax"].variance_scaling(scale, mode, distribution, **kwargs)
+        return np.asarray(init(jax.random.key(5), SHAPE))
     kwargs.setdefault("seed", 5)
     if plain:
         init = modules["tf"].TruncatedNormal(stddev=1.0, **kwargs)
@@ -111,6 +124,14 @@ def _framework_scalars(framework: str) -> tuple[list[Any], list[Any]]:
             torch.tensor([2.0]),
             torch.tensor(True),
             torch.tensor(2.0 + 0j),
+        ]
+    if framework == "jax":
+        import jax.numpy as jnp
+
+        return [jnp.array(2.0), jnp.array(2, dtype=jnp.int32)], [
+            jnp.array([2.0]),
+            jnp.array(True),
+            jnp.array(2.0 + 0j),
         ]
     import tensorflow as tf
 
@@ -179,13 +200,65 @@ def test_bad_numbers_raise_the_same_one_line_error_in_every_file(
     modules: dict[str, ModuleType], name: str, kwargs: dict[str, Any], error: type[Exception]
 ) -> None:
     messages = {fw: _message(modules, fw, error, **kwargs) for fw in FRAMEWORKS}
+    jax_message = messages.pop("jax")
     assert len(set(messages.values())) == 1, messages
+    message = messages["numpy"]
+    if name == "distribution":  # jax_init also accepts JAX's own "normal", and lists it
+        message = message.replace(
+            "'truncated_normal', 'untruncated_normal'",
+            "'truncated_normal', 'normal', 'untruncated_normal'",
+        )
+    assert jax_message == message, (jax_message, message)
     message = messages["numpy"]
     assert "\n" not in message
     shown = re.escape(" ".join(repr(v) for v in kwargs.values()))
     if name == "lower, upper":
         shown = r"\(.+\)"
     assert re.fullmatch(rf"{re.escape(name)}: {shown} .+ \(accepted: .+\)", message), message
+
+
+# --------------------------------------------------------------------------- radius
+
+
+def _radius_message(
+    modules: dict[str, ModuleType], framework: str, error: type[Exception], radius: Any
+) -> str:
+    """The error of the complex truncation radius ``radius`` in one file (no Keras twin)."""
+    with pytest.raises(error) as info:
+        if framework == "numpy":
+            modules["numpy"].complex_variance_scaling((8, 4), radius=radius)
+        elif framework == "torch":
+            import torch
+
+            w = torch.empty(4, 8, dtype=torch.complex64)
+            modules["torch"].complex_variance_scaling_(w, radius=radius)
+        else:
+            modules["jax"].variance_scaling(1.0, "fan_in", "truncated_normal", radius=radius)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("radius", "error"),
+    [
+        ("2", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+        (0, ValueError),
+        (-1.5, ValueError),
+        (math.nan, ValueError),
+        (np.float32(0.0), ValueError),
+    ],
+    ids=repr,
+)
+def test_bad_radii_raise_the_same_one_line_error_in_every_file(
+    modules: dict[str, ModuleType], radius: Any, error: type[Exception]
+) -> None:
+    messages = {fw: _radius_message(modules, fw, error, radius) for fw in ("numpy", "torch", "jax")}
+    assert len(set(messages.values())) == 1, messages
+    assert re.fullmatch(
+        rf"radius: {re.escape(repr(radius))} .+ \(accepted: a real number, 0 < radius <= inf\)",
+        messages["numpy"],
+    ), messages
 
 
 # --------------------------------------------------------------------------- seeds

@@ -113,15 +113,18 @@ def test_modulus_and_angle_follow_the_truncated_law(
 def test_complex_bad_input_names_the_argument(
     ni: ModuleType, ti: ModuleType, torch: ModuleType
 ) -> None:
-    with pytest.raises(ValueError, match=r"^radius: 0.0 \(accepted: 0 < radius <= inf\)$"):
+    accepted = r"\(accepted: a real number, 0 < radius <= inf\)$"
+    with pytest.raises(ValueError, match=rf"^radius: 0.0 is out of range {accepted}"):
         ni.complex_variance_scaling((4, 4), radius=0.0)
     with pytest.raises(ValueError, match=r"^lower, upper: \[-3.0, 3.0\] apply to real dtypes"):
         ni.variance_scaling((4, 4), lower=-3.0, upper=3.0, dtype=np.complex64)
     with pytest.raises(TypeError, match=r"^dtype: .* \(accepted: complex64, complex128\)$"):
         ni.complex_variance_scaling((4, 4), dtype=np.float32)
     w = torch.empty(4, 4, dtype=torch.complex64)
-    with pytest.raises(ValueError, match=r"^radius: nan"):
+    with pytest.raises(ValueError, match=rf"^radius: nan is out of range {accepted}"):
         ti.complex_variance_scaling_(w, radius=math.nan)
+    with pytest.raises(TypeError, match=r"^radius: '2' is not a real number \(accepted: "):
+        ni.complex_variance_scaling((4, 4), radius="2")
     with pytest.raises(ValueError, match=r"^lower, upper: \[5.0, 6.0\] apply to real tensors"):
         ti.variance_scaling_(w, lower=5.0, upper=6.0)
     with pytest.raises(TypeError, match=r"^tensor: torch.float32 is not complex"):

@@ -184,6 +184,8 @@ def _check_uniform(values: Any, lower: float, upper: float, std: float, mean: fl
     assert not wider.ok and abs(wider.z_var) > 15, wider  # the check sees a 1% error
 
 
+# narrow intervals near 0 on purpose: the absolute-looking-cutoff warning is expected
+@pytest.mark.filterwarnings("ignore:lower=.* are in units of the std:UserWarning")
 @pytest.mark.parametrize(("lower", "upper"), NARROW)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_numpy_samples_a_too_narrow_interval_as_its_uniform_law(
@@ -198,6 +200,8 @@ def test_numpy_samples_a_too_narrow_interval_as_its_uniform_law(
     assert mod.truncated_normal(5, std=1.0, lower=1e-300, upper=2e-300).shape == (5,)
 
 
+# narrow intervals near 0 on purpose: the absolute-looking-cutoff warning is expected
+@pytest.mark.filterwarnings("ignore:lower=.* are in units of the std:UserWarning")
 @pytest.mark.parametrize(("lower", "upper"), NARROW)
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 def test_torch_samples_a_too_narrow_interval_as_its_uniform_law(
@@ -211,6 +215,8 @@ def test_torch_samples_a_too_narrow_interval_as_its_uniform_law(
     _check_uniform(tensor.numpy(), lower, upper, 1.0, 0.5)
 
 
+# narrow intervals near 0 on purpose: the absolute-looking-cutoff warning is expected
+@pytest.mark.filterwarnings("ignore:lower=.* are in units of the std:UserWarning")
 @pytest.mark.parametrize(("lower", "upper"), NARROW)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_keras_samples_a_too_narrow_interval_as_its_uniform_law(
@@ -225,6 +231,7 @@ def test_keras_samples_a_too_narrow_interval_as_its_uniform_law(
     _check_uniform(values, lower, upper, 1.0, 0.5)
 
 
+@pytest.mark.filterwarnings("ignore:lower=.* are in units of the std:UserWarning")
 @pytest.mark.parametrize(("lower", "upper"), REFUSED)
 def test_all_three_refuse_a_std_below_float64s_normal_range_with_one_message(
     lower: float, upper: float

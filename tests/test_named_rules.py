@@ -5,9 +5,10 @@
   and draw the same bits where the law is the same (untruncated; nonlinearity relu,
   leaky_relu with any slope a, linear and torch's conv names).  Other nonlinearities take the
   derived gain; a slope a that would be ignored is an error.
-* In all three files the named rules (he / glorot / lecun x normal / uniform) take
+* In all four files the named rules (he / glorot / lecun x normal / uniform) take
   ``activation=`` and ``gain=``, which replace the rule's own gain: he_normal(activation=X)
-  draws what variance_scaling(scale=1, activation=X) draws.
+  draws what variance_scaling(scale=1, activation=X) draws, and the rule's own gain by name
+  (relu for He, linear for Glorot and LeCun) draws the plain rule's bits.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def test_tanh_takes_the_derived_gain_not_torchs_five_thirds(
     assert abs(std - 5.0 / 3.0) > 0.05
 
 
+SWISH = "nonlinearity: 'swish' is not a built-in"
 BAD_GAIN_CALLS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"a": 0.1, "nonlinearity": "relu"}, ValueError, "a: 0.1 is the leaky_relu slope"),
     ({"a": 0.1, "activation": "gelu"}, ValueError, "a: 0.1 is the leaky_relu slope"),
@@ -155,9 +157,13 @@ BAD_GAIN_CALLS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"nonlinearity": "relu", "activation": "relu"}, ValueError, "nonlinearity, activation:"),
     ({"nonlinearity": "tanh", "gain": 1.5}, ValueError, "nonlinearity, gain:"),
     ({"activation": "gelu", "gain": 1.5}, ValueError, "activation, gain:"),
-    ({"nonlinearity": "swish"}, ValueError, "nonlinearity: 'swish' is not a built-in"),
-    ({"nonlinearity": "ReLU"}, ValueError, "nonlinearity: 'ReLU' is not a built-in"),
-    ({"activation": "gelu2"}, ValueError, "activation: 'gelu2' is not a built-in"),
+    ({"nonlinearity": "swish"}, ValueError, f"{SWISH}; did you mean 'silu'? (swish with beta=1"),
+    (
+        {"nonlinearity": "ReLU"},
+        ValueError,
+        "nonlinearity: 'ReLU' is not a built-in; did you mean 'relu'?",
+    ),
+    ({"activation": "gelu2"}, ValueError, "activation: 'gelu2' is not a built-in; did you mean"),
     ({"a": True}, TypeError, "a: True is not a real number"),
     ({"a": "0.2"}, TypeError, "a: '0.2' is not a real number"),
     ({"a": math.nan}, ValueError, "a: nan is out of range"),
@@ -191,7 +197,7 @@ RULES = [("he", 2.0, "fan_in"), ("glorot", 1.0, "fan_avg"), ("lecun", 1.0, "fan_
 
 @pytest.mark.parametrize(("rule", "scale", "mode"), RULES)
 @pytest.mark.parametrize("law", ["normal", "uniform"])
-@pytest.mark.parametrize("framework", ["numpy", "torch", "tf"])
+@pytest.mark.parametrize("framework", ["numpy", "torch", "tf", "jax"])
 def test_named_rules_take_activation_and_gain_in_place_of_their_own_gain(
     framework: str, rule: str, scale: float, mode: str, law: str
 ) -> None:
@@ -226,6 +232,21 @@ def _drawer(framework: str) -> Any:
             return fill_(w, generator=torch.Generator().manual_seed(1), **kw).numpy()
 
         return fill
+    if framework == "jax":
+        jax = require("jax")
+        ji = load_generated("jax_init")
+
+        def init(name: str, kw: dict[str, Any]) -> np.ndarray:
+            kw = dict(kw)
+            if name == "variance_scaling":
+                made = ji.variance_scaling(
+                    kw.pop("scale"), kw.pop("mode"), kw.pop("distribution"), **kw
+                )
+            else:
+                made = getattr(ji, name)(**kw)
+            return np.asarray(made(jax.random.key(1), (40, 24)))
+
+        return init
     require("tensorflow")
     tfi = load_generated("tf_init")
     classes = {"variance_scaling": tfi.VarianceScaling}
@@ -254,9 +275,17 @@ def test_keras_named_rules_keep_activation_and_gain_through_their_config() -> No
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["numpy_init", "torch_init", "tf_init"])
+FRAMEWORK_OF = {
+    "numpy_init": "numpy",
+    "torch_init": "torch",
+    "tf_init": "tensorflow",
+    "jax_init": "jax",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FRAMEWORK_OF))
 def test_variance_gains_are_the_correctly_rounded_inverse_second_moments(name: str) -> None:
-    require({"numpy_init": "numpy", "torch_init": "torch", "tf_init": "tensorflow"}[name])
+    require(FRAMEWORK_OF[name])
     module = load_generated(name)
     import mpmath
 
@@ -275,3 +304,38 @@ def test_he_normal_with_activation_relu_draws_the_bits_of_plain_he_normal() -> N
         plain = numpy_init.he_normal(shape, rng=np.random.default_rng(5))
         relu = numpy_init.he_normal(shape, activation="relu", rng=np.random.default_rng(5))
         assert np.array_equal(plain, relu), shape
+
+
+@pytest.mark.parametrize(
+    ("rule", "own"), [("he", "relu"), ("glorot", "linear"), ("lecun", "linear")]
+)
+@pytest.mark.parametrize("law", ["normal", "uniform"])
+def test_jax_named_rules_with_their_own_activation_draw_jaxs_bits(
+    rule: str, own: str, law: str
+) -> None:
+    """jax_init.he_normal(activation="relu") (and glorot / lecun with "linear") draws the bits
+    of the plain rule and of jax.nn.initializers' rule, as VARIANCE_GAINS holds 2 and 1
+    exactly; a different activation or gain changes the draw."""
+    jax = require("jax")
+    ji = load_generated("jax_init")
+    key, shape = jax.random.key(11), (3, 3, 20, 12)
+    make = getattr(ji, f"{rule}_{law}")
+    plain = np.asarray(make()(key, shape))
+    np.testing.assert_array_equal(np.asarray(make(activation=own)(key, shape)), plain)
+    theirs = getattr(jax.nn.initializers, f"{rule}_{law}")()
+    np.testing.assert_array_equal(np.asarray(theirs(key, shape)), plain)
+    other = np.asarray(make(activation="gelu")(key, shape))
+    assert not np.array_equal(other, plain)
+    np.testing.assert_allclose(other, plain * (ji.GAINS["gelu"] / ji.GAINS[own]), rtol=2e-6)
+
+
+def test_jax_named_rules_refuse_activation_and_gain_together() -> None:
+    require("jax")
+    ji = load_generated("jax_init")
+    for make in (ji.he_normal, ji.glorot_uniform, ji.lecun_normal):
+        with pytest.raises(ValueError, match=r"^activation, gain: 'gelu' and 1.5 both given"):
+            make(activation="gelu", gain=1.5)
+        with pytest.raises(ValueError, match=r"^activation: 'Gelu' is not a built-in; did you"):
+            make(activation="Gelu")
+        with pytest.raises(ValueError, match=r"^gain: 0.0 is out of range"):
+            make(gain=0.0)

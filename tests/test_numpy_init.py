@@ -288,8 +288,9 @@ def test_out_in_fans_match_torch(npi: ModuleType, layer: str) -> None:
 # ---------------------------------------------------------------------------
 
 BAD_CALLS = {
-    "zero fan": ("variance_scaling", ((0, 4),), {}, ValueError, "shape"),
-    "zero fan_out": ("variance_scaling", ((4, 0),), {"mode": "fan_out"}, ValueError, "shape"),
+    # an empty weight draws nothing (tests/test_empty_shapes.py), but has no std either
+    "zero fan": ("variance_scaling_std", ((0, 4),), {}, ValueError, "shape"),
+    "zero fan_out": ("variance_scaling_std", ((4, 0),), {"mode": "fan_out"}, ValueError, "shape"),
     "negative dim": ("he_normal", ((-1, 4),), {}, ValueError, "shape"),
     "float dim": ("he_normal", ((2.5, 4),), {}, ValueError, "shape"),
     "1-d out_in": ("he_normal", ((8,),), {"layout": "out_in"}, ValueError, "shape"),

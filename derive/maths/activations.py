@@ -335,6 +335,29 @@ HINTS: dict[str, str] = {
     "gelu_approx": "'gelu_tanh'",
 }
 
+# Well-known names of built-ins under another name, for the generated initializers, whose
+# ``activation=`` takes the exact built-in names only: name -> (the built-in, why).  None of
+# them is accepted either; the error names the built-in and says why
+# ("did you mean 'silu'? (swish with beta=1 is silu)").  Keys are lower-case with
+# underscores; every value names a key of BUILTIN_NAMES (checked where the model is built).
+SYNONYMS: dict[str, tuple[str, str]] = {
+    "swish": ("silu", "swish with beta=1 is silu"),
+    "gelu_erf": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_exact": ("gelu", "the erf form of GELU is gelu"),
+    "gelu_approx": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_approximate": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "approximate_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_new": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_fast": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "gelu_pytorch_tanh": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "tanh_gelu": ("gelu_tanh", "the tanh approximation of GELU is gelu_tanh"),
+    "lrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "leaky": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "leakyrelu": ("leaky_relu", "leaky_relu is the leaky ReLU of slope 0.01"),
+    "identity": ("linear", "the identity is linear"),
+    "logistic": ("sigmoid", "the logistic function is sigmoid"),
+}
+
 
 def suggestion(name: str) -> str:
     """ "; did you mean ...?" for a name close to a built-in (case, spaces, typos), or ""."""

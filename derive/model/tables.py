@@ -191,6 +191,20 @@ def gain_rows(digits: int) -> list[dict[str, Any]]:
     return [gain_row(b.name, digits) for b in BUILTINS]
 
 
+def synonym_rows() -> list[dict[str, str]]:
+    """The names that mean a built-in under another name (derive.maths.activations.SYNONYMS),
+    sorted, for the generated files' "did you mean" hints."""
+    from derive.maths.activations import BUILTIN_NAMES, SYNONYMS
+
+    rows = []
+    for name in sorted(SYNONYMS):
+        target, note = SYNONYMS[name]
+        if target not in BUILTIN_NAMES or name in BUILTIN_NAMES:
+            raise ValueError(f"SYNONYMS[{name!r}] = {target!r}: not a synonym of a built-in")
+        rows.append({"name": name, "target": target, "note": note})
+    return rows
+
+
 def depth_rows(digits: int) -> dict[str, Any]:
     """r and r^L of each framework's init on a plain ReLU network (derive.maths.depth)."""
     from ..maths.depth import DEFAULT_LAYERS, TABLE_CUTOFFS, depth_table
@@ -312,6 +326,7 @@ def build_model(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
     the depth table, the critical line and (when report.md is asked for) the report's data."""
     model = _model_without_gains(spec, progress)
     model["gains"] = gain_rows(spec.gain_digits)
+    model["synonyms"] = synonym_rows()
     model["gain_digits"] = str(spec.gain_digits)  # digits of the gains' "decimal" strings
     model["gain_short_digits"] = str(min(SHORT_DIGITS, spec.gain_digits))  # their "short"
     return model
