@@ -194,7 +194,7 @@ def gain_rows(digits: int) -> list[dict[str, Any]]:
 def synonym_rows() -> list[dict[str, str]]:
     """The names that mean a built-in under another name (derive.maths.activations.SYNONYMS),
     sorted, for the generated files' "did you mean" hints."""
-    from derive.maths.activations import BUILTIN_NAMES, SYNONYMS
+    from ..maths.activations import BUILTIN_NAMES, SYNONYMS
 
     rows = []
     for name in sorted(SYNONYMS):
