@@ -122,18 +122,6 @@ RULES: tuple[KnownRule, ...] = (
         "Keras Embedding default uniform(-0.05, 0.05), Var = 0.05^2/3",
     ),
 )
-# initref's own variance-preserving gains where they differ from the rules above by more than
-# a sample can resolve (leaky_relu is He to 1e-4, gelu_tanh is gelu to 3e-5, selu is LeCun)
-RULES += tuple(
-    KnownRule(
-        f"gain_{name}",
-        "fan_in",
-        _np_init.VARIANCE_GAINS[name],
-        f"initref's derived gain for {name}" + (" (or gelu_tanh)" if name == "gelu" else "")
-        + f", Var = {_np_init.VARIANCE_GAINS[name]:.6g}/fan_in",
-    )
-    for name in ("elu", "gelu", "silu", "mish", "softplus", "tanh", "sigmoid")
-)
 RULES_BY_NAME: dict[str, KnownRule] = {r.name: r for r in RULES}
 
 # Shapes of the weight law, told apart by the excess kurtosis of the sample.
@@ -448,12 +436,30 @@ class RuleMatch:
     z: float
 
 
-def match_rules(m: Moments, fan_in: float, fan_out: float) -> tuple[RuleMatch, ...]:
+# activations whose derived gain is already a rule above (He, LeCun) or He to 1e-4
+_GAIN_IS_A_RULE = ("linear", "relu", "leaky_relu", "selu")
+
+
+def gain_rule(act: Activation) -> KnownRule | None:
+    """initref's own rule for the activation after the layer, Var = g^2 / fan_in, where it is
+    not one of RULES already (it is considered only for layers followed by that activation:
+    ELU's g^2 = 1.5505 is the trap's 2 s(2)^2 = 1.5475 to 0.2%)."""
+    if act.name in _GAIN_IS_A_RULE and act.label == act.name:
+        return None
+    return KnownRule("initref_gain", "fan_in", act.variance_gain,
+                     f"initref's derived gain for the activation after the layer, "
+                     f"Var = g^2/fan_in")  # fmt: skip
+
+
+def match_rules(
+    m: Moments, fan_in: float, fan_out: float, act: Activation | None = None
+) -> tuple[RuleMatch, ...]:
     """Every rule whose std is within MATCH_Z standard errors of the measured RMS, nearest
-    first."""
+    first (with ``act``, initref's gain for it as well)."""
     se = m.relative_se
     found = []
-    for rule in RULES:
+    extra = gain_rule(act) if act is not None else None
+    for rule in (*RULES, *([extra] if extra else [])):
         std = math.sqrt(rule.variance(fan_in, fan_out))
         z = (m.rms / std - 1.0) / se if se > 0 else (0.0 if m.rms == std else math.inf)
         if abs(z) < MATCH_Z:
@@ -652,7 +658,9 @@ class DiagnoseReport:
             )
         )
         for name in self.rules:
-            parts.append(f"  {name}: {RULES_BY_NAME[name].description}")
+            known = RULES_BY_NAME.get(name)
+            text = known.description if known else "initref's derived gain, Var = g^2/fan_in"
+            parts.append(f"  {name}: {text}")
         if self.skipped:
             parts.append("skipped (zero-size): " + ", ".join(self.skipped))
         return "\n".join(parts)
@@ -712,12 +720,12 @@ def diagnose_layer(
     bias_std: float | None,
 ) -> LayerDiagnosis:
     """The diagnosis of one non-empty layer."""
-    matches = match_rules(moments, fan_in, fan_out)
+    matches = match_rules(moments, fan_in, fan_out, act)
     rule, words = verdict_of(matches, moments, fan_in)
     r = moments.m2 * fan_in / act.variance_gain
     rule_r = None
     if rule is not None:
-        rule_r = RULES_BY_NAME[matches[0].rule].variance(fan_in, fan_out) * fan_in / act.variance_gain
+        rule_r = matches[0].std**2 * fan_in / act.variance_gain
     return LayerDiagnosis(
         name=name,
         kind=kind,
