@@ -98,7 +98,7 @@ def test_a_deep_net_keeps_its_second_moment_after_initialize_and_the_trap_loses_
     assert lo < 1 < hi, (lo, hi)
     trap = [v / r12 for v in ratios["trap"]]
     assert min(trap) < 1 < max(trap), trap
-    assert statistics.median(ratios["trap"]) < 0.1 * min(ratios["init"])  # r^12 = 0.046
+    assert max(ratios["trap"]) < min(ratios["init"])  # r^12 = 0.046: apart, seed by seed
 
 
 def _ratio(model: Any, x: Any) -> float:
