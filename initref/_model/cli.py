@@ -38,6 +38,13 @@ def load_report(path: Path, activation: str | None) -> common.DiagnoseReport:
         )
     if not path.is_file():
         raise DiagnoseInputError(f"FILE: {str(path)!r} does not exist or is not a file")
+    if activation is not None:
+        from .._generated import numpy_init
+
+        try:
+            common.resolve(activation, numpy_init.VARIANCE_GAINS, "--activation")
+        except ValueError as exc:
+            raise DiagnoseInputError(str(exc)) from None
     if path.suffix == ".keras":
         return _keras(path, activation)
     return _torch(path, "relu" if activation is None else activation)
