@@ -46,8 +46,17 @@ def _models(quick: bool) -> dict[str, Any]:
     def cnn() -> Any:
         mods: list[Any] = []
         for i in range(DEPTH):
-            mods += [nn.Conv2d(3 if i == 0 else channels, channels, 3, padding=1,
-                               padding_mode="circular", bias=False), nn.ReLU()]  # fmt: skip
+            mods += [
+                nn.Conv2d(
+                    3 if i == 0 else channels,
+                    channels,
+                    3,
+                    padding=1,
+                    padding_mode="circular",
+                    bias=False,
+                ),
+                nn.ReLU(),
+            ]
         return nn.Sequential(*mods)
 
     def mlp(act: type[Any]) -> Any:
@@ -58,10 +67,16 @@ def _models(quick: bool) -> dict[str, Any]:
 
     return {
         "relu_cnn": (cnn, lambda g: torch.randn(2, 3, 4, 4, generator=g), {}),
-        "tanh_mlp": (lambda: mlp(nn.Tanh), lambda g: torch.randn(8, width, generator=g),
-                     {"bias_variance": 0.05, "critical": True}),  # fmt: skip
-        "gelu_mlp": (lambda: mlp(nn.GELU), lambda g: torch.randn(8, width, generator=g),
-                     {"bias_variance": 0.2, "critical": True}),  # fmt: skip
+        "tanh_mlp": (
+            lambda: mlp(nn.Tanh),
+            lambda g: torch.randn(8, width, generator=g),
+            {"bias_variance": 0.05, "critical": True},
+        ),
+        "gelu_mlp": (
+            lambda: mlp(nn.GELU),
+            lambda g: torch.randn(8, width, generator=g),
+            {"bias_variance": 0.2, "critical": True},
+        ),
     }
 
 
@@ -70,8 +85,10 @@ def _depth_ratio(model: Any, x: Any) -> float:
 
     acts = [m for m in model if not isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
     seen: list[float] = []
-    hooks = [a.register_forward_hook(lambda m, i, o: seen.append(float(o.pow(2).mean())))
-             for a in (acts[0], acts[-1])]  # fmt: skip
+    hooks = [
+        a.register_forward_hook(lambda m, i, o: seen.append(float(o.pow(2).mean())))
+        for a in (acts[0], acts[-1])
+    ]
     with torch.no_grad():
         model(x)
     for h in hooks:
@@ -110,13 +127,18 @@ def section_model(cfg: dict[str, Any], threads: int, memory: bool) -> dict[str, 
         log(f"[bench model] {name}")
         methods: dict[str, Any] = {
             "initref": lambda m, s, kw=kw: it.initialize(
-                m, generator=torch.Generator().manual_seed(s), **kw),
+                m, generator=torch.Generator().manual_seed(s), **kw
+            ),
             "initref_untruncated": lambda m, s, kw=kw: it.initialize(
-                m, generator=torch.Generator().manual_seed(s), distribution="untruncated_normal",
-                **kw),
-            "torch_default": lambda m, s: [x.reset_parameters() for x in m.modules()
-                                           if hasattr(x, "reset_parameters")],
-        }  # fmt: skip
+                m,
+                generator=torch.Generator().manual_seed(s),
+                distribution="untruncated_normal",
+                **kw,
+            ),
+            "torch_default": lambda m, s: [
+                x.reset_parameters() for x in m.modules() if hasattr(x, "reset_parameters")
+            ],
+        }
         if anyinit is not None:
             methods["anyinit"] = lambda m, s: anyinit.initialize(m, seed=s)
         row: dict[str, Any] = {}
@@ -177,8 +199,10 @@ def model_table(res: dict[str, Any], table: Any) -> list[str]:
         return []
     if "error" in sec:
         return [f"\n== model: {sec['error']}"]
-    parts = [f"\n== model level (torch {sec.get('torch')}, {sec.get('threads')} threads; "
-             f"anyinit {sec.get('anyinit') or 'skipped: ' + str(sec.get('anyinit_skipped'))})"]  # fmt: skip
+    parts = [
+        f"\n== model level (torch {sec.get('torch')}, {sec.get('threads')} threads; "
+        f"anyinit {sec.get('anyinit') or 'skipped: ' + str(sec.get('anyinit_skipped'))})"
+    ]
     rows = []
     for name, row in sec["models"].items():
         for method, r in row.items():
@@ -187,17 +211,36 @@ def model_table(res: dict[str, Any], table: Any) -> list[str]:
                 continue
             t = r["time"].get("median_s")
             m = r["second_moment_L_over_1"]
-            rows.append([name, method, "-" if t is None else f"{t * 1e3:.1f}",
-                         f"{m['mean']:.3g}", f"{m['geometric_mean']:.3g}",
-                         f"[{m['min']:.3g}, {m['max']:.3g}]", str(m["seeds"])])  # fmt: skip
-    parts.append(table(["model", "init", "ms", "E[a_L^2]/E[a_1^2] mean", "geo mean",
-                        "range", "seeds"], rows))  # fmt: skip
+            rows.append(
+                [
+                    name,
+                    method,
+                    "-" if t is None else f"{t * 1e3:.1f}",
+                    f"{m['mean']:.3g}",
+                    f"{m['geometric_mean']:.3g}",
+                    f"[{m['min']:.3g}, {m['max']:.3g}]",
+                    str(m["seeds"]),
+                ]
+            )
+    parts.append(
+        table(["model", "init", "ms", "E[a_L^2]/E[a_1^2] mean", "geo mean", "range", "seeds"], rows)
+    )
     big = sec.get("large", {})
     if big:
-        rows = [[k, f"{big[k]['median_s']:.3f}" if "median_s" in big[k] else "error",
-                 "-" if k == "torch_default" else f"{big['ratio_' + k[8:]]:.2f}"]
-                for k in ("torch_default", "initref_truncated_normal",
-                          "initref_untruncated_normal", "initref_uniform") if k in big]  # fmt: skip
+        rows = [
+            [
+                k,
+                f"{big[k]['median_s']:.3f}" if "median_s" in big[k] else "error",
+                "-" if k == "torch_default" else f"{big['ratio_' + k[8:]]:.2f}",
+            ]
+            for k in (
+                "torch_default",
+                "initref_truncated_normal",
+                "initref_untruncated_normal",
+                "initref_uniform",
+            )
+            if k in big
+        ]
         parts.append(f"\n-- {big['parameters']:.3g} parameters on CPU: initialize / default init")
         parts.append(table(["init", "s", "ratio"], rows))
     return parts

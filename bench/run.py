@@ -447,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         default=[],
-        help="numpy|torch|tf|jax|generator|orthogonal (the three orthogonal_* sections)|model|torch_cuda "
+        help="numpy|torch|tf|jax|generator|orthogonal (the three orthogonal_* sections)|model|"
+        "torch_cuda "
         "(repeatable or comma-separated)",
     )
     parser.add_argument(

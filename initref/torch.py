@@ -6,9 +6,12 @@ from ._generated.torch_init import *  # noqa: F403
 from ._model.torch import diagnose, initialize
 
 __all__ = [*_generated.__all__, "diagnose", "initialize"]
-__doc__ = (_generated.__doc__ or "") + """
+__doc__ = (
+    (_generated.__doc__ or "")
+    + """
 Model level: ``initialize(model, ...)`` initializes every nn.Linear, nn.Conv*,
 nn.ConvTranspose* and nn.Embedding for the activation that follows it (found by torch.fx, or
 given by name) and returns a report; ``diagnose(model)`` tells which known rule each layer's
 weights follow and predicts the second moment at depth (see initref._model.torch).
 """
+)

@@ -21,8 +21,13 @@ TRAP_R = constants.DEPTH_R["truncated_normal_uncorrected_k2"][0]
 
 
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "derive", "diagnose", *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "derive", "diagnose", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +86,9 @@ def test_an_unreadable_file_and_a_bad_activation_exit_2(trap_state: Path, tmp_pa
 def test_a_keras_file_is_diagnosed_from_its_configs(tmp_path: Path) -> None:
     keras = require("keras")
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((128,)), keras.layers.Dense(256, activation="relu"),
-                              keras.layers.Dense(10)])  # fmt: skip
+    model = keras.Sequential(
+        [keras.Input((128,)), keras.layers.Dense(256, activation="relu"), keras.layers.Dense(10)]
+    )
     path = tmp_path / "m.keras"
     model.save(path)
     done = _cli(path, "--json")

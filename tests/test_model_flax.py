@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import statistics
 from typing import Any
 
 import numpy as np
@@ -49,7 +48,9 @@ def test_nnx_sequential_is_traced_and_keeps_the_second_moment() -> None:
         x = jax.random.normal(jax.random.key(100 + s), (4, W))
         d = ifl.diagnose(model)
         if s == 0:
-            assert [x.rule for x in d.layers[:L]] == ["glorot = lecun"] * L  # square W x W: 1/fan_avg = 1/fan_in
+            assert [x.rule for x in d.layers[:L]] == [
+                "glorot = lecun"
+            ] * L  # square W x W: 1/fan_avg = 1/fan_in
             assert d.rule_depth_ratio == pytest.approx(0.5**L, rel=1e-12)
         default_r.append(_hidden_ratio(model, x) / 0.5**L)
         r = ifl.initialize(model, seed=s)
@@ -71,14 +72,17 @@ def test_nnx_weights_follow_the_reported_law() -> None:
 
 def test_linen_sequential_returns_new_params_and_gelu_flavours_are_told_apart() -> None:
     exact = functools.partial(jax.nn.gelu, approximate=False)
-    module = linen.Sequential([linen.Dense(128), jax.nn.gelu, linen.Dense(128), exact,
-                               linen.Dense(4)])  # fmt: skip
+    module = linen.Sequential(
+        [linen.Dense(128), jax.nn.gelu, linen.Dense(128), exact, linen.Dense(4)]
+    )
     variables = module.init(jax.random.key(0), jnp.ones((1, 64)))
     r = ifl.initialize(module, params=variables, seed=2)
     assert [x.activation for x in r.layers] == ["gelu_tanh", "gelu", "linear"]
     new = r.params["params"]
     old = variables["params"]
-    assert not np.array_equal(np.asarray(new["layers_0"]["kernel"]), np.asarray(old["layers_0"]["kernel"]))
+    assert not np.array_equal(
+        np.asarray(new["layers_0"]["kernel"]), np.asarray(old["layers_0"]["kernel"])
+    )
     d = ifl.diagnose(module, params=r.params)
     assert d.layers[0].activation == "gelu_tanh" and d.layers[0].rule == "initref_gain"
 
@@ -95,8 +99,14 @@ def test_a_linen_module_that_is_not_sequential_needs_the_map() -> None:
         ifl.initialize(Net(), params=variables)
     r = ifl.initialize(Net(), params=variables, activations={"hidden": "relu", "out": "linear"})
     assert r.layers[0].std == math.sqrt(2 / 32)
-    r = ifl.initialize(Net(), params=variables, activations={"hidden": "tanh"},
-                       default_activation="linear", bias_variance=0.05, critical=True)  # fmt: skip
+    r = ifl.initialize(
+        Net(),
+        params=variables,
+        activations={"hidden": "tanh"},
+        default_activation="linear",
+        bias_variance=0.05,
+        critical=True,
+    )
     point = constants.CRITICAL[("tanh", 0.05)][0]
     assert r.layers[0].weight_variance == point.weight_variance
     b = np.asarray(r.params["params"]["hidden"]["bias"])
@@ -108,7 +118,10 @@ def test_a_linen_module_that_is_not_sequential_needs_the_map() -> None:
 
 
 def test_zero_size_and_embedding() -> None:
-    model = nnx.Sequential(nnx.Embed(100, 16, rngs=nnx.Rngs(0)), nnx.Linear(16, 0, kernel_init=nnx.initializers.zeros, rngs=nnx.Rngs(1)))
+    model = nnx.Sequential(
+        nnx.Embed(100, 16, rngs=nnx.Rngs(0)),
+        nnx.Linear(16, 0, kernel_init=nnx.initializers.zeros, rngs=nnx.Rngs(1)),
+    )
     r = ifl.initialize(model)
     assert r.layers[0].fan_in == 1 and r.layers[0].std == 1.0
     assert r.layers[1].skipped == "skipped: zero-size"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import statistics
 from typing import Any
 
 import numpy as np
@@ -62,8 +61,13 @@ def test_weights_follow_the_reported_law_and_diagnose_recognizes_them() -> None:
 
 def test_keras_default_glorot_uniform_is_diagnosed() -> None:
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((256,)), keras.layers.Dense(512, activation="relu"),
-                              keras.layers.Dense(512, activation="relu")])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((256,)),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dense(512, activation="relu"),
+        ]
+    )
     d = ik.diagnose(model)
     assert [x.rule for x in d.layers] == ["glorot", "glorot = lecun"]  # 512 x 512: equal
     assert all(x.shapes == ("uniform",) for x in d.layers)
@@ -118,7 +122,7 @@ def test_critical_tanh_and_errors() -> None:
     assert np.all(b != 0)
     with pytest.raises(ValueError, match="critical point"):
         ik.initialize(mlp("relu", use_bias=True), bias_variance=0.05, critical=True)
-    with pytest.raises(TypeError, match="is not a keras.Model"):
+    with pytest.raises(TypeError, match=r"is not a keras\.Model"):
         ik.initialize("x")
     custom = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="relu6")])
     with pytest.raises(ValueError, match=r"'dense.*' \(its activation= .* is not tabulated\)"):

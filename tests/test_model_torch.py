@@ -116,7 +116,9 @@ def seed_runs() -> dict[str, Any]:
 def test_diagnose_names_the_seeds_trap_and_predicts_r24(seed_runs: dict[str, Any]) -> None:
     d: common.DiagnoseReport = seed_runs["diagnosis"]
     assert len(d.layers) == L
-    assert all(x.rule == "he_std_before_truncation" for x in d.layers), [x.verdict for x in d.layers]
+    assert all(x.rule == "he_std_before_truncation" for x in d.layers), [
+        x.verdict for x in d.layers
+    ]
     assert all("truncated_normal(+-2 sigma)" in x.shapes for x in d.layers)
     # the matched rule's r^24: 24 products of s(2)^2, each rounded once
     assert d.rule_depth_ratio is not None
@@ -183,13 +185,22 @@ def test_gelu_without_bias_sits_on_an_unstable_fixed_point_and_drifts(
     (s,) = seed_runs["gelu_no_bias_report"].stability
     assert s.stability == "unstable" and s.q_star == 1.0
     assert s.slope == constants.VARIANCE_PRESERVING_SLOPE["gelu"] > 1
-    spread = {k: statistics.stdev(math.log(v) for v in seed_runs[k]) for k in ("relu", "gelu_no_bias")}
+    spread = {
+        k: statistics.stdev(math.log(v) for v in seed_runs[k]) for k in ("relu", "gelu_no_bias")
+    }
     assert spread["gelu_no_bias"] > 2 * spread["relu"], spread
 
 
 def test_initialize_reports_every_layer_with_fan_rule_std_and_gain() -> None:
-    model = nn.Sequential(nn.Linear(32, 64), nn.GELU(approximate="tanh"), nn.Dropout(0.1),
-                          nn.Linear(64, 64), nn.LayerNorm(64), nn.SiLU(), nn.Linear(64, 10))  # fmt: skip
+    model = nn.Sequential(
+        nn.Linear(32, 64),
+        nn.GELU(approximate="tanh"),
+        nn.Dropout(0.1),
+        nn.Linear(64, 64),
+        nn.LayerNorm(64),
+        nn.SiLU(),
+        nn.Linear(64, 10),
+    )
     r = it.initialize(model, generator=torch.Generator().manual_seed(0))
     assert [x.activation for x in r.layers] == ["gelu_tanh", "silu", "linear"]
     first = r.layers[0]
@@ -215,8 +226,9 @@ def test_weights_follow_the_law_initialize_reports() -> None:
 
 def test_critical_tanh_sets_the_tabulated_weight_and_bias_variances() -> None:
     model = nn.Sequential(nn.Linear(256, 1024), nn.Tanh(), nn.Linear(1024, 4))
-    r = it.initialize(model, bias_variance=0.1, critical=True,
-                      generator=torch.Generator().manual_seed(0))  # fmt: skip
+    r = it.initialize(
+        model, bias_variance=0.1, critical=True, generator=torch.Generator().manual_seed(0)
+    )
     point = constants.CRITICAL[("tanh", 0.1)][0]
     assert r.layers[0].weight_variance == point.weight_variance
     b = common.moments_of(model[0].bias.detach().numpy())
@@ -278,13 +290,15 @@ def test_ambiguous_and_wrong_maps_are_errors_naming_the_layer() -> None:
     assert it.initialize(Gated(), activations={"up": "linear"}).layers[0].activation == "silu"
     with pytest.raises(ValueError, match=r"'upp' name no initializable layer"):
         it.initialize(Gated(), activations={"upp": "linear"})
-    with pytest.raises(ValueError, match=r"'rleu' is not a built-in activation; did you mean 'relu'"):
+    with pytest.raises(
+        ValueError, match=r"'rleu' is not a built-in activation; did you mean 'relu'"
+    ):
         it.initialize(Gated(), activations={"up": "rleu"})
     with pytest.raises(ValueError, match="bias_variance: None with critical=True"):
         it.initialize(Gated(), critical=True)
     with pytest.raises(ValueError, match=r"^0: relu has no critical point at bias_variance=0.05"):
         it.initialize(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), bias_variance=0.05, critical=True)
-    with pytest.raises(TypeError, match="is not a torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"is not a torch\.nn\.Module"):
         it.initialize("model")  # type: ignore[arg-type]
 
 

@@ -299,7 +299,8 @@ km = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="ta
 r = ik.initialize(km, seed=0)
 d = ik.diagnose(km)
 out["keras"] = [[x.activation for x in r.layers], [x.activation for x in d.layers]]
-fm = nnx.Sequential(nnx.Linear(16, 32, rngs=nnx.Rngs(0)), nnx.gelu, nnx.Linear(32, 4, rngs=nnx.Rngs(1)))
+fm = nnx.Sequential(nnx.Linear(16, 32, rngs=nnx.Rngs(0)), nnx.gelu,
+                    nnx.Linear(32, 4, rngs=nnx.Rngs(1)))
 r = ifl.initialize(fm)
 d = ifl.diagnose(fm)
 out["flax"] = [[x.activation for x in r.layers], [x.activation for x in d.layers]]

@@ -160,10 +160,9 @@ def _view(x: Any, digits: int) -> dict[str, Any]:
 def gain_row(name: str, digits: int) -> dict[str, Any]:
     """One built-in activation (default parameter): Gaussian moments, derived gains and
     PyTorch's calculate_gain beside them (derive.maths.gains)."""
-    from ..maths.activations import BUILTINS
-    from ..maths.gains import QUANTITIES as GAIN_QUANTITIES
-    from ..maths.activations import activation
+    from ..maths.activations import BUILTINS, activation
     from ..maths.gains import GUARD_DIGITS, TORCH_GAIN_TEXT, gains, torch_gain
+    from ..maths.gains import QUANTITIES as GAIN_QUANTITIES
     from ..maths.meanfield import elasticity
 
     (spec,) = (b for b in BUILTINS if b.name == name)

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import constants
+from .._generated import constants  # the generated tables (initref.constants)
 from .._generated import numpy_init as _np_init
 
 # A match is a measured std within this many standard errors of a rule's std.
@@ -57,7 +57,7 @@ class KnownRule:
 
 
 def _truncated_variance(k: float) -> float:
-    return constants.TRUNCNORM[(-k, k)].variance
+    return float(constants.TRUNCNORM[(-k, k)].variance)
 
 
 # std 0.02 with torch's absolute cutoffs +-2 = +-100 sigma: the std after truncation is
@@ -186,7 +186,9 @@ def resolve(value: object, variance_gains: Mapping[str, float], where: str) -> A
 
 
 def check_activation_map(
-    activations: Mapping[str, object] | None, names: Sequence[str], variance_gains: Mapping[str, float]
+    activations: Mapping[str, object] | None,
+    names: Sequence[str],
+    variance_gains: Mapping[str, float],
 ) -> dict[str, Activation]:
     """The user's map {layer name: activation}, every key a layer of the model."""
     if activations is None:
@@ -236,7 +238,7 @@ def check_bias_variance(bias_variance: object, critical: bool) -> float:
     return b2
 
 
-def critical_point(act: Activation, bias_variance: float, layer: str) -> constants.CriticalPoint:
+def critical_point(act: Activation, bias_variance: float, layer: str) -> Any:
     """The tabulated critical point of ``act`` at sigma_b^2 = ``bias_variance``."""
     if act.name == "gain" or act.label != act.name:
         raise ValueError(
@@ -265,7 +267,7 @@ class Point:
 
     weight_variance: float
     bias_variance: float
-    critical: constants.CriticalPoint | None
+    critical: Any | None
 
 
 def point(act: Activation, bias_variance: float, critical: bool, layer: str) -> Point:
@@ -345,9 +347,17 @@ def stability(act: Activation, pt: Point, layers: int) -> Stability:
             )
         if act.name == "leaky_relu":  # any slope: positively homogeneous, every q fixed
             return Stability(
-                act.label, layers, pt.weight_variance, 0.0, None, 1.0, "neutral", math.inf,
-                1.0, "homogeneous of degree 1",
-            )  # fmt: skip
+                act.label,
+                layers,
+                pt.weight_variance,
+                0.0,
+                None,
+                1.0,
+                "neutral",
+                math.inf,
+                1.0,
+                "homogeneous of degree 1",
+            )
     return Stability(
         act.label,
         layers,
@@ -446,9 +456,12 @@ def gain_rule(act: Activation) -> KnownRule | None:
     ELU's g^2 = 1.5505 is the trap's 2 s(2)^2 = 1.5475 to 0.2%)."""
     if act.name in _GAIN_IS_A_RULE and act.label == act.name:
         return None
-    return KnownRule("initref_gain", "fan_in", act.variance_gain,
-                     f"initref's derived gain for the activation after the layer, "
-                     f"Var = g^2/fan_in")  # fmt: skip
+    return KnownRule(
+        "initref_gain",
+        "fan_in",
+        act.variance_gain,
+        "initref's derived gain for the activation after the layer, Var = g^2/fan_in",
+    )
 
 
 def match_rules(
@@ -497,8 +510,9 @@ def _g(x: float | None, digits: int = 4) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in
-              enumerate(headers)]  # fmt: skip
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines)
@@ -558,10 +572,24 @@ class InitReport:
             ]
             for x in self.layers
         ]
-        heads = ["layer", "kind", "shape", "fan_in", "activation", "rule", "std", "gain", "bias",
-                 "residual"]  # fmt: skip
-        parts = [f"initref initialize ({self.framework}): {len(self.layers)} layers",
-                 _table(heads, rows), "", "stability of the second moment (mean field):"]  # fmt: skip
+        heads = [
+            "layer",
+            "kind",
+            "shape",
+            "fan_in",
+            "activation",
+            "rule",
+            "std",
+            "gain",
+            "bias",
+            "residual",
+        ]
+        parts = [
+            f"initref initialize ({self.framework}): {len(self.layers)} layers",
+            _table(heads, rows),
+            "",
+            "stability of the second moment (mean field):",
+        ]
         srows = [
             [
                 s.activation,
@@ -576,8 +604,22 @@ class InitReport:
             ]
             for s in self.stability
         ]
-        parts.append(_table(["activation", "layers", "sigma_w^2", "sigma_b^2", "q*", "slope",
-                             "verdict", "slope^layers", "from"], srows))  # fmt: skip
+        parts.append(
+            _table(
+                [
+                    "activation",
+                    "layers",
+                    "sigma_w^2",
+                    "sigma_b^2",
+                    "q*",
+                    "slope",
+                    "verdict",
+                    "slope^layers",
+                    "from",
+                ],
+                srows,
+            )
+        )
         if self.untouched:
             parts.append("left as they were: " + ", ".join(self.untouched))
         return "\n".join(parts)
@@ -645,8 +687,10 @@ class DiagnoseReport:
             for x in self.layers
         ]
         heads = ["layer", "shape", "fan_in", "activation", "std", "std/He", "rule", "law", "r"]
-        parts = [f"initref diagnose ({self.framework}): {len(self.layers)} layers",
-                 _table(heads, rows)]  # fmt: skip
+        parts = [
+            f"initref diagnose ({self.framework}): {len(self.layers)} layers",
+            _table(heads, rows),
+        ]
         n = len(self.layers)
         parts.append(
             f"predicted second moment at depth {n} relative to the variance-preserving init: "
@@ -683,12 +727,21 @@ class DiagnoseReport:
         fig = Figure(figsize=(6.4, 4.0))
         ax = fig.add_subplot()
         depth = range(1, len(self.layers) + 1)
-        ax.semilogy(list(depth), cumulative([x.r for x in self.layers]), "o-", ms=3,
-                    label="predicted from the weights")  # fmt: skip
+        ax.semilogy(
+            list(depth),
+            cumulative([x.r for x in self.layers]),
+            "o-",
+            ms=3,
+            label="predicted from the weights",
+        )
         if self.rule_depth_ratio is not None:
             rule_r = [x.rule_r for x in self.layers]
-            ax.semilogy(list(depth), cumulative([r for r in rule_r if r is not None]), "--",
-                        label="from the matched rules")  # fmt: skip
+            ax.semilogy(
+                list(depth),
+                cumulative([r for r in rule_r if r is not None]),
+                "--",
+                label="from the matched rules",
+            )
         ax.axhline(1.0, color="grey", lw=0.8, label="variance-preserving")
         ax.set_xlabel("layer l")
         ax.set_ylabel("second moment relative to variance-preserving, r^l")
@@ -725,7 +778,7 @@ def diagnose_layer(
     r = moments.m2 * fan_in / act.variance_gain
     rule_r = None
     if rule is not None:
-        rule_r = matches[0].std**2 * fan_in / act.variance_gain
+        rule_r = matches[0].std ** 2 * fan_in / act.variance_gain
     return LayerDiagnosis(
         name=name,
         kind=kind,
@@ -781,7 +834,9 @@ def check_choice(name: str, value: object, accepted: Sequence[str]) -> str:
     return value
 
 
-def check_default_activation(value: object, variance_gains: Mapping[str, float]) -> Activation | None:
+def check_default_activation(
+    value: object, variance_gains: Mapping[str, float]
+) -> Activation | None:
     if value is None:
         return None
     return resolve(value, variance_gains, "default_activation")

@@ -115,10 +115,11 @@ def _nnx_layers(model: Any) -> tuple[dict[str, Any], dict[str, Activation | str]
             base = "/".join(map(str, path))
             items = list(m.layers)
             names = [
-                "/".join(filter(None, (base, "layers", str(i)))) if isinstance(x, _NNX_LAYERS)
+                "/".join(filter(None, (base, "layers", str(i))))
+                if isinstance(x, _NNX_LAYERS)
                 else None
                 for i, x in enumerate(items)
-            ]  # fmt: skip
+            ]
             traced.update(_sequential(items, names))
     return modules, traced
 
@@ -201,9 +202,16 @@ def _fans(kind: str, shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def _draw(
-    key: Any, kind: str, shape: tuple[int, ...], dtype: Any, scale: float, mode: str,
-    distribution: str, lower: float, upper: float,
-) -> Any:  # fmt: skip
+    key: Any,
+    kind: str,
+    shape: tuple[int, ...],
+    dtype: Any,
+    scale: float,
+    mode: str,
+    distribution: str,
+    lower: float,
+    upper: float,
+) -> Any:
     if kind == "embedding":
         init = _init.variance_scaling(scale, "fan_in", distribution, lower=lower, upper=upper)
         return jnp.reshape(init(key, (1, math.prod(shape)), dtype), shape)
@@ -240,8 +248,11 @@ def initialize(
     by layer path or ``default_activation=``).
     """
     common.check_choice("mode", mode, ("fan_in", "fan_out", "fan_avg"))
-    common.check_choice("distribution", distribution, ("truncated_normal", "untruncated_normal",
-                                                       "normal", "uniform"))  # fmt: skip
+    common.check_choice(
+        "distribution",
+        distribution,
+        ("truncated_normal", "untruncated_normal", "normal", "uniform"),
+    )
     _init.variance_scaling(1.0, "fan_in", "truncated_normal", lower=lower, upper=upper)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed: {seed!r} is not an int (accepted: an int)")
@@ -252,10 +263,14 @@ def initialize(
             raise ValueError("params: given with an nnx model (accepted: None; nnx holds its own)")
         modules, traced = _nnx_layers(model)
         layers = {
-            n: _Layer(n, _nnx_kind(m), m.kernel if not isinstance(m, nnx.Embed) else m.embedding,
-                      getattr(m, "bias", None))
+            n: _Layer(
+                n,
+                _nnx_kind(m),
+                m.kernel if not isinstance(m, nnx.Embed) else m.embedding,
+                getattr(m, "bias", None),
+            )
             for n, m in modules.items()
-        }  # fmt: skip
+        }
         framework = "flax.nnx"
         tree: Any = None
     elif isinstance(model, linen.Module):
@@ -273,8 +288,9 @@ def initialize(
             for k in keys:
                 node = node[k]
             weight_key = "embedding" if kind == "embedding" else "kernel"
-            layers[name] = _Layer(name, kind, (node, weight_key),
-                                  (node, "bias") if "bias" in node else None)  # fmt: skip
+            layers[name] = _Layer(
+                name, kind, (node, weight_key), (node, "bias") if "bias" in node else None
+            )
         traced = _linen_traced(model, layers)
         framework = "flax.linen"
     else:
@@ -291,16 +307,46 @@ def initialize(
         w = get()
         shape = tuple(int(s) for s in w.shape)
         if math.prod(shape) == 0:
-            rows.append(common.LayerInit(name, layer.kind, shape, 0, 0, act.label, how, "", 0.0,
-                                         0.0, 0.0, None, 1.0, "skipped: zero-size"))  # fmt: skip
+            rows.append(
+                common.LayerInit(
+                    name,
+                    layer.kind,
+                    shape,
+                    0,
+                    0,
+                    act.label,
+                    how,
+                    "",
+                    0.0,
+                    0.0,
+                    0.0,
+                    None,
+                    1.0,
+                    "skipped: zero-size",
+                )
+            )
             continue
         fan_in, fan_out = _fans(layer.kind, shape)
         pt = common.point(act, b2, critical, name)
         k_w, k_b = jax.random.split(jax.random.fold_in(key, i))
-        _setter(layer.weight)(_draw(k_w, layer.kind, shape, w.dtype, pt.weight_variance, mode,
-                                    distribution, lower, upper))  # fmt: skip
-        fan = 1.0 if layer.kind == "embedding" else {
-            "fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]  # fmt: skip
+        _setter(layer.weight)(
+            _draw(
+                k_w,
+                layer.kind,
+                shape,
+                w.dtype,
+                pt.weight_variance,
+                mode,
+                distribution,
+                lower,
+                upper,
+            )
+        )
+        fan = (
+            1.0
+            if layer.kind == "embedding"
+            else {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+        )
         bias_std: float | None = None
         if layer.bias is not None:
             b = _getter(layer.bias)()
@@ -311,12 +357,26 @@ def initialize(
             _setter(layer.bias)(value)
             bias_std = math.sqrt(pt.bias_variance)
         cut = "" if distribution != "truncated_normal" else f" [{lower:g}, {upper:g}]"
-        rule = (f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
-                ) + f", {distribution}{cut}"  # fmt: skip
-        rows.append(common.LayerInit(
-            name, layer.kind, shape, fan_in, fan_out, act.label, how, rule, pt.weight_variance,
-            math.sqrt(pt.weight_variance), math.sqrt(pt.weight_variance / fan), bias_std, 1.0,
-        ))  # fmt: skip
+        rule = (
+            f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
+        ) + f", {distribution}{cut}"
+        rows.append(
+            common.LayerInit(
+                name,
+                layer.kind,
+                shape,
+                fan_in,
+                fan_out,
+                act.label,
+                how,
+                rule,
+                pt.weight_variance,
+                math.sqrt(pt.weight_variance),
+                math.sqrt(pt.weight_variance / fan),
+                bias_std,
+                1.0,
+            )
+        )
         used.append((act, pt))
     return common.InitReport(framework, tuple(rows), common.stabilities(used), params=tree)
 
@@ -361,10 +421,13 @@ def diagnose(
     if isinstance(model, nnx.Module):
         modules, traced = _nnx_layers(model)
         weights = {
-            n: (_nnx_kind(m), m.embedding[...] if isinstance(m, nnx.Embed) else m.kernel[...],
-                None if getattr(m, "bias", None) is None else m.bias[...])
+            n: (
+                _nnx_kind(m),
+                m.embedding[...] if isinstance(m, nnx.Embed) else m.kernel[...],
+                None if getattr(m, "bias", None) is None else m.bias[...],
+            )
             for n, m in modules.items()
-        }  # fmt: skip
+        }
         framework = "flax.nnx"
     elif isinstance(model, linen.Module) and isinstance(params, Mapping):
         root = params["params"] if isinstance(params.get("params"), Mapping) else params
@@ -373,8 +436,11 @@ def diagnose(
             node: Any = root
             for k in keys:
                 node = node[k]
-            weights[name] = (kind, node["embedding" if kind == "embedding" else "kernel"],
-                             node.get("bias"))  # fmt: skip
+            weights[name] = (
+                kind,
+                node["embedding" if kind == "embedding" else "kernel"],
+                node.get("bias"),
+            )
         traced = _linen_traced(model, weights)
         framework = "flax.linen"
     else:
@@ -395,8 +461,16 @@ def diagnose(
         if b is not None and np.size(b):
             bb = np.asarray(b, dtype=np.float64)
             bias_std = float(np.sqrt(np.mean(bb * bb)))
-        rows.append(common.diagnose_layer(
-            name=name, kind=kind, shape=shape, fan_in=fan_in, fan_out=fan_out,
-            moments=common.moments_of(arr), act=acts[name][0], bias_std=bias_std,
-        ))  # fmt: skip
+        rows.append(
+            common.diagnose_layer(
+                name=name,
+                kind=kind,
+                shape=shape,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                moments=common.moments_of(arr),
+                act=acts[name][0],
+                bias_std=bias_std,
+            )
+        )
     return common.diagnose_report(framework, rows, skipped)

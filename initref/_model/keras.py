@@ -33,24 +33,54 @@ _LAYERS: tuple[type[Any], ...] = (_L.Dense, *_CONV, *_CONV_T, _L.Embedding)
 _PASS: tuple[type[Any], ...] = tuple(
     getattr(_L, name)
     for name in (
-        "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
-        "AlphaDropout", "Flatten", "Reshape", "Permute", "BatchNormalization",
-        "LayerNormalization", "GroupNormalization", "MaxPooling1D", "MaxPooling2D",
-        "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
-        "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
-        "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "ZeroPadding1D",
-        "ZeroPadding2D", "ZeroPadding3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
-        "Cropping1D", "Cropping2D", "Cropping3D", "Add", "Concatenate", "Identity",
+        "Dropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "GaussianDropout",
+        "AlphaDropout",
+        "Flatten",
+        "Reshape",
+        "Permute",
+        "BatchNormalization",
+        "LayerNormalization",
+        "GroupNormalization",
+        "MaxPooling1D",
+        "MaxPooling2D",
+        "MaxPooling3D",
+        "AveragePooling1D",
+        "AveragePooling2D",
+        "AveragePooling3D",
+        "GlobalAveragePooling1D",
+        "GlobalAveragePooling2D",
+        "GlobalAveragePooling3D",
+        "GlobalMaxPooling1D",
+        "GlobalMaxPooling2D",
+        "GlobalMaxPooling3D",
+        "ZeroPadding1D",
+        "ZeroPadding2D",
+        "ZeroPadding3D",
+        "UpSampling1D",
+        "UpSampling2D",
+        "UpSampling3D",
+        "Cropping1D",
+        "Cropping2D",
+        "Cropping3D",
+        "Add",
+        "Concatenate",
+        "Identity",
         "RMSNormalization",
     )
     if hasattr(_L, name)
-)  # fmt: skip
+)
 _END = ("softmax", "log_softmax")
 _LINEAR = "linear"
 
 
 def _leaky_default() -> float:
-    return float(inspect.signature(keras.activations.leaky_relu).parameters["negative_slope"].default)
+    return float(
+        inspect.signature(keras.activations.leaky_relu).parameters["negative_slope"].default
+    )
 
 
 def _function_activation(fn: Any) -> Activation | str | None:
@@ -227,7 +257,8 @@ def _fans(layer: Any) -> tuple[int, int]:
     w = _weight(layer)
     if isinstance(layer, _L.Embedding):
         return 1, int(w.shape[1])
-    return _init.compute_fans(tuple(int(s) for s in w.shape))
+    fan_in, fan_out = _init.compute_fans(tuple(int(s) for s in w.shape))
+    return int(fan_in), int(fan_out)
 
 
 def _residual_last(model: Any, layers: Mapping[str, Any]) -> tuple[int, set[str]]:
@@ -300,8 +331,9 @@ def initialize(
     """
     model = _check_model(model)
     common.check_choice("mode", mode, ("fan_in", "fan_out", "fan_avg"))
-    common.check_choice("distribution", distribution, ("truncated_normal", "untruncated_normal",
-                                                       "uniform"))  # fmt: skip
+    common.check_choice(
+        "distribution", distribution, ("truncated_normal", "untruncated_normal", "uniform")
+    )
     _init.VarianceScaling(lower=lower, upper=upper)  # checks the cutoffs
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"seed: {seed!r} is not an int (accepted: an int or None)")
@@ -327,21 +359,39 @@ def initialize(
         shape = tuple(int(s) for s in w.shape)
         kind = _kind(layer)
         if math.prod(shape) == 0:
-            rows.append(common.LayerInit(name, kind, shape, 0, 0, act.label, how, "", 0.0, 0.0,
-                                         0.0, None, 1.0, "skipped: zero-size"))  # fmt: skip
+            rows.append(
+                common.LayerInit(
+                    name,
+                    kind,
+                    shape,
+                    0,
+                    0,
+                    act.label,
+                    how,
+                    "",
+                    0.0,
+                    0.0,
+                    0.0,
+                    None,
+                    1.0,
+                    "skipped: zero-size",
+                )
+            )
             continue
         fan_in, fan_out = _fans(layer)
         pt = points[name]
         factor = factors.get(name, 1.0)
         scale = pt.weight_variance * factor * factor
         if kind == "embedding":
-            init = _init.VarianceScaling(scale, "fan_in", distribution, seed=seeds,
-                                         lower=lower, upper=upper)  # fmt: skip
+            init = _init.VarianceScaling(
+                scale, "fan_in", distribution, seed=seeds, lower=lower, upper=upper
+            )
             value = keras.ops.reshape(init((1, math.prod(shape)), dtype=w.dtype), shape)
             fan = 1.0
         else:
-            init = _init.VarianceScaling(scale, mode, distribution, seed=seeds, lower=lower,
-                                         upper=upper)  # fmt: skip
+            init = _init.VarianceScaling(
+                scale, mode, distribution, seed=seeds, lower=lower, upper=upper
+            )
             value = init(shape, dtype=w.dtype)
             fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
         w.assign(value)
@@ -349,18 +399,38 @@ def initialize(
         bias_std: float | None = None
         if bias is not None:
             if pt.bias_variance > 0:
-                bias.assign(keras.random.normal(tuple(bias.shape), stddev=math.sqrt(pt.bias_variance),
-                                                dtype=bias.dtype, seed=seeds))  # fmt: skip
+                bias.assign(
+                    keras.random.normal(
+                        tuple(bias.shape),
+                        stddev=math.sqrt(pt.bias_variance),
+                        dtype=bias.dtype,
+                        seed=seeds,
+                    )
+                )
             else:
                 bias.assign(keras.ops.zeros(tuple(bias.shape), dtype=bias.dtype))
             bias_std = math.sqrt(pt.bias_variance)
         cut = "" if distribution != "truncated_normal" else f" [{lower:g}, {upper:g}]"
-        rule = (f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
-                ) + f", {distribution}{cut}"  # fmt: skip
-        rows.append(common.LayerInit(
-            name, kind, shape, fan_in, fan_out, act.label, how, rule, pt.weight_variance,
-            math.sqrt(pt.weight_variance), math.sqrt(scale / fan), bias_std, factor,
-        ))  # fmt: skip
+        rule = (
+            f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
+        ) + f", {distribution}{cut}"
+        rows.append(
+            common.LayerInit(
+                name,
+                kind,
+                shape,
+                fan_in,
+                fan_out,
+                act.label,
+                how,
+                rule,
+                pt.weight_variance,
+                math.sqrt(pt.weight_variance),
+                math.sqrt(scale / fan),
+                bias_std,
+                factor,
+            )
+        )
         used.append((act, pt))
     mine = {id(v) for layer in layers.values() for v in layer.weights}
     untouched = tuple(v.path for v in model.weights if id(v) not in mine)
@@ -391,8 +461,16 @@ def diagnose(
         if bias is not None:
             b = np.asarray(keras.ops.convert_to_numpy(bias), dtype=np.float64)
             bias_std = float(np.sqrt(np.mean(b * b))) if b.size else None
-        rows.append(common.diagnose_layer(
-            name=name, kind=_kind(layer), shape=tuple(int(s) for s in w.shape), fan_in=fan_in,
-            fan_out=fan_out, moments=common.moments_of(w), act=found[name][0], bias_std=bias_std,
-        ))  # fmt: skip
+        rows.append(
+            common.diagnose_layer(
+                name=name,
+                kind=_kind(layer),
+                shape=tuple(int(s) for s in w.shape),
+                fan_in=fan_in,
+                fan_out=fan_out,
+                moments=common.moments_of(w),
+                act=found[name][0],
+                bias_std=bias_std,
+            )
+        )
     return common.diagnose_report("keras", rows, skipped)

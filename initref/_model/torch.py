@@ -117,9 +117,26 @@ _PASS_FUNCTIONS: tuple[Any, ...] = (
     F.interpolate,
 )
 _PASS_METHODS = frozenset(
-    {"view", "reshape", "flatten", "permute", "transpose", "contiguous", "squeeze", "unsqueeze",
-     "add", "add_", "__add__", "__iadd__", "__getitem__", "clone", "float", "to", "type_as"}
-)  # fmt: skip
+    {
+        "view",
+        "reshape",
+        "flatten",
+        "permute",
+        "transpose",
+        "contiguous",
+        "squeeze",
+        "unsqueeze",
+        "add",
+        "add_",
+        "__add__",
+        "__iadd__",
+        "__getitem__",
+        "clone",
+        "float",
+        "to",
+        "type_as",
+    }
+)
 _NON_DATA_METHODS = frozenset({"size", "dim", "shape", "numel", "ndimension", "get_device"})
 _END_MODULES: tuple[type[nn.Module], ...] = (nn.Softmax, nn.LogSoftmax)
 _END_FUNCTIONS: tuple[Any, ...] = (F.softmax, F.log_softmax, torch.softmax, torch.log_softmax)
@@ -146,7 +163,7 @@ def _arg(node: Any, index: int, name: str, default: Any) -> Any:
     return default
 
 
-def _module_activation(m: nn.Module) -> Activation | None | _Unknown:
+def _module_activation(m: Any) -> Activation | _Unknown | None:
     """The activation a module applies (None: not an activation module)."""
     vg = VARIANCE_GAINS
     simple: dict[type[nn.Module], str] = {
@@ -175,7 +192,7 @@ def _module_activation(m: nn.Module) -> Activation | None | _Unknown:
     return None
 
 
-def _function_activation(node: Any) -> Activation | None | _Unknown:
+def _function_activation(node: Any) -> Activation | _Unknown | None:
     vg = VARIANCE_GAINS
     f = node.target
     simple: dict[Any, str] = {
@@ -208,8 +225,14 @@ def _function_activation(node: Any) -> Activation | None | _Unknown:
     return None
 
 
-_METHOD_ACTIVATIONS = {"relu": "relu", "relu_": "relu", "tanh": "tanh", "tanh_": "tanh",
-                       "sigmoid": "sigmoid", "sigmoid_": "sigmoid"}  # fmt: skip
+_METHOD_ACTIVATIONS = {
+    "relu": "relu",
+    "relu_": "relu",
+    "tanh": "tanh",
+    "tanh_": "tanh",
+    "sigmoid": "sigmoid",
+    "sigmoid_": "sigmoid",
+}
 
 _Outcome = Activation | str | _Unknown
 
@@ -217,7 +240,7 @@ _Outcome = Activation | str | _Unknown
 class _Graph:
     """The fx graph of a model and what follows each layer in it."""
 
-    def __init__(self, gm: Any, layers: Mapping[str, nn.Module]) -> None:
+    def __init__(self, gm: Any, layers: Mapping[str, Any]) -> None:
         self.gm = gm
         self.modules = dict(gm.named_modules())
         self.layers = layers
@@ -311,7 +334,7 @@ class _Graph:
                 mine.add(parent)
                 mine |= ancestors[parent]
             ancestors[node] = mine
-        adds, last = 0, set()
+        adds, last = 0, set[str]()
         for node in self.gm.graph.nodes:
             is_add = (node.op == "call_function" and node.target in _ADD_FUNCTIONS) or (
                 node.op == "call_method" and node.target in ("add", "add_", "__add__")
@@ -334,17 +357,17 @@ class _Graph:
                     continue
                 visited.add(n)
                 if n.op == "call_module" and n.target in self.layers:
-                    last.add(n.target)
+                    last.add(str(n.target))
                     continue
                 stack.extend(n.all_input_nodes)
         return adds, last
 
 
-def _layers(model: nn.Module) -> dict[str, nn.Module]:
+def _layers(model: nn.Module) -> dict[str, Any]:
     return {name: m for name, m in model.named_modules() if isinstance(m, _LAYERS)}
 
 
-def _kind(m: nn.Module) -> str:
+def _kind(m: Any) -> str:
     if isinstance(m, nn.Embedding):
         return "embedding"
     if isinstance(m, _CONV_T):
@@ -352,12 +375,13 @@ def _kind(m: nn.Module) -> str:
     return "conv" if isinstance(m, _CONV) else "linear"
 
 
-def _fans(m: nn.Module) -> tuple[int, int]:
+def _fans(m: Any) -> tuple[int, int]:
     """(fan_in, fan_out) as torch counts them; an embedding's input is one-hot: fan_in 1."""
     w = m.weight
     if isinstance(m, nn.Embedding):
         return 1, int(w.shape[1])
-    return _init.calculate_fans(w)
+    fan_in, fan_out = _init.calculate_fans(w)
+    return int(fan_in), int(fan_out)
 
 
 def _check_model(model: object, what: str) -> nn.Module:
@@ -374,7 +398,7 @@ def _check_model(model: object, what: str) -> nn.Module:
 
 def _resolve(
     model: nn.Module,
-    layers: Mapping[str, nn.Module],
+    layers: Mapping[str, Any],
     activations: Mapping[str, object] | None,
     default_activation: object,
     need_graph: bool,
@@ -390,8 +414,11 @@ def _resolve(
             graph = _Graph(torch.fx.symbolic_trace(model), layers)
             traced = graph.activations()
         except Exception as exc:  # any tracing failure: fall back to the map, said so
-            why_not = f"torch.fx could not trace the model ({type(exc).__name__}: " + (
-                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "" ) + ")"  # fmt: skip
+            why_not = (
+                f"torch.fx could not trace the model ({type(exc).__name__}: "
+                + (str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "")
+                + ")"
+            )
     out: dict[str, tuple[Activation, str]] = {}
     missing: list[str] = []
     for name in layers:
@@ -404,7 +431,9 @@ def _resolve(
         elif default is not None:
             out[name] = (default, "default")
         else:
-            reason = found if isinstance(found, str) else (why_not or "it is not called in the graph")
+            reason = (
+                found if isinstance(found, str) else (why_not or "it is not called in the graph")
+            )
             missing.append(f"{name!r} ({reason})")
     if missing:
         raise ValueError(
@@ -469,8 +498,9 @@ def initialize(
         raise TypeError(f"residual_scaling: {residual_scaling!r} is not a bool (accepted: bool)")
     b2 = common.check_bias_variance(bias_variance, critical)
     layers = _layers(model)
-    found, graph, why_not = _resolve(model, layers, activations, default_activation,
-                                     need_graph=residual_scaling)  # fmt: skip
+    found, graph, why_not = _resolve(
+        model, layers, activations, default_activation, need_graph=residual_scaling
+    )
     factors: dict[str, float] = {}
     adds = 0
     if residual_scaling:
@@ -490,23 +520,52 @@ def initialize(
         fan_in, fan_out = _fans(m) if w.numel() else (0, 0)
         kind = _kind(m)
         if w.numel() == 0:
-            rows.append(common.LayerInit(name, kind, shape, fan_in, fan_out, act.label, how, "",
-                                         0.0, 0.0, 0.0, None, 1.0, "skipped: zero-size"))  # fmt: skip
+            rows.append(
+                common.LayerInit(
+                    name,
+                    kind,
+                    shape,
+                    fan_in,
+                    fan_out,
+                    act.label,
+                    how,
+                    "",
+                    0.0,
+                    0.0,
+                    0.0,
+                    None,
+                    1.0,
+                    "skipped: zero-size",
+                )
+            )
             continue
         pt = points[name]
         factor = factors.get(name, 1.0)
         scale = pt.weight_variance * factor * factor
         if kind == "embedding":
             fan = 1.0
-            _init.variance_scaling_(w.view(-1, 1), scale=scale, mode="fan_in",
-                                    distribution=distribution, lower=lower, upper=upper,
-                                    generator=generator)  # fmt: skip
+            _init.variance_scaling_(
+                w.view(-1, 1),
+                scale=scale,
+                mode="fan_in",
+                distribution=distribution,
+                lower=lower,
+                upper=upper,
+                generator=generator,
+            )
             if m.padding_idx is not None:
                 w[m.padding_idx].zero_()
         else:
             fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
-            _init.variance_scaling_(w, scale=scale, mode=mode, distribution=distribution,
-                                    lower=lower, upper=upper, generator=generator)  # fmt: skip
+            _init.variance_scaling_(
+                w,
+                scale=scale,
+                mode=mode,
+                distribution=distribution,
+                lower=lower,
+                upper=upper,
+                generator=generator,
+            )
         bias = getattr(m, "bias", None)
         bias_std: float | None = None
         if isinstance(bias, torch.Tensor):
@@ -516,20 +575,38 @@ def initialize(
                 bias.zero_()
             bias_std = math.sqrt(pt.bias_variance)
         cut = "" if distribution != "truncated_normal" else f" [{lower:g}, {upper:g}]"
-        rule = (f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
-                ) + f", {distribution}{cut}"  # fmt: skip
-        rows.append(common.LayerInit(
-            name, kind, shape, fan_in, fan_out, act.label, how, rule, pt.weight_variance,
-            math.sqrt(pt.weight_variance), math.sqrt(scale / fan), bias_std, factor,
-        ))  # fmt: skip
+        rule = (
+            f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
+        ) + f", {distribution}{cut}"
+        rows.append(
+            common.LayerInit(
+                name,
+                kind,
+                shape,
+                fan_in,
+                fan_out,
+                act.label,
+                how,
+                rule,
+                pt.weight_variance,
+                math.sqrt(pt.weight_variance),
+                math.sqrt(scale / fan),
+                bias_std,
+                factor,
+            )
+        )
         used.append((act, pt))
     untouched = _untouched(model, layers)
     return common.InitReport("torch", tuple(rows), common.stabilities(used), untouched, adds)
 
 
-def _untouched(model: nn.Module, layers: Mapping[str, nn.Module]) -> tuple[str, ...]:
-    mine = {id(p) for m in layers.values() for p in (m.weight, getattr(m, "bias", None))
-            if isinstance(p, torch.Tensor)}  # fmt: skip
+def _untouched(model: nn.Module, layers: Mapping[str, Any]) -> tuple[str, ...]:
+    mine = {
+        id(p)
+        for m in layers.values()
+        for p in (m.weight, getattr(m, "bias", None))
+        if isinstance(p, torch.Tensor)
+    }
     return tuple(n for n, p in model.named_parameters() if id(p) not in mine)
 
 
@@ -572,11 +649,18 @@ def diagnose(
             skipped.append(name)
             continue
         fan_in, fan_out = _fans(m)
-        rows.append(common.diagnose_layer(
-            name=name, kind=_kind(m), shape=tuple(int(s) for s in m.weight.shape),
-            fan_in=fan_in, fan_out=fan_out, moments=_moments(m.weight), act=found[name][0],
-            bias_std=_bias_std(getattr(m, "bias", None)),
-        ))  # fmt: skip
+        rows.append(
+            common.diagnose_layer(
+                name=name,
+                kind=_kind(m),
+                shape=tuple(int(s) for s in m.weight.shape),
+                fan_in=fan_in,
+                fan_out=fan_out,
+                moments=_moments(m.weight),
+                act=found[name][0],
+                bias_std=_bias_std(getattr(m, "bias", None)),
+            )
+        )
     return common.diagnose_report("torch", rows, skipped)
 
 
@@ -602,12 +686,18 @@ def diagnose_state_dict(
             continue
         fan_in, fan_out = _init.calculate_fans(w)
         bias = state.get(layer + ".bias" if layer != name else "bias")
-        rows.append(common.diagnose_layer(
-            name=layer, kind="conv" if w.dim() > 2 else "linear",
-            shape=tuple(int(s) for s in w.shape), fan_in=fan_in, fan_out=fan_out,
-            moments=_moments(w), act=act, bias_std=_bias_std(bias),
-        ))  # fmt: skip
+        rows.append(
+            common.diagnose_layer(
+                name=layer,
+                kind="conv" if w.dim() > 2 else "linear",
+                shape=tuple(int(s) for s in w.shape),
+                fan_in=fan_in,
+                fan_out=fan_out,
+                moments=_moments(w),
+                act=act,
+                bias_std=_bias_std(bias),
+            )
+        )
     if not rows and not skipped:
         raise ValueError("state_dict: no weight with 2 or more dimensions (accepted: a model's)")
     return common.diagnose_report("torch state_dict", rows, skipped)
-
