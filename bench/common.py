@@ -30,12 +30,14 @@ CPU_SECTIONS = (
     "orthogonal_numpy",
     "orthogonal_torch",
     "orthogonal_tf",
+    "model",
 )
 SECTIONS = (*CPU_SECTIONS, "torch_cuda")
 # --only orthogonal: the three orthogonal sections (one subprocess per framework)
 SECTION_GROUPS = {"orthogonal": ("orthogonal_numpy", "orthogonal_torch", "orthogonal_tf")}
 # sections without a memory run (the orthogonal ones measure only time)
 NO_MEMORY_SECTIONS = (
+    "model",
     "generator",
     "torch_cuda",
     "orthogonal_numpy",

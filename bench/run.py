@@ -54,6 +54,7 @@ from typing import Any
 
 from bench_generator import section_generator
 from bench_jax import section_jax
+from bench_model import model_table, section_model
 from bench_numpy import section_numpy
 from bench_orthogonal import (
     orthogonal_table,
@@ -224,6 +225,11 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
     cuda_targets(res.get("torch_cuda", {}), add)
+    big = res.get("model", {}).get("large", {})
+    for dist in ("truncated_normal", "untruncated_normal"):
+        v = big.get(f"ratio_{dist}")
+        add(f"model initialize ({dist}) vs torch default init, 1e8 params CPU", "≤ 1.5×", v,
+            None if v is None else v <= 1.5, f"{big.get('parameters', 0):.3g} parameters")
 
     g = res.get("generator", {})
     t = g.get("generate_process", {}).get("median_s")
@@ -384,6 +390,7 @@ def report(res: dict[str, Any]) -> str:
             ]
             parts.append(table(["what", "method", "n", "dtype", "cutoff", "extra/output"], rows))
     parts += orthogonal_table(res, table)
+    parts += model_table(res, table)
     g = res.get("generator")
     if g and "error" not in g:
         parts.append(f"\n== generator (mpmath backend: {g.get('mpmath_backend')})")
@@ -440,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         default=[],
-        help="numpy|torch|tf|jax|generator|orthogonal (the three orthogonal_* sections)|torch_cuda "
+        help="numpy|torch|tf|jax|generator|orthogonal (the three orthogonal_* sections)|model|"
+        "torch_cuda "
         "(repeatable or comma-separated)",
     )
     parser.add_argument(
@@ -473,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             "orthogonal_numpy": section_orthogonal_numpy,
             "orthogonal_torch": section_orthogonal_torch,
             "orthogonal_tf": section_orthogonal_tf,
+            "model": section_model,
             "torch_cuda": lambda cfg, threads, memory: section_torch_cuda(args.quick),
         }[args.section]
         data = func(cfg, args.threads, args.memory)

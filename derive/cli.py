@@ -269,6 +269,17 @@ def cmd_depth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """``diagnose FILE``: initref's model-level diagnosis (initref._model, imported here only)."""
+    from initref._model.cli import DiagnoseInputError, run
+
+    try:
+        print(run(args.file, args.activation, args.json, args.figure))
+    except DiagnoseInputError as exc:
+        _fail(f"diagnose: {exc}")
+    return 0
+
+
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The parser; ``prog`` is the name in usage lines and examples (``initref`` or
     ``python -m derive``)."""
@@ -383,6 +394,27 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     dp.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
     _add_format_flags(dp)
     dp.set_defaults(func=cmd_depth)
+    dg = sub.add_parser(
+        "diagnose",
+        help="which known rule each layer of a saved model follows, and r^L",
+        description="Per layer of a saved PyTorch state_dict (.pt/.pth, torch.load with "
+        "weights_only=True) or Keras model (.keras): the weights' std against the fan, the "
+        "known rule it matches (He, He with the std before truncation, torch's default, "
+        "Glorot, LeCun, std 0.02, ...; within 4 standard errors), and the second-moment "
+        "factor r per layer and r^L at depth.  A state_dict has no graph: --activation "
+        "(default relu) follows every layer; a .keras model's layers give their own.",
+        epilog="example: python -m derive diagnose model.pt --activation relu --json",
+    )
+    dg.add_argument("file", metavar="FILE")
+    dg.add_argument(
+        "--activation",
+        default=None,
+        help="activation after every layer of a state_dict (default relu); for .keras, "
+        "only for layers whose config gives none",
+    )
+    dg.add_argument("--json", action="store_true", help="print JSON")
+    dg.add_argument("--figure", default=None, metavar="PNG", help="save the r^l figure")
+    dg.set_defaults(func=cmd_diagnose)
     _add_meanfield_commands(sub)
     if prog != PYTHON_M_PROG:  # the examples above are spelt for `python -m derive`
         for p in (parser, *sub.choices.values()):

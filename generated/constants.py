@@ -1576,6 +1576,51 @@ TORCH_CALCULATE_GAIN: dict[str, float] = {
     "sigmoid": 1.0,
 }
 
+# The length map's slope at the variance-preserving point: with Var[w] = g**2 / fan_in
+# (g**2 = 1 / E[f(z)^2]) and no bias, q* = 1 is a fixed point of the length map
+# T(q) = g**2 E[f(sqrt(q) z)^2] and its slope there is T'(1) = V'(1) / V(1), the elasticity
+# of V(q) = E[f(sqrt(q) z)^2] at q = 1 (Schoenholz et al. 2017): below 1 the second moment
+# returns to 1 (a deviation shrinks by T'(1) per layer), 1 for the ReLU family (every q is a
+# fixed point), above 1 a deviation grows by T'(1) per layer (the fixed point repels).
+VARIANCE_PRESERVING_SLOPE: dict[str, float] = {
+    # linear: T'(1) = 1.000000000000000000000000
+    #   float64 exactly 1
+    "linear": 1.0,
+    # relu: T'(1) = 1.000000000000000000000000
+    #   float64 exactly 1
+    "relu": 1.0,
+    # leaky_relu(a=0.01): T'(1) = 1.000000000000000000000000
+    #   float64 exactly 1
+    "leaky_relu": 1.0,
+    # elu(alpha=1): T'(1) = 0.8909679718555755961276746
+    #   float64 exactly 0.8909679718555756355868879836634732782840728759765625
+    "elu": 0.8909679718555756,
+    # selu: T'(1) = 0.7826478831968128472282627
+    #   float64 exactly 0.782647883196812887973692340892739593982696533203125
+    "selu": 0.7826478831968129,
+    # gelu: T'(1) = 1.144063196872583789426664
+    #   float64 exactly 1.1440631968725838429890018232981674373149871826171875
+    "gelu": 1.1440631968725838,
+    # gelu_tanh: T'(1) = 1.144298266155471059087911
+    #   float64 exactly 1.14429826615547103330072786775417625904083251953125
+    "gelu_tanh": 1.144298266155471,
+    # silu: T'(1) = 1.172594054098749294874260
+    #   float64 exactly 1.1725940540987493942992614393006078898906707763671875
+    "silu": 1.1725940540987494,
+    # mish: T'(1) = 1.076338816361319532154485
+    #   float64 exactly 1.0763388163613194503653858191682957112789154052734375
+    "mish": 1.0763388163613195,
+    # softplus: T'(1) = 0.4920531729046319754188764
+    #   float64 exactly 0.492053172904631963557875451442669145762920379638671875
+    "softplus": 0.49205317290463196,
+    # tanh: T'(1) = 0.4610708304776313614288413
+    #   float64 exactly 0.461070830477631365962309928363538347184658050537109375
+    "tanh": 0.46107083047763137,
+    # sigmoid: T'(1) = 0.1063410747410055011645851
+    #   float64 exactly 0.10634107474100550072559911995995207689702510833740234375
+    "sigmoid": 0.1063410747410055,
+}
+
 
 def gain(activation: "str | float") -> float:
     """The derived forward gain of a built-in activation, or a number passed through."""

@@ -277,3 +277,48 @@ def test_an_editable_install_reads_the_templates_and_spec_of_its_checkout(
     _ok([python.parent / "initref", "generate", "--spec", "small.toml", "--out", editable_out],
         elsewhere)  # fmt: skip
     assert _snapshot(editable_out) == _snapshot(small_out)
+
+
+MODEL_PROBE = """
+import json, os
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import torch, keras, jax, jax.numpy as jnp
+from flax import nnx
+import initref.torch as it, initref.keras as ik, initref.flax as ifl
+out = {"files": [it.initialize.__module__, it.__file__, ik.__file__, ifl.__file__]}
+torch.manual_seed(0)
+layers = []
+for i in range(24):
+    layers += [torch.nn.Conv2d(3 if i == 0 else 8, 8, 3, padding=1), torch.nn.ReLU()]
+cnn = torch.nn.Sequential(*layers)
+r = it.initialize(cnn, generator=torch.Generator().manual_seed(0))
+d = it.diagnose(cnn)
+out["torch"] = [len(r.layers), r.layers[1].activation, len(d.layers), d.layers[1].rule]
+km = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="tanh"),
+                       keras.layers.Dense(4)])
+r = ik.initialize(km, seed=0)
+d = ik.diagnose(km)
+out["keras"] = [[x.activation for x in r.layers], [x.activation for x in d.layers]]
+fm = nnx.Sequential(nnx.Linear(16, 32, rngs=nnx.Rngs(0)), nnx.gelu,
+                    nnx.Linear(32, 4, rngs=nnx.Rngs(1)))
+r = ifl.initialize(fm)
+d = ifl.diagnose(fm)
+out["flax"] = [[x.activation for x in r.layers], [x.activation for x in d.layers]]
+print(json.dumps(out))
+"""
+
+
+def test_installed_initref_initializes_and_diagnoses_torch_keras_and_flax_models(
+    installed: Path, elsewhere: Path
+) -> None:
+    """The wheel's initref.torch, initref.keras and initref.flax on a 24-layer CNN, a Keras
+    model and an nnx model, in a subprocess of the scratch environment."""
+    for module in ("torch", "keras", "flax"):
+        require(module)
+    found = json.loads(_ok([installed / "python", "-c", MODEL_PROBE], elsewhere).splitlines()[-1])
+    assert found["files"][0] == "initref._model.torch"
+    assert all(Path(p).is_relative_to(installed.parent) for p in found["files"][1:])
+    assert found["torch"][:3] == [24, "relu", 24]
+    assert found["torch"][3] is not None and "he" in found["torch"][3].split(" = ")
+    assert found["keras"] == [["tanh", "linear"]] * 2
+    assert found["flax"] == [["gelu_tanh", "linear"]] * 2

@@ -160,9 +160,10 @@ def _view(x: Any, digits: int) -> dict[str, Any]:
 def gain_row(name: str, digits: int) -> dict[str, Any]:
     """One built-in activation (default parameter): Gaussian moments, derived gains and
     PyTorch's calculate_gain beside them (derive.maths.gains)."""
-    from ..maths.activations import BUILTINS
+    from ..maths.activations import BUILTINS, activation
+    from ..maths.gains import GUARD_DIGITS, TORCH_GAIN_TEXT, gains, torch_gain
     from ..maths.gains import QUANTITIES as GAIN_QUANTITIES
-    from ..maths.gains import TORCH_GAIN_TEXT, gains, torch_gain
+    from ..maths.meanfield import elasticity
 
     (spec,) = (b for b in BUILTINS if b.name == name)
     g = gains(spec.name, None, digits)
@@ -170,6 +171,8 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
     torch = torch_gain(spec.name, None, digits + 10)
     with mpmath.workdps(digits + 10):  # g**2 = 1/E[f^2]: one division, no cancellation
         scale = 1 / g.second_moment
+    # T'(1) of the length map at Var[w] = g**2 / fan_in without bias: q* = 1, slope e(1)
+    slope = elasticity(activation(spec.name, None), mpmath.mpf(1), digits + GUARD_DIGITS)
     return {
         "name": spec.name,
         "label": g.label,
@@ -179,6 +182,7 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
         "method": g.method,
         "values": {q: _view(getattr(g, q), digits) for q in GAIN_QUANTITIES},
         "scale": _view(scale, digits),
+        "slope": _view(slope, digits),
         "torch_gain_text": TORCH_GAIN_TEXT.get(spec.name, ""),
         "torch_gain": _view(torch, digits) if torch is not None else None,
     }
