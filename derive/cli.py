@@ -423,7 +423,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 # --------------------------------------------------------------------------------------------
-# Mean-field commands (issue 13): `critical` and `meanfield`
+# Mean-field commands: `critical` and `meanfield`
 # --------------------------------------------------------------------------------------------
 
 

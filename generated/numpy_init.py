@@ -1324,7 +1324,7 @@ def lecun_uniform(
 
 
 # ---------------------------------------------------------------------------
-# --- orthogonal --- (issue 13): orthogonal() and delta_orthogonal()
+# --- orthogonal ---: orthogonal() and delta_orthogonal()
 # ---------------------------------------------------------------------------
 
 # Orthogonal initialization (Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear

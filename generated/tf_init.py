@@ -1134,7 +1134,7 @@ lecun_uniform = LecunUniform
 
 
 # ---------------------------------------------------------------------------
-# --- orthogonal --- (issue 13): Orthogonal and DeltaOrthogonal
+# --- orthogonal ---: Orthogonal and DeltaOrthogonal
 # ---------------------------------------------------------------------------
 
 # Orthogonal initialization (Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear

@@ -104,7 +104,7 @@ def test_unknown_name_and_bad_parameters_are_rejected() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Names (issue 9, item 1): exact built-in names, the variable is x or z
+# Names: exact built-in names, the variable is x or z
 # ---------------------------------------------------------------------------
 
 
@@ -152,7 +152,7 @@ def test_built_in_used_as_a_function_says_so() -> None:
 
 
 # ---------------------------------------------------------------------------
-# The real domain (issue 10, item 5)
+# The real domain
 # ---------------------------------------------------------------------------
 
 
@@ -186,7 +186,7 @@ def test_expressions_real_everywhere_are_accepted(text: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Kinks (issue 10, item 8): real roots of the pieces' arguments, not only linear ones
+# Kinks: real roots of the pieces' arguments, not only linear ones
 # ---------------------------------------------------------------------------
 
 
@@ -220,7 +220,7 @@ def test_a_triple_root_kink_is_found() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Exact zeros are proven, never guessed (issue 10, item 3)
+# Exact zeros are proven, never guessed
 # ---------------------------------------------------------------------------
 
 

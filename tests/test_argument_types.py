@@ -1,5 +1,4 @@
-"""The four generated initializers accept and reject the same arguments with the same words
-(issue 9, item 5).
+"""The four generated initializers accept and reject the same arguments with the same words.
 
 Numbers are real numbers: Python int and float, NumPy scalars and the file's own 0-d
 framework scalars; bool, strings, containers, None and complex are a TypeError, values out of

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import pytest
 
 from derive import cli
 from derive.core.errors import InputError
-from tests.conftest import GENERATED, ROOT, load_generated, require
+from tests.conftest import ROOT, load_generated, require
 
 NAN = math.nan
 LONG = "x" * 10_000
@@ -374,8 +373,6 @@ def _generated(name: str) -> Any:
 def _module(name: str) -> Any:
     framework = {"numpy_init": "numpy", "torch_init": "torch", "tf_init": "tensorflow"}[name]
     require(framework)
-    if not (GENERATED / f"{name}.py").exists():  # pragma: no cover - until issue 3 lands
-        pytest.skip(f"generated/{name}.py does not exist yet")
     return _generated(name)
 
 
@@ -475,8 +472,6 @@ HOSTILE_EXPRESSIONS: list[tuple[str, str, str]] = [
 
 
 def _activations() -> Any:
-    if importlib.util.find_spec("derive.maths.activations") is None:  # pragma: no cover
-        pytest.skip("derive.maths.activations (issue 4) does not exist yet")
     import derive.maths.activations
 
     return derive.maths.activations
@@ -517,8 +512,6 @@ def test_gain_command_refuses_hostile_expressions_with_exit_2_and_one_line(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    if not _has_command("gain"):  # pragma: no cover - until issue 4 lands
-        pytest.skip("the `gain` command (issue 4) does not exist yet")
     monkeypatch.chdir(tmp_path)
     status, out, err = _run_main(["gain", text], capsys)
     _assert_one_line_error(status, err, fragment)

@@ -109,7 +109,7 @@ def test_quick_bench_times_orthogonal_against_each_framework(tmp_path: Path) -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# The CUDA section (bench/bench_torch_cuda.py, issue 11)
+# The CUDA section (bench/bench_torch_cuda.py)
 # ---------------------------------------------------------------------------------------------
 
 

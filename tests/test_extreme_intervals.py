@@ -1,4 +1,4 @@
-"""Extreme cutoffs through every generated module (issue 10, items 4 and 7).
+"""Extreme cutoffs through every generated module.
 
 * A spec of extreme intervals renders constants.py and the three initializers; each module
   imports (constants.py once held ``correction=inf``, a NameError) and holds the correctly
@@ -158,7 +158,7 @@ def test_initializers_of_extreme_intervals_import_with_their_table_right(
 
 
 # ---------------------------------------------------------------------------
-# Sampling intervals narrower than float64 resolves (issue 10, item 7)
+# Sampling intervals narrower than float64 resolves
 # ---------------------------------------------------------------------------
 
 N = 2**20

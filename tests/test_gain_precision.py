@@ -4,7 +4,7 @@ Each value is compared, as the printed string, with an independent reference: ex
 forms (affine f = c x + d: E[f] = d, Var = c^2; the ReLU family's textbook moments; SELU's
 E[f] from Phi; exp(a x^2): (1 - 2a)^(-1/2) ...) or mpmath's own quadrature over the whole
 line (its infinite-interval transformation, not initref's cut), split at the kinks by hand,
-at 40 more digits than asked.  The examples quoted in issue 10 are asserted digit by digit.
+at 40 more digits than asked.  The examples users reported are asserted digit by digit.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def test_tiny_variance_and_tiny_mean_by_quadrature() -> None:
     assert format_sig(h.mean, 25) == "1.000000000000000000000000e-30"
 
 
-# --- SELU's mean (issue 10, item 3) ---
+# --- SELU's mean ---
 
 
 def _selu_mean() -> mpmath.mpf:
@@ -149,7 +149,7 @@ def test_selu_mean_is_minus_1_2e_32_not_0(digits: int) -> None:
 def test_generated_gains_table_holds_selu_mean_correctly_rounded() -> None:
     """constants.json (gain_digits = 25): the decimal, and the float64 nearest the exact
     value: the double -1.2014841457817364e-32 lies 0.054e-48 from it, its neighbour
-    -1.2014841457817363e-32 (quoted in issue 10) 0.082e-48."""
+    -1.2014841457817363e-32 (the value reported) 0.082e-48."""
     data = json.loads((ROOT / "generated" / "constants.json").read_text())
     (row,) = (r for r in data["gains"] if r["activation"] == "selu")
     with mpmath.workdps(100):
@@ -185,7 +185,7 @@ def test_elu_against_its_moments() -> None:
         _assert_printed(g, _reference(mean, m2, mpmath.mpf(1) / 2 + e_k[2]), digits)
 
 
-# --- kinks at roots of non-linear arguments, heavy tails (issue 10, item 8) ---
+# --- kinks at roots of non-linear arguments, heavy tails ---
 
 KINKED: list[tuple[str, Fn, Fn, Callable[[], list[mpmath.mpf]]]] = [
     (

@@ -1,4 +1,4 @@
-"""The generated files read the gains table by exact name, as the CLI does (issue 9, item 1).
+"""The generated files read the gains table by exact name, as the CLI does.
 
 `activation=` of numpy_init, torch_init, tf_init and jax_init, and constants.gain(), refuse a
 name that is not a key of GAINS with the closest key and the list, and a non-string with a

@@ -1,4 +1,4 @@
-"""The named rules' signatures (issue 9, item 8).
+"""The named rules' signatures.
 
 * torch_init's he_normal_ / he_uniform_ take torch.nn.init.kaiming_normal_'s and
   kaiming_uniform_'s arguments in their order -- (tensor, a, mode, nonlinearity, generator) --
@@ -107,7 +107,7 @@ def test_the_defaults_are_kaimings_under_the_global_generator(
     torch.nn.init.kaiming_uniform_(theirs)
     assert torch.equal(ours, theirs)
     torch.manual_seed(9)
-    ti.he_normal_(ours, 0, "fan_in", distribution="untruncated_normal")  # issue 9's call
+    ti.he_normal_(ours, 0, "fan_in", distribution="untruncated_normal")  # the reported call
     torch.manual_seed(9)
     torch.nn.init.kaiming_normal_(theirs, 0, "fan_in")
     assert torch.equal(ours, theirs)

@@ -385,7 +385,7 @@ def test_generated_file_carries_the_header_and_the_tabulated_constants(
 
 
 # ---------------------------------------------------------------------------
-# Derived gains (issue 5): variance_scaling(activation=...) and gain=
+# Derived gains: variance_scaling(activation=...) and gain=
 # ---------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Orthogonal and delta-orthogonal initializers (issue 13) of the three generated files.
+"""Orthogonal and delta-orthogonal initializers of the three generated files.
 
 Orthogonality.  For W (rows, cols) with g the gain, the error is max |W^T W - g^2 I| / g^2
 (tall) or max |W W^T - g^2 I| / g^2 (wide), the Gram matrix computed in float64 (exact
@@ -525,7 +525,7 @@ def test_keras_bad_input_is_a_one_line_error_naming_the_argument(
 
 
 # ---------------------------------------------------------------------------------------------
-# The three files reject the same arguments with the same words (issue 9's table, issue 13)
+# The three files reject the same arguments with the same words
 # ---------------------------------------------------------------------------------------------
 
 ORTHOGONAL_REJECTED: list[tuple[str, dict[str, Any], type[Exception]]] = [

@@ -32,7 +32,7 @@ from derive.maths.truncnorm import (
     symmetric_std,
     truncnorm_moments,
 )
-from tests.conftest import GENERATED, ROOT, load_generated, require
+from tests.conftest import ROOT, load_generated, require
 
 D = decimal.Decimal
 DIGITS = 30  # significant digits asked of derive.maths.truncnorm in these tests
@@ -352,8 +352,6 @@ def _assert_within(values: Any, case: dict[str, Any], sigma: float, eps: float) 
 
 
 def _numpy_init() -> Any:
-    if not (GENERATED / "numpy_init.py").exists():  # pragma: no cover - until issue 3 lands
-        pytest.skip("generated/numpy_init.py does not exist yet")
     return load_generated("numpy_init")
 
 

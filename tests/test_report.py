@@ -1,4 +1,4 @@
-"""The report (generated/report.md) and its SVG figures (issue 6).
+"""The report (generated/report.md) and its SVG figures.
 
 The report is rendered twice in memory from a spec that asks only for it; the figures must
 come out byte-identical, be valid SVG without a date, and every link of the report must name an

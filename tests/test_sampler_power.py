@@ -1,5 +1,5 @@
 """Every sampling path of the three generated initializers, checked with enough draws to catch
-a 1% error in its std (issue 9, item 11).
+a 1% error in its std.
 
 For each path -- the truncated normal at cutoffs that reach each proposal (normal, uniform,
 exponential, mirrored, one-sided, none at all), the untruncated normal and the uniform, in

@@ -45,7 +45,7 @@ N_Z = 2**21
 N_KS = 2**17
 POWER_STD_ERROR = 0.01
 
-# the cutoffs of issue 11, in units of the underlying normal's std
+# the CUDA path's cutoffs, in units of the underlying normal's std
 CUTOFFS = [
     (-2.0, 2.0),
     (-1.0, 1.0),

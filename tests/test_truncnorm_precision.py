@@ -1,5 +1,5 @@
 """Tiny and cancelling values of every truncated-normal quantity, on every path (the
-Python API, the CLI, the tables), against independent references (issues 9 and 10).
+Python API, the CLI, the tables), against independent references.
 
 Each value must print the same ``digits`` significant digits as the reference
 (derive.core.numbers.format_sig), i.e. be right in every requested digit; the values the
@@ -111,7 +111,7 @@ def _assert_digits(got: dict[str, mpmath.mpf], ref: Reference, digits: int) -> N
 
 
 # ---------------------------------------------------------------------------
-# The values quoted in issues 9 and 10, as the strings they give
+# Values reported by users and auditors, as the strings they give
 # ---------------------------------------------------------------------------
 
 QUOTED_EXCESS_KURTOSIS = [

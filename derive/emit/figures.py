@@ -11,7 +11,7 @@ executed into a fresh module) from ``numpy.random.default_rng(seed)`` with fixed
 Measured values are rounded to a few significant digits before they are plotted, so that the
 last-bit differences of BLAS kernels or vectorized ``exp`` between machines cannot change a byte.
 
-The figures (issues 6 and 13):
+The figures:
 
 1. the seed article's experiment: TF-style ``he_normal`` against ``truncated_normal`` with the
    same ``stddev`` (shape [2, 50000], fan_in 2), both exact densities drawn;
@@ -20,7 +20,7 @@ The figures (issues 6 and 13):
    predicted lines q_L = r^L q_0 of :mod:`derive.maths.depth`;
 4. sampling N(0, 1) truncated to [5, 6] in float32: the inverse-CDF method (uniform in
    [Phi(a), Phi(b)], then sqrt(2) erfinv(2u - 1), both in float32) against initref's sampler;
-5. the critical line (issue 13): sigma_w^2 with chi_1 = 1 against sigma_b^2 for several
+5. the critical line: sigma_w^2 with chi_1 = 1 against sigma_b^2 for several
    activations, solid where the fixed point q* attracts, dashed where it repels.
 """
 

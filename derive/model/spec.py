@@ -54,7 +54,7 @@ _KEYS = (
     "symmetric",
 )
 DEFAULT_GAIN_DIGITS = 25
-# the critical-line table (issue 13): the sigma_b^2 it is solved at, and its digits
+# the critical-line table: the sigma_b^2 it is solved at, and its digits
 DEFAULT_CRITICAL_BIAS_VARIANCES: tuple[str, ...] = ("0", "0.01", "0.05", "0.1", "0.2")
 DEFAULT_CRITICAL_DIGITS = 20
 MAX_CRITICAL_BIAS_VARIANCES = 100
