@@ -350,7 +350,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         epilog="example: python -m derive truncnorm -2 2 --digits 40 --json",
     )
     t.add_argument("lower", metavar="A", help="lower cutoff: a decimal, -inf or inf")
-    t.add_argument("upper", metavar="B", help="upper cutoff B >= A: a decimal, -inf or inf")
+    t.add_argument("upper", metavar="B", help="upper cutoff B > A: a decimal, -inf or inf")
     t.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
     _add_format_flags(t)
     t.set_defaults(func=cmd_truncnorm)
