@@ -27,7 +27,10 @@ PYTHON_M_PROG = "python -m derive"  # derive/__main__.py
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit status 2)."""
+    """argparse with one-line errors (exit status 2); ``commands`` maps each subcommand's
+    name to its parser (set by :func:`build_parser` on the top-level parser)."""
+
+    commands: Mapping[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.split()[-1]  # "generate", ...; nothing for the program itself
@@ -182,8 +185,12 @@ def _output_format(args: argparse.Namespace) -> str:
     return "json" if args.json else "csv" if args.csv else "table"
 
 
+NOT_DEFINED = "none"  # a value that does not exist (JSON null), as tables and CSV print it
+
+
 def _print_record(record: dict[str, object], fmt: str) -> None:
-    """One record: a JSON object, a two-line CSV (header, values) or aligned key/value lines."""
+    """One record: a JSON object, a two-line CSV (header, values) or aligned key/value lines
+    (a missing value: JSON null, "none" in CSV and tables)."""
     if fmt == "json":
         print(json.dumps(record))
     elif fmt == "csv":
@@ -191,7 +198,7 @@ def _print_record(record: dict[str, object], fmt: str) -> None:
     else:
         width = max(len(k) for k in record)
         for key, value in record.items():
-            print(f"{key:<{width}}  {value}")
+            print(f"{key:<{width}}  {NOT_DEFINED if value is None else value}")
 
 
 def _print_csv(records: Sequence[Mapping[str, object]]) -> None:
@@ -199,7 +206,9 @@ def _print_csv(records: Sequence[Mapping[str, object]]) -> None:
 
     writer = csv.DictWriter(sys.stdout, fieldnames=list(records[0]), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows(
+        {k: NOT_DEFINED if v is None else v for k, v in record.items()} for record in records
+    )
 
 
 def _add_format_flags(p: argparse.ArgumentParser) -> None:
@@ -231,6 +240,13 @@ def _param(text: str | None) -> decimal.Decimal | None:
     return None if text is None else parse_bound(text, "param")
 
 
+def rows_are_per_layer(name: str, param: str | None) -> bool:
+    """Whether every layer has the same factor r (the ReLU family: f(t y) = t f(y), t > 0)."""
+    from .maths.depth import activation_of
+
+    return activation_of(name, param).homogeneous
+
+
 def cmd_depth(args: argparse.Namespace) -> int:
     from .core.numbers import format_sig, parse_digits
     from .maths.depth import depth_table
@@ -257,10 +273,17 @@ def cmd_depth(args: argparse.Namespace) -> int:
     if fmt == "csv":
         _print_csv(records)
         return 0
-    print(
-        f"plain {args.layers}-layer {args.activation} network, no biases; r = per-layer "
-        "second-moment factor relative to the variance-preserving init"
-    )
+    if rows_are_per_layer(args.activation, args.param):
+        print(
+            f"plain {args.layers}-layer {args.activation} network, no biases; r = per-layer "
+            "second-moment factor relative to the variance-preserving init"
+        )
+    else:
+        print(
+            f"plain {args.layers}-layer {args.activation} network, no biases; r = first-layer "
+            "second-moment factor relative to the variance-preserving init; r^L = the factor "
+            "after L layers from the mean-field length map (r changes with the second moment)"
+        )
     for rec in records:
         print(
             f"{rec['case']:<36} Var[w]={rec['weight_variance']:<12} r={rec['r']:<24} "
@@ -298,7 +321,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"initref {__version__}")
     parser.set_defaults(prog=prog)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=_Parser,
+        help="the command (each has its own --help, with an example)",
+    )
+    parser.commands = sub.choices
 
     g = sub.add_parser(
         "generate",
@@ -331,8 +360,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "standard normal truncated to [A, B] (cutoffs in units of its std; -inf/inf allowed).",
         epilog="example: python -m derive truncnorm -2 2 --digits 40 --json",
     )
-    t.add_argument("lower", metavar="A")
-    t.add_argument("upper", metavar="B")
+    t.add_argument("lower", metavar="A", help="lower cutoff: a decimal, -inf or inf")
+    t.add_argument("upper", metavar="B", help="upper cutoff B > A: a decimal, -inf or inf")
     t.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
     _add_format_flags(t)
     t.set_defaults(func=cmd_truncnorm)
@@ -346,7 +375,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "the factor by which JAX's complex E|w|^2 exceeds scale/fan (1/mass).",
         epilog="example: python -m derive complex 2 --digits 30 --json",
     )
-    c.add_argument("radius", metavar="R")
+    c.add_argument("radius", metavar="R", help="the radius R > 0 of |z|: a decimal or inf")
     c.add_argument("--digits", default="50", help="significant digits, 1..10000 (default 50)")
     _add_format_flags(c)
     c.set_defaults(func=cmd_complex)
@@ -358,7 +387,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         epilog="example: python -m derive he --slope 0.01 --mode fan_out --latex",
     )
     h.add_argument("--slope", default="0", help="leaky ReLU / PReLU slope a >= 0 (default 0)")
-    h.add_argument("--mode", default="fan_in", choices=["fan_in", "fan_out", "fan_avg"])
+    h.add_argument(
+        "--mode",
+        default="fan_in",
+        choices=["fan_in", "fan_out", "fan_avg"],
+        help="the fan the variance is divided by: fan_in (forward pass), fan_out (backward), "
+        "fan_avg (Glorot's (fan_in + fan_out) / 2) (default fan_in)",
+    )
     h.add_argument("--latex", action="store_true", help="print LaTeX")
     h.set_defaults(func=cmd_he)
 
@@ -371,26 +406,42 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "softplus, tanh, sigmoid) or an expression in one variable, e.g. 'x*erf(x)'.",
         epilog="example: python -m derive gain leaky_relu --param 0.01 --digits 30 --json",
     )
-    gn.add_argument("activation", metavar="NAME")
+    gn.add_argument("activation", metavar="NAME", help=_NAME_HELP)
     gn.add_argument("--param", default=None, help="leaky_relu slope a / elu alpha")
     gn.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
-    gn.add_argument("--method", default="auto", choices=["auto", "closed", "quadrature"])
+    gn.add_argument(
+        "--method",
+        default="auto",
+        choices=["auto", "closed", "quadrature"],
+        help="closed: SymPy's closed forms (an error where there are none); quadrature: "
+        "mpmath's; auto: closed forms where they exist (default auto)",
+    )
     _add_format_flags(gn)
     gn.set_defaults(func=cmd_gain)
 
     dp = sub.add_parser(
         "depth",
         help="second-moment factor r per layer and r^L for each framework's init",
-        description="For a plain L-layer network without biases and a ReLU-family activation: "
-        "r = (actual Var[w]) / (variance-preserving Var[w]) and r^L, for TF's corrected "
-        "he_normal, truncated_normal(stddev=sqrt(2/n)) at each --cutoff, PyTorch's default "
-        "nn.Linear init, Xavier and LeCun.",
+        description="For a plain L-layer network without biases: r = (actual Var[w]) / "
+        "(variance-preserving Var[w] = 1 / (fan_in E[f(z)^2]), the forward gain squared) and "
+        "the factor r^L after L layers, for TF's corrected he_normal, "
+        "truncated_normal(stddev=sqrt(2/n)) at each --cutoff, PyTorch's default nn.Linear "
+        "init, Xavier and LeCun.  For the ReLU family (linear, relu, leaky_relu) every layer "
+        "multiplies the second moment by r; for any other activation r is the first layer's "
+        "factor and r^L is the L-layer factor q_L of the wide network's length map "
+        "q_l = c E[f(sqrt(q_(l-1)) z)^2] (mean field, q_0 = 1). " + _ACTIVATIONS_HELP,
         epilog="example: python -m derive depth --layers 24 --cutoff 2 --cutoff 3",
     )
     dp.add_argument("--layers", default="24", help="number of layers L (default 24)")
     dp.add_argument("--cutoff", action="append", help="truncation k in std units (repeatable)")
-    dp.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "linear"])
-    dp.add_argument("--param", default=None, help="leaky_relu slope a")
+    dp.add_argument(
+        "--activation",
+        default="relu",
+        metavar="NAME",
+        help="a built-in name or an expression in x, as for gain (default relu; an expression "
+        "starting with '-' is written --activation=-x)",
+    )
+    dp.add_argument("--param", default=None, help="leaky_relu slope a / elu alpha")
     dp.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
     _add_format_flags(dp)
     dp.set_defaults(func=cmd_depth)
@@ -450,7 +501,7 @@ def _print_records(head: dict[str, object], rows: list[dict[str, object]], fmt: 
         _print_csv([{**head, **row} for row in rows] or [head])
     else:
         for record in (head, *rows):
-            shown = {k: "none" if v is None else v for k, v in record.items()}
+            shown = {k: NOT_DEFINED if v is None else v for k, v in record.items()}
             width = max(len(k) for k in shown)
             for key, value in shown.items():
                 print(f"{key:<{width}}  {value}")
@@ -516,13 +567,11 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
         "chi_c": _mf_number(m.chi_c, digits),
         "xi_c": _mf_number(m.xi_c, digits),
     }
-    fmt = _output_format(args)
-    if fmt == "table":
-        record = {k: "none" if v is None else v for k, v in record.items()}
-    _print_record(record, fmt)
+    _print_record(record, _output_format(args))
     return 0
 
 
+_NAME_HELP = "the activation: a built-in name or an expression in x (see above)"
 _ACTIVATIONS_HELP = (
     "NAME is a built-in (linear, relu, leaky_relu, elu, selu, gelu, gelu_tanh, silu, mish, "
     "softplus, tanh, sigmoid) or an expression in one variable, e.g. 'x*erf(x)'."
@@ -543,7 +592,7 @@ def _add_meanfield_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         + _ACTIVATIONS_HELP,
         epilog="example: python -m derive critical tanh --bias-variance 0.05 --digits 30 --json",
     )
-    cr.add_argument("activation", metavar="NAME")
+    cr.add_argument("activation", metavar="NAME", help=_NAME_HELP)
     cr.add_argument("--param", default=None, help="leaky_relu slope a / elu alpha")
     cr.add_argument("--bias-variance", required=True, help="sigma_b^2, a finite real in [0, 10000]")
     cr.add_argument("--digits", default="20", help="significant digits, 1..10000 (default 20)")
@@ -560,7 +609,7 @@ def _add_meanfield_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         epilog="example: python -m derive meanfield tanh --weight-variance 2.5 "
         "--bias-variance 0.05 --json",
     )
-    mf.add_argument("activation", metavar="NAME")
+    mf.add_argument("activation", metavar="NAME", help=_NAME_HELP)
     mf.add_argument("--param", default=None, help="leaky_relu slope a / elu alpha")
     mf.add_argument(
         "--weight-variance", required=True, help="sigma_w^2, a finite real in (0, 10000]"
@@ -572,7 +621,7 @@ def _add_meanfield_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     mf.set_defaults(func=cmd_meanfield)
 
 
-def _allow_negative_positionals(argv: list[str]) -> list[str]:
+def _allow_negative_positionals(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """Let ``truncnorm -inf -40``, ``truncnorm 3 -1e-8``, ``gain -x`` (and ``complex -1``, to be
     told why it is out of range) through argparse.
 
@@ -580,29 +629,51 @@ def _allow_negative_positionals(argv: list[str]) -> list[str]:
     and ``-x`` look like options to it.  For ``truncnorm`` (negative numbers) and ``gain``
     (every single-dash argument but ``-h``: gain has no short options, so ``-x``,
     ``-tanh(x)`` or ``-0.5*x`` can only be the expression), options go first and every other
-    argument, in order, after ``--``.
+    argument, in order, after ``--``.  Whether an option takes a value is read from the
+    command's own parser, its abbreviations resolved as argparse resolves them (a unique
+    prefix of a long option; an ambiguous or unknown one is left for argparse to reject).
     """
-    if not argv or argv[0] not in _NEGATIVE_POSITIONALS or "--" in argv:
+    commands = getattr(parser, "commands", {})
+    if not argv or argv[0] not in _NEGATIVE_POSITIONALS or argv[0] not in commands or "--" in argv:
         return argv
-    takes_value = _NEGATIVE_POSITIONALS[argv[0]]
+    command = commands[argv[0]]
+    takes_value = _options_taking_values(command)
     options: list[str] = []
     positionals: list[str] = []
     rest = iter(argv[1:])
     for arg in rest:
         if arg.startswith("-") and not _looks_negative(argv[0], arg):
             options.append(arg)
-            if arg in takes_value and "=" not in arg:
-                options.append(next(rest, ""))
+            if "=" not in arg and _resolve_option(arg, takes_value, command.allow_abbrev):
+                value = next(rest, None)
+                if value is not None:
+                    options.append(value)
         else:
             positionals.append(arg)
     return [argv[0], *options, "--", *positionals]
 
 
-_NEGATIVE_POSITIONALS: dict[str, tuple[str, ...]] = {
-    "truncnorm": ("--digits", "--format"),
-    "gain": ("--digits", "--param", "--method"),
-    "complex": ("--digits",),
-}
+_NEGATIVE_POSITIONALS = ("truncnorm", "gain", "complex")
+
+
+def _options_taking_values(parser: argparse.ArgumentParser) -> dict[str, bool]:
+    """Every option string of ``parser`` and whether it takes a value (nargs != 0)."""
+    return {
+        option: action.nargs != 0
+        for action in parser._actions  # argparse's list of the parser's actions
+        for option in action.option_strings
+    }
+
+
+def _resolve_option(arg: str, takes_value: Mapping[str, bool], allow_abbrev: bool) -> bool:
+    """Whether the option ``arg`` (no "=") takes the next argument as its value: an exact
+    option string, or, as argparse allows, a prefix of exactly one long option."""
+    if arg in takes_value:
+        return takes_value[arg]
+    if not allow_abbrev or not arg.startswith("--"):
+        return False
+    matches = [option for option in takes_value if option.startswith(arg)]
+    return len(matches) == 1 and takes_value[matches[0]]
 
 
 def _looks_negative(command: str, arg: str) -> bool:
@@ -623,7 +694,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """The console script ``initref`` (``prog`` names the program in usage and messages)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(prog)
-    args = parser.parse_args(_allow_negative_positionals(args_list))
+    args = parser.parse_args(_allow_negative_positionals(args_list, parser))
     try:
         return int(args.func(args))
     except InputError as exc:

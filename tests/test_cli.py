@@ -253,7 +253,8 @@ def test_critical_csv_and_table_list_every_point(capsys: pytest.CaptureFixture[s
     header, row, *rest = out.splitlines()
     assert not rest
     assert header.split(",")[:4] == ["activation", "bias_variance", "digits", "status"]
-    assert row.startswith("gelu,0,12,critical,4.00000000000,0,") and row.endswith("unstable,,")
+    assert row.startswith("gelu,0,12,critical,4.00000000000,0,")
+    assert row.endswith("unstable,none,none")  # xi_q, xi_c: not defined (JSON null)
     status, out, _ = _run(["critical", "relu", "--bias-variance", "0"], capsys)
     assert status == 0
     assert "every q" in out and "q_star           any" in out and "neutral" in out
@@ -315,3 +316,110 @@ def test_bad_mean_field_query_exits_2_with_one_line_naming_the_value(
     status, out, err = _run(argv, capsys)
     assert out == ""
     _assert_refused(status, err, *fragments)
+
+
+# ---------------------------------------------------------------------------
+# Abbreviated options, help texts, "none" in tables and CSV
+# ---------------------------------------------------------------------------
+
+# the commands whose negative positionals cli._allow_negative_positionals moves behind "--",
+# with positive positionals (which argparse parses on its own) and a value for each option
+ABBREVIATION_CASES = {
+    "truncnorm": (["1", "2"], {"--digits": "7", "--json": None, "--csv": None}),
+    "complex": (["2"], {"--digits": "7", "--json": None, "--csv": None}),
+    "gain": (
+        ["tanh"],
+        {
+            "--digits": "7",
+            "--param": "0.1",
+            "--method": "quadrature",
+            "--json": None,
+            "--csv": None,
+        },
+    ),
+}
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    return parser.parse_args(cli._allow_negative_positionals(argv, parser))
+
+
+@pytest.mark.parametrize("command", sorted(ABBREVIATION_CASES))
+def test_every_unambiguous_prefix_of_an_option_parses_as_argparse_parses_it(command: str) -> None:
+    """``truncnorm 1 2 --digit 5`` failed: the negative-positional handling knew only the full
+    option names.  For every option and every prefix of it (from two letters), the parse
+    equals argparse's own parse of the same line (positive positionals need no handling)."""
+    parser = cli.build_parser()
+    positionals, options = ABBREVIATION_CASES[command]
+    for option, value in options.items():
+        full = parser.parse_args([command, *positionals, option, *([value] if value else [])])
+        for end in range(4, len(option) + 1):
+            prefix = option[:end]
+            if [o for o in options if o.startswith(prefix)] != [option]:
+                continue  # ambiguous among this command's options
+            argv = [command, *positionals, prefix, *([value] if value else [])]
+            assert _parse(parser, argv) == parser.parse_args(argv) == full, argv
+            assert _parse(parser, [*argv[:1], *argv[len(positionals) + 1 :], *positionals]) == full
+
+
+def test_abbreviations_work_beside_negative_positionals(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(["truncnorm", "1", "2", "--digit", "5"], capsys)
+    assert status == 0 and "digits           5" in out and "mass             0.13591" in out
+    status, out, _ = _run(["truncnorm", "-inf", "-1e-8", "--dig", "6", "--js"], capsys)
+    assert status == 0 and json.loads(out)["digits"] == 6
+    status, out, _ = _run(["gain", "-x", "--dig", "4", "--meth", "closed", "--js"], capsys)
+    assert status == 0 and json.loads(out)["forward_gain"] == "1.000"
+    status, out, _ = _run(["complex", "-1", "--dig", "5"], capsys)
+    _assert_refused(status, _, "radius")  # parsed, then told why -1 is out of range
+
+
+def test_an_ambiguous_prefix_is_refused_with_argparses_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With a second option starting like --digits, --dig matches both: argparse's own error,
+    one line, exit 2, whether or not the line has negative positionals."""
+    parser = cli.build_parser()
+    parser.commands["truncnorm"].add_argument("--digest", help="a second --dig... option")
+    for argv in (["truncnorm", "1", "2", "--dig", "5"], ["truncnorm", "-1", "2", "--dig", "5"]):
+        with pytest.raises(SystemExit) as info:
+            _parse(parser, argv)
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.count("\n") == 1
+        assert "ambiguous option: --dig could match --digits, --digest" in err
+
+
+def test_every_argument_of_every_command_has_a_help_text() -> None:
+    """Positionals (A, B, R, NAME), he --mode, gain --method had none."""
+    parser = cli.build_parser()
+    missing = []
+    for name, p in [("initref", parser), *parser.commands.items()]:
+        for action in p._actions:
+            label = "/".join(action.option_strings) or str(action.metavar or action.dest)
+            if not action.help or action.help == argparse.SUPPRESS:
+                missing.append(f"{name} {label}")
+            if isinstance(action, argparse._SubParsersAction):
+                missing += [f"{name} {a.dest}" for a in action._choices_actions if not a.help]
+    assert not missing, missing
+
+
+def test_help_of_a_positional_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(["truncnorm", "--help"], capsys)
+    assert status == 0 and "lower cutoff" in " ".join(out.split())
+    status, out, _ = _run(["gain", "--help"], capsys)
+    assert status == 0 and "closed: SymPy's closed forms" in " ".join(out.split())
+
+
+def test_a_missing_value_prints_none_in_tables_and_csv_and_null_in_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """torch has no calculate_gain for an expression: "none" (never Python's None), null in JSON."""
+    base = ["gain", "x*tanh(x)", "--digits", "5"]
+    status, out, _ = _run(base, capsys)
+    assert status == 0 and "torch_calculate_gain      none" in out and "None" not in out
+    status, out, _ = _run([*base, "--csv"], capsys)
+    assert status == 0 and out.splitlines()[1].endswith(",none") and "None" not in out
+    status, out, _ = _run([*base, "--json"], capsys)
+    assert status == 0 and json.loads(out)["torch_calculate_gain"] is None
+    argv = ["meanfield", "relu", "--weight-variance", "3", "--bias-variance", "0", "--csv"]
+    status, out, _ = _run(argv, capsys)
+    assert status == 0 and "divergent" in out and ",none," in out and "None" not in out

@@ -9,6 +9,7 @@ import mpmath
 import pytest
 
 from derive.core.errors import InputError
+from derive.core.numbers import format_sig
 from derive.maths.meanfield import meanfield
 
 
@@ -171,3 +172,59 @@ def test_bad_variances_are_refused(w2: str, b2: str, fragment: str) -> None:
     with pytest.raises(InputError) as info:
         meanfield_point("tanh", w2, b2)
     assert fragment in str(info.value)
+
+
+# ---------------------------------------------------------------------------
+# The correlation map's fixed point by Mehler's series, against independent methods
+# ---------------------------------------------------------------------------
+
+
+def test_chaotic_selu_c_star_is_a_root_of_the_product_rule_correlation_map() -> None:
+    """SELU (a kink in f' at 0, so algebraically decaying Hermite coefficients) at (1.5, 0.1),
+    c* = 0.534...: the product-rule correlation map (GaussianRule.bivariate, no Hermite
+    series) at the reported c* gives C(c*) = c* and C'(c*) = chi_c to 12 digits."""
+    from derive.maths.activations import builtin
+    from derive.maths.meanfield import correlation_map, meanfield_point
+
+    m = meanfield_point("selu", "1.5", "0.1", digits=12)
+    assert m.phase == "chaotic" and m.c_star is not None and m.chi_c is not None
+    with mpmath.workdps(30):
+        value, slope = correlation_map(
+            builtin("selu"), m.q_star, m.c_star, mpmath.mpf("1.5"), mpmath.mpf("0.1"), 16, 30
+        )
+        # a residual r moves the root by r / (1 - chi_c)
+        assert abs(value - m.c_star) <= mpmath.mpf(10) ** -13 * (1 - m.chi_c) * m.c_star
+        assert abs(slope - m.chi_c) <= mpmath.mpf(10) ** -13 * m.chi_c
+
+
+def test_selu_at_its_designed_fixed_point_has_a_tiny_c_star_not_zero() -> None:
+    """SELU at (1, 0): its published constants give E[f] = -1.2015e-32 at q = 1, so
+    C(0) = E[f]^2 / q* ~ 1.4e-64 > 0 and c* = C(0) / (1 - C'(0)) + O(c*^2) ~ 1.42e-63
+    (C'(0) = E[f']^2): every digit, against q*, E[f], E[f'] by mpmath.quad at 60 digits
+    (q* = 1 + O(1e-32), which moves E[f] by as much as E[f] itself)."""
+    from derive.maths.activations import builtin
+    from derive.maths.meanfield import meanfield_point
+
+    m = meanfield_point("selu", 1, 0, digits=12)
+    act = builtin("selu")
+    with mpmath.workdps(60):
+
+        def expect(g: Any, q: mpmath.mpf) -> mpmath.mpf:
+            s = mpmath.sqrt(q)
+            return mpmath.quad(lambda z: g(s * z) * mpmath.npdf(z), [-mpmath.inf, 0, mpmath.inf])
+
+        q = mpmath.findroot(lambda q: expect(lambda x: act.f(x) ** 2, q) - q, mpmath.mpf(1))
+        mean, slope = expect(act.f, q), expect(act.df, q)
+        c_star = mean**2 / q / (1 - slope**2)
+        assert m.c_star is not None and 1e-64 < c_star < 1e-62
+        assert format_sig(m.c_star, 12) == format_sig(c_star, 12)
+
+
+def test_a_c_star_at_an_unprovable_zero_is_refused_not_printed_as_zero() -> None:
+    """f = x^2 - 1 at (0.5, 0): q* = 1 and E[f] = q* - 1 = 0 there, so C(0) = 0 to every
+    digit the solver reaches, but f is not odd, so nothing proves it: one line, no number."""
+    from derive.maths.meanfield import meanfield_point
+
+    with pytest.raises(InputError, match="cannot be given to 12 digits") as info:
+        meanfield_point("x^2-1", "0.5", 0, digits=12)
+    assert "\n" not in str(info.value)

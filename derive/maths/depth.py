@@ -20,6 +20,19 @@ tests/test_article_puzzle.py measures.  The cases (c for ReLU in brackets):
 * PyTorch's default ``nn.Linear``/``nn.Conv`` init, ``kaiming_uniform_(a=sqrt(5))``:
   U(-1/sqrt(fan_in), 1/sqrt(fan_in)), variance 1 / (3 fan_in) [c = 1/3, r = 1/6];
 * Glorot/Xavier (fan_in = fan_out) and LeCun: variance 1 / fan_in [c = 1, r = 1/2].
+
+Any other activation (a built-in or an expression, as ``gain`` takes them): the
+variance-preserving choice is still c* = 1 / E[f(z)^2] (the square of the forward gain,
+:mod:`derive.maths.gains`), and r = c E[f(z)^2] is still the first layer's factor from
+unit-variance pre-activations, but r changes with the second moment: in a wide network
+(mean field, Poole et al. 2016 eq. 3 without biases) the pre-activations' second moment
+follows q_l = c V(q_(l-1)), V(q) = E[f(sqrt(q) z)^2], q_0 = 1, and the variance-preserving
+init keeps q_l = 1 (c* V(1) = 1).  So the L-layer factor (column r^L) is q_L, iterated
+layer by layer (for the ReLU family V(q) = q V(1) and q_L = r^L exactly).  The iteration
+stops early once q has settled (a step below 10^-(digits + 2) (1 - e) of q, e = q V'(q) /
+V(q) its slope: the steps left sum to less); each step's rounding is amplified by the
+product of the later slopes, which is tracked and covered by extra digits; a q that leaves
+[1e-100, 1e100] or does not settle within ``MAX_ITERATED_LAYERS`` layers is refused.
 """
 
 from __future__ import annotations
@@ -31,12 +44,15 @@ import mpmath
 
 from ..core.errors import InputError
 from ..core.numbers import parse_digits
-from .activations import builtin
+from .activations import Activation, activation
 from .gains import GUARD_DIGITS, gains
+from .gaussian_rule import expectations
 from .truncnorm import symmetric_std
 
 DEFAULT_LAYERS = 24
 MAX_LAYERS = 100_000
+MAX_ITERATED_LAYERS = 2000  # length-map steps for activations outside the ReLU family
+Q_RANGE = ("1e-100", "1e100")  # the second moments the iteration follows
 TABLE_CUTOFFS: tuple[str, ...] = ("1", "2", "3")
 
 
@@ -74,12 +90,7 @@ def depth_table(
     """r and r^L for the framework cases above plus uncorrected truncation at each cutoff."""
     n_layers = parse_layers(layers)
     n = parse_digits(digits)
-    act = builtin(activation, param)
-    if not act.homogeneous:
-        raise InputError(
-            f"activation: {activation!r} is not positively homogeneous, so r is not the same "
-            "in every layer (accepted: linear, relu, leaky_relu)"
-        )
+    act = activation_of(activation, param)
     dps = n + GUARD_DIGITS
     m2 = gains(act, digits=n + 5).second_moment  # E[f(z)^2]; 1/2 for ReLU
     stds = [(k, symmetric_std(k, n + 5)) for k in cutoffs]
@@ -123,12 +134,76 @@ def depth_table(
             ),
             ("lecun_normal", "LeCun normal", "1/n", mpmath.mpf(1)),
         ]
-        rows = []
-        for key, text, var_text, c in cases:
+    rows = []
+    for key, text, var_text, c in cases:
+        with mpmath.workdps(dps):
             r = c * m2
-            r_l = r**n_layers
+            # the ReLU family: every layer multiplies by r; otherwise the length map's q_L
+            r_l = r**n_layers if act.homogeneous else layer_factor(act, c, n_layers, n, key)
             rows.append(DepthRow(key, text, var_text, r, r_l, mpmath.log10(r_l)))
-        return rows
+    return rows
+
+
+def activation_of(name_or_expression: str | Activation, param: object = None) -> Activation:
+    if isinstance(name_or_expression, Activation):
+        return name_or_expression
+    return activation(name_or_expression, param)
+
+
+def layer_factor(act: Activation, c: mpmath.mpf, layers: int, digits: int, case: str) -> mpmath.mpf:
+    """q_L of q_l = c V(q_(l-1)), q_0 = 1 (module docstring), to ``digits`` digits: iterated
+    with digits + 10, and again with the digits the tracked error amplification asks."""
+    work = digits + 10
+    for _ in range(2):
+        q, amplification = _iterate(act, c, layers, work, case)
+        with mpmath.workdps(30):
+            lost = int(mpmath.ceil(mpmath.log10(amplification))) if amplification > 1 else 0
+        if work - lost >= digits + 3:
+            return q
+        work = digits + 3 + lost + 2
+    raise InputError(  # pragma: no cover - the second pass has the digits the first asked
+        f"depth: {case}: the {layers}-layer second moment of {act.label} needs more than "
+        f"{work} working digits"
+    )
+
+
+def _iterate(
+    act: Activation, c: mpmath.mpf, layers: int, work: int, case: str
+) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """q_L and a bound of the amplification of one step's relative rounding error into q_L:
+    sum over layers of the product of the later slopes e = q V'(q) / V(q) (V'(q) = E[x f f'] / q,
+    the heat equation), each step contributing 10^-(work) relative."""
+    dps = work + GUARD_DIGITS
+    with mpmath.workdps(dps):
+        c = +c
+        low, high = (mpmath.mpf(v) for v in Q_RANGE)
+        q = mpmath.mpf(1)
+        amplification = mpmath.mpf(0)
+        for layer in range(1, layers + 1):
+            if layer > MAX_ITERATED_LAYERS:
+                raise InputError(
+                    f"depth: {case}: the second moment of {act.label} is still changing after "
+                    f"{MAX_ITERATED_LAYERS} layers (accepted: up to {MAX_ITERATED_LAYERS} "
+                    "layers, or more once the second moment settles, for activations outside "
+                    "the ReLU family)"
+                )
+            m = expectations(act, q, work, dps, ("f2", "xffp"))
+            if not m["f2"] > 0:
+                raise InputError(f"depth: {case}: E[f^2] = 0 at q = {mpmath.nstr(q, 6)}")
+            slope = abs(m["xffp"] / m["f2"])  # q V'(q) / V(q)
+            new = c * m["f2"]
+            amplification = amplification * slope + 1
+            step = abs(new - q)
+            q = new
+            if not low <= q <= high:
+                raise InputError(
+                    f"depth: {case}: the second moment of {act.label} leaves [{Q_RANGE[0]}, "
+                    f"{Q_RANGE[1]}] at layer {layer} (q = {mpmath.nstr(q, 6)}; accepted: "
+                    "networks whose second moment stays in that range)"
+                )
+            if slope < 1 and step <= mpmath.mpf(10) ** -(work + 2) * (1 - slope) * q:
+                break  # settled: the steps left sum to less than 10^-(work + 2) q
+        return q, amplification
 
 
 def variance_preserving_c(

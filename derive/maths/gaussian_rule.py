@@ -1,7 +1,9 @@
 """Gaussian expectations of an activation on quadrature nodes fixed in x, shared by many variances.
 
 The mean-field maps need E[g(x)] for x ~ N(0, q) at many q (a scan for roots, then a root
-solve) and bivariate expectations E[g(u1) g(u2)] for the correlation map.  Written in x, the
+solve), the Hermite coefficients of f at one q (:meth:`GaussianRule.hermite_coefficients`, the
+correlation map by Mehler's formula) and bivariate expectations E[g(u1) g(u2)] (the product
+rule, the reference for the correlation map).  Written in x, the
 expectation is the integral of g(x) exp(-x^2 / (2 q)) / sqrt(2 pi q): the activation's values
 sit at nodes that do not depend on q, so f and f' are evaluated once per node and reused for
 every q near the rule's reference variance and for every moment (f, f', f^2, f'^2, x f f',
@@ -37,6 +39,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 from dataclasses import dataclass
 
 import mpmath
@@ -48,6 +51,8 @@ SPAN = 64  # a rule built for q_ref serves q in [q_ref / SPAN, q_ref * SPAN]
 MIN_LEVEL = 3  # never accept before h = 1/8 (coarse levels can agree by accident)
 MAX_LEVEL = 11
 MAX_TERMS = 20000  # of the series behind the bivariate product rule
+MAX_HERMITE = 4096  # Hermite coefficients of one activation at one q
+HERMITE_WORK = 12_000_000  # (nodes) x (coefficients) that one set of coefficients may cost
 # the moments E[g(x)] one pass over the nodes returns, x ~ N(0, q)
 MOMENTS: tuple[str, ...] = ("f", "df", "f2", "df2", "xffp", "x2df2")
 DISPLAY: dict[str, str] = {
@@ -111,6 +116,7 @@ class GaussianRule:
             self.pieces = list(itertools.pairwise(ends))
             self.ranges = [self._t_range(a, b) for a, b in self.pieces]
         self.levels: list[_Level] = []
+        self._hermite: tuple[mpmath.mpf, list[_HermiteLevel]] | None = None
 
     # -- nodes ----------------------------------------------------------------------------
 
@@ -276,6 +282,89 @@ class GaussianRule:
                     "with Gaussian-integrable growth)"
                 )
 
+    # -- Hermite coefficients (the correlation map by Mehler's formula) --------------------
+
+    def hermite_coefficients(self, q: mpmath.mpf, count: int) -> list[mpmath.mpf]:
+        """a_n = E[f(x) He_n(x / sqrt q)] / sqrt(n!) for n < count, x ~ N(0, q).
+
+        He_n are the probabilists' Hermite polynomials, orthogonal under N(0, 1) with
+        E[He_n^2] = n!, so f(sqrt(q) z) = sum_n a_n He_n(z) / sqrt(n!) in L2 and, by Mehler's
+        formula, E[f(u1) f(u2)] = sum_n a_n^2 c^n for (u1, u2) of variances q and correlation
+        c; Parseval gives sum_n a_n^2 = E[f^2] and sum_n n a_n^2 = q E[f'^2].
+
+        On this rule's nodes, in fixed point (integers scaled by 2^P, P = bits of dps + 10
+        digits): with z = x / sqrt(q), psi_n(z) = He_n(z) exp(-z^2 / 4) / sqrt(n!) by the
+        recurrence psi_n = z psi_(n-1) / sqrt(n) - sqrt((n - 1) / n) psi_(n-2) (|psi_n| <= 1,
+        the Hermite functions up to pi^(1/4)), and a_n = sum over nodes of
+        W f(x) exp(-z^2 / 4) psi_n(z) / sqrt(2 pi q) (W = dx/dt times the step).  Levels are
+        accepted by the rule of the module docstring on max_n |change of a_n| / sqrt(E[f^2]).
+        """
+        with mpmath.workdps(self.dps):
+            q = +q
+            if not self.q_ref / self.span <= q <= self.q_ref * self.span:
+                raise ValueError(f"q = {q} is outside the span of the rule for {self.q_ref}")
+            if count > MAX_HERMITE:
+                raise InputError(
+                    f"activation {self.act.label}: its Hermite series at q = {mpmath.nstr(q, 6)} "
+                    f"needs more than {MAX_HERMITE} terms (accepted: activations smooth enough "
+                    "for this correlation)"
+                )
+            scale = mpmath.sqrt(self.moments(q, ("f2",))["f2"])
+            if not scale > 0:
+                return [mpmath.mpf(0)] * count
+            bits = math.ceil((self.dps + 10) * math.log2(10))
+            if self._hermite is None or self._hermite[0] != q:
+                self._hermite = (q, [])
+            state = self._hermite[1]
+            steps = _hermite_steps(bits, count)
+            norm = mpmath.sqrt(2 * mpmath.pi * q)
+            previous: list[mpmath.mpf] | None = None
+            previous_change: list[mpmath.mpf] | None = None
+            level = MIN_LEVEL - 2
+            while True:
+                levels = self._upto(level)
+                while len(state) <= level:
+                    state.append(self._hermite_level(levels[len(state)], q, bits))
+                used = state[: level + 1]
+                work = sum(len(lv.z) for lv in used) * count
+                if work > HERMITE_WORK:
+                    raise InputError(
+                        f"activation {self.act.label}: {count} Hermite coefficients at q = "
+                        f"{mpmath.nstr(q, 6)} need {work} node terms, over the budget of "
+                        f"{HERMITE_WORK} (accepted: activations smooth enough for this "
+                        "correlation at these digits)"
+                    )
+                for lv in used:
+                    lv.extend(count, bits, steps)
+                totals = [sum(lv.sums[k] for lv in used) for k in range(count)]
+                current = [mpmath.ldexp(mpmath.mpf(t), -2 * bits - level) / norm for t in totals]
+                if previous is not None:
+                    change = [
+                        max(abs(a - b) for a, b in zip(current, previous, strict=True)) / scale
+                    ]
+                    if self._accepted(level, change, previous_change):
+                        return current
+                    previous_change = change
+                previous = current
+                level += 1
+
+    def _hermite_level(self, lv: _Level, q: mpmath.mpf, bits: int) -> _HermiteLevel:
+        """The fixed-point start of the recurrence at one level's nodes (nodes whose weight
+        is below 2^-P are left out)."""
+        zs: list[int] = []
+        gs: list[int] = []
+        psi0: list[int] = []
+        inv4q = 1 / (4 * q)
+        root = mpmath.sqrt(q)
+        for x, x2, jac, fx in zip(lv.x, lv.x2, lv.jac, lv.f, strict=True):
+            e = mpmath.exp(-x2 * inv4q)
+            g = int(mpmath.ldexp(jac * fx * e, bits))
+            if g:
+                zs.append(int(mpmath.ldexp(x / root, bits)))
+                gs.append(g)
+                psi0.append(int(mpmath.ldexp(e, bits)))
+        return _HermiteLevel(zs, gs, psi0)
+
     # -- two-dimensional expectations (correlation map) ------------------------------------
 
     def bivariate(self, q: mpmath.mpf, c: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
@@ -366,6 +455,45 @@ class GaussianRule:
             f"activation {self.act.label}: the correlation map at c = {mpmath.nstr(c, 8)} "
             f"needs more than {MAX_TERMS} terms (accepted: correlations not this close to 1)"
         )
+
+
+class _HermiteLevel:
+    """The Hermite recurrence at one level's nodes, in integers scaled by 2^P: z = x / sqrt q,
+    the weights g = W f exp(-z^2 / 4), the last two psi_n, and the sums S_n = sum g psi_n."""
+
+    __slots__ = ("current", "g", "previous", "sums", "z")
+
+    def __init__(self, z: list[int], g: list[int], psi0: list[int]) -> None:
+        self.z, self.g = z, g
+        self.previous: list[int] = [0] * len(z)
+        self.current = psi0
+        self.sums: list[int] = [sum(map(operator.mul, g, psi0))]
+
+    def extend(self, count: int, bits: int, steps: list[tuple[int, int]]) -> None:
+        """S_n for every n < count; steps[n] = (2^P / sqrt(n), 2^P sqrt((n - 1) / n))."""
+        z, g, prev, cur = self.z, self.g, self.previous, self.current
+        two = 2 * bits
+        for n in range(len(self.sums), count):
+            r, s = steps[n]
+            nxt = [
+                (zi * ci * r >> two) - (pi * s >> bits)
+                for zi, ci, pi in zip(z, cur, prev, strict=True)
+            ]
+            prev, cur = cur, nxt
+            self.sums.append(sum(map(operator.mul, g, nxt)))
+        self.previous, self.current = prev, cur
+
+
+_STEPS: dict[int, list[tuple[int, int]]] = {}
+
+
+def _hermite_steps(bits: int, count: int) -> list[tuple[int, int]]:
+    """(floor(2^P / sqrt n), floor(2^P sqrt((n - 1) / n))) for n < count (exact integers)."""
+    steps = _STEPS.setdefault(bits, [(0, 0)])
+    one = 1 << (2 * bits)
+    for n in range(len(steps), count):
+        steps.append((math.isqrt(one // n), math.isqrt(((n - 1) * one) // n)))
+    return steps
 
 
 @functools.cache

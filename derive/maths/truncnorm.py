@@ -54,6 +54,9 @@ Stability of Numerical Algorithms*, 2nd ed., sec. 3.3): |x - exact| <= K u |x|.
 * a product or quotient: K = 1 + (K_x + K_y)(1 + 2^-18); a square root: K = 1 + K_x / 2;
 * a computed zero is exact only when it comes from exact operands; otherwise K = inf, and
   so is any K with K u > 2^-20 (then the second-order terms dropped above could matter).
+  A sum that cancels to zero is therefore never taken for an exact zero: for a tiny
+  [-k, k], E = T_3 - 3 T_1 - 3 T_1^2 cancels about 4 log2(1/k) bits down to -1.2 var^2,
+  and a round whose sum came out 0 is repeated at a higher precision.
 
 Magnitudes come from the binary exponents (2^(mag - 1) <= |x| < 2^mag), so the bound is an
 upper bound; log2 K is carried in float64, whose own rounding the guard digits cover.  Every
@@ -183,10 +186,8 @@ class _Tracked:
     def _plus(self, other: _Tracked, sign: int) -> _Tracked:
         """K_s = 1 + (K_x |x| + K_y |y|) / |s|, with |t| < 2^mag(t), |s| >= 2^(mag(s) - 1)."""
         s = self.x + other.x if sign > 0 else self.x - other.x
-        if not s:
-            exact = (not self.x or self.lost == -math.inf) and (
-                not other.x or other.lost == -math.inf
-            )
+        if not s:  # a zero is exact only from exact operands, never from a cancellation
+            exact = self.lost == -math.inf and other.lost == -math.inf
             return _Tracked(s, -math.inf if exact else math.inf)
         scale = _mag(s) - 1
         carried = [t.lost + _mag(t.x) - scale for t in (self, other) if t.x]
