@@ -456,7 +456,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "(default relu) follows every layer; a .keras model's layers give their own.",
         epilog="example: python -m derive diagnose model.pt --activation relu --json",
     )
-    dg.add_argument("file", metavar="FILE")
+    dg.add_argument(
+        "file",
+        metavar="FILE",
+        help="a saved torch state_dict (.pt, .pth) or a Keras model (.keras)",
+    )
     dg.add_argument(
         "--activation",
         default=None,

@@ -189,7 +189,7 @@ def test_every_command_line_in_the_pages_is_one_the_parser_accepts(page: str, li
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            args = parser.parse_args(cli._allow_negative_positionals(argv))
+            args = parser.parse_args(cli._allow_negative_positionals(argv, parser))
         except SystemExit as exc:  # --help, --version: exit 0 having printed; errors exit 2
             assert exc.code == 0 and out.getvalue(), (page, line, err.getvalue())
             return
