@@ -25,8 +25,10 @@ sigma_b^2 > 0), then refined by safeguarded Newton steps with
     D'(q) = (E[x^2 f'^2] / q - D) / (2 q),   x ~ N(0, q)
 
 (d/dq E[g(x)] = E[x g'(x)] / (2 q), the heat equation, and Stein's lemma E[x k(x)] = q E[k'(x)]
-for k = x f'^2), first to about 6 digits, then at the working precision, and checked at a higher
-one: the Newton step seen there must be below 10^-(digits + 2) of the root.
+for k = x f'^2), first on float64 quadrature rules to about 12 digits (the scan runs on such rules
+too: derive.maths.gaussian_rule.Float64Rule), then by one Newton step at the working precision,
+checked at a higher one: the Newton step seen there must be below 10^-(digits + 2) of the root
+(else one more step at the working precision, up to MAX_FINE_STEPS, then an error).
 
 Stability of q* (Schoenholz et al. section 3): the length map's slope there is
 
@@ -74,13 +76,12 @@ from derive.maths.meanfield import (
     ROUGH_DPS,
     ROUGH_SPAN,
     VERIFY_DIGITS,
-    LengthMap,
     StepFn,
+    bracketed_newton,
     length_map,
     one_sided_derivative_square,
     parse_variance,
     slope_stability,
-    solve_root,
 )
 
 GRID_LOW = -20  # the scan grid: q = 2^k, k = GRID_LOW, GRID_LOW + 2, ..., GRID_HIGH
@@ -90,6 +91,13 @@ SCAN_DIGITS, SCAN_DPS, SCAN_SPAN = ROUGH_DIGITS, ROUGH_DPS, ROUGH_SPAN
 DIRECTION_Q = "0.0000152587890625"  # 2^-16: where the sign of T(q) - q near q* = 0 is read
 # ... on the scan's rules (V to 10^-(SCAN_DIGITS + 3)); |T(q) - q| below 10^-(SCAN_DIGITS + 1) q
 # counts as zero (tanh: T(q) - q = -2 q^2 + ..., -3e-5 q there; GELU and ELU larger)
+# a root's first solve: on float64 rules (gaussian_rule.Float64Rule) to START_DIGITS, until a
+# Newton step moves less than 10^-START_RTOL_DIGITS (quadratic convergence: the root is then
+# as good as those rules, ~1e-13); one Newton step at the working precision then lands within
+# 10^-(digits + 2) of the root, which the check at the higher precision confirms
+START_DIGITS = 12
+START_RTOL_DIGITS = 7
+MAX_FINE_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ def _ratio_minus_q(act: Activation, k: int) -> mpmath.mpf:
     return _SCAN[key]
 
 
-def _ratio(act: Activation, lm: LengthMap) -> mpmath.mpf:
+def _ratio(act: Activation, lm: _Map) -> mpmath.mpf:
     if not lm.D > 0:
         raise InputError(_no_derivative(act, lm.q))
     return lm.V / lm.D
@@ -168,11 +176,47 @@ def _grid(b2: mpmath.mpf) -> list[int]:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Map:
+    """V(q) = E[f^2], D(q) = E[f'^2] and their q-derivatives (meanfield.length_map_at's
+    formulas) at one q > 0: what h(q), h'(q) and the critical point's slope need."""
+
+    q: mpmath.mpf
+    V: mpmath.mpf
+    D: mpmath.mpf
+    dV: mpmath.mpf  # V'(q) = E[x f f'] / q
+    dD: mpmath.mpf  # D'(q) = (E[x^2 f'^2] / q - D) / (2 q)
+
+
+_MOMENTS = ("f2", "df2", "xffp", "x2df2")
+_MAPS: dict[tuple[str, str, mpmath.mpf, int, int, int], _Map] = {}
+
+
+def _length_map(act: Activation, q: mpmath.mpf, digits: int, dps: int, span: int) -> _Map:
+    """The four expectations of _Map at q, to ``digits`` at ``dps`` (remembered for the last
+    few: pure in its arguments, so a root's check and its point share one pass)."""
+    key = (act.name, act.label, q, digits, dps, span)
+    if key not in _MAPS:
+        if len(_MAPS) >= 64:
+            _MAPS.pop(next(iter(_MAPS)))
+        m = expectations(act, q, digits, dps, _MOMENTS, span)
+        with mpmath.workdps(dps):
+            q = +q
+            _MAPS[key] = _Map(
+                q=q,
+                V=m["f2"],
+                D=m["df2"],
+                dV=m["xffp"] / q,
+                dD=(m["x2df2"] / q - m["df2"]) / (2 * q),
+            )
+    return _MAPS[key]
+
+
 def _h_and_slope(
     act: Activation, b2: mpmath.mpf, q: mpmath.mpf, digits: int, dps: int, span: int = SPAN
-) -> tuple[mpmath.mpf, mpmath.mpf, LengthMap]:
+) -> tuple[mpmath.mpf, mpmath.mpf, _Map]:
     """h(q) of (*) and h'(q)."""
-    lm = length_map(act, q, digits, dps, span)
+    lm = _length_map(act, q, digits, dps, span)
     ratio = _ratio(act, lm)
     dratio = (lm.dV * lm.D - lm.V * lm.dD) / (lm.D * lm.D)
     return ratio + b2 - q, dratio - 1, lm
@@ -186,9 +230,12 @@ def _refine(
     lo_positive: bool,
     digits: int,
     dps: int,
-) -> tuple[mpmath.mpf, LengthMap]:
-    """The root of (*) in [lo, hi], checked at a higher precision (meanfield.solve_root), and
-    the length map there at that precision."""
+) -> tuple[mpmath.mpf, _Map]:
+    """The root of (*) in [lo, hi] and the map there at the check's precision: safeguarded
+    Newton steps on float64 rules to START_DIGITS (meanfield.bracketed_newton), then
+    Newton steps at (digits, dps), each followed by the check at (digits + VERIFY_DIGITS,
+    dps + GUARD_DIGITS): the Newton step seen there, the root's distance at that precision,
+    must be below 10^-(digits + 2) of the root (MAX_FINE_STEPS tries)."""
 
     def step_at(d: int, p: int, span: int) -> StepFn:
         def fn(q: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
@@ -198,16 +245,36 @@ def _refine(
         return fn
 
     what = f"critical point of {act.label} at sigma_b^2 = {mpmath.nstr(b2, 10)}"
-    root = solve_root(step_at, lo, hi, digits, dps, what, lo_positive)
-    d, p = digits + VERIFY_DIGITS, dps + GUARD_DIGITS
-    with mpmath.workdps(p):
-        _, _, lm = _h_and_slope(act, b2, root, d, p)
-    return root, lm
+    with mpmath.workdps(SCAN_DPS):
+        q = bracketed_newton(
+            step_at(START_DIGITS, SCAN_DPS, SCAN_SPAN),
+            lo,
+            hi,
+            mpmath.sqrt(lo * hi),
+            mpmath.mpf(10) ** -START_RTOL_DIGITS,
+            what,
+            lo_positive,
+        )
+    check_digits, check_dps = digits + VERIFY_DIGITS, dps + GUARD_DIGITS
+    moved = mpmath.inf
+    for _ in range(MAX_FINE_STEPS):
+        with mpmath.workdps(dps):
+            h, dh, _ = _h_and_slope(act, b2, q, digits, dps)
+            if dh != 0:
+                q = q - h / dh
+        with mpmath.workdps(check_dps):
+            h, dh, lm = _h_and_slope(act, b2, q, check_digits, check_dps)
+            moved = abs(h / dh) if dh != 0 else mpmath.inf
+            if moved <= mpmath.mpf(10) ** -(digits + 2) * abs(q):
+                return q, lm
+    raise InputError(
+        f"{what}: the solves at {dps} and {check_dps} working digits disagree "
+        f"(a Newton step at {check_dps} digits moves {mpmath.nstr(q, digits)} by "
+        f"{mpmath.nstr(moved, 3)})"
+    )
 
 
-def _point(
-    lm: LengthMap, q_star: mpmath.mpf, weight_variance: mpmath.mpf, digits: int
-) -> CriticalPoint:
+def _point(lm: _Map, q_star: mpmath.mpf, weight_variance: mpmath.mpf, digits: int) -> CriticalPoint:
     slope = weight_variance * lm.dV
     stability, xi_q = slope_stability(slope, digits)
     xi_c = mpmath.inf if stability != "unstable" else None
