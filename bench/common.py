@@ -26,6 +26,7 @@ CPU_SECTIONS = (
     "torch",
     "tf",
     "jax",
+    "jax_sharded",
     "generator",
     "orthogonal_numpy",
     "orthogonal_torch",
@@ -36,6 +37,7 @@ SECTIONS = (*CPU_SECTIONS, "torch_cuda")
 SECTION_GROUPS = {"orthogonal": ("orthogonal_numpy", "orthogonal_torch", "orthogonal_tf")}
 # sections without a memory run (the orthogonal ones measure only time)
 NO_MEMORY_SECTIONS = (
+    "jax_sharded",
     "generator",
     "torch_cuda",
     "orthogonal_numpy",
