@@ -78,7 +78,6 @@ from derive.maths.meanfield import (
     VERIFY_DIGITS,
     StepFn,
     bracketed_newton,
-    length_map,
     one_sided_derivative_square,
     parse_variance,
     slope_stability,
@@ -178,48 +177,58 @@ def _grid(b2: mpmath.mpf) -> list[int]:
 
 @dataclass(frozen=True)
 class _Map:
-    """V(q) = E[f^2], D(q) = E[f'^2] and their q-derivatives (meanfield.length_map_at's
-    formulas) at one q > 0: what h(q), h'(q) and the critical point's slope need."""
+    """V(q) = E[f^2], D(q) = E[f'^2] and (where asked for) their q-derivatives
+    (meanfield.length_map_at's formulas) at one q > 0."""
 
     q: mpmath.mpf
     V: mpmath.mpf
     D: mpmath.mpf
-    dV: mpmath.mpf  # V'(q) = E[x f f'] / q
-    dD: mpmath.mpf  # D'(q) = (E[x^2 f'^2] / q - D) / (2 q)
+    dV: mpmath.mpf | None  # V'(q) = E[x f f'] / q
+    dD: mpmath.mpf | None  # D'(q) = (E[x^2 f'^2] / q - D) / (2 q)
 
 
-_MOMENTS = ("f2", "df2", "xffp", "x2df2")
-_MAPS: dict[tuple[str, str, mpmath.mpf, int, int, int], _Map] = {}
+SLOPE_MOMENTS = ("f2", "df2", "xffp", "x2df2")  # h(q) and h'(q)
+VALUE_MOMENTS = ("f2", "df2")  # h(q) alone
+POINT_MOMENTS = ("f2", "df2", "xffp")  # h(q) and the slope T'(q*) = sigma_w^2 V'(q*)
+_MAPS: dict[tuple[str, str, mpmath.mpf, int, int, int, tuple[str, ...]], _Map] = {}
 
 
-def _length_map(act: Activation, q: mpmath.mpf, digits: int, dps: int, span: int) -> _Map:
-    """The four expectations of _Map at q, to ``digits`` at ``dps`` (remembered for the last
-    few: pure in its arguments, so a root's check and its point share one pass)."""
-    key = (act.name, act.label, q, digits, dps, span)
+def _length_map(
+    act: Activation,
+    q: mpmath.mpf,
+    digits: int,
+    dps: int,
+    span: int = SPAN,
+    which: tuple[str, ...] = SLOPE_MOMENTS,
+) -> _Map:
+    """The expectations ``which`` of _Map at q, to ``digits`` at ``dps`` (remembered for the
+    last few: pure in its arguments, so a root's check and its point share one pass)."""
+    key = (act.name, act.label, q, digits, dps, span, which)
     if key not in _MAPS:
         if len(_MAPS) >= 64:
             _MAPS.pop(next(iter(_MAPS)))
-        m = expectations(act, q, digits, dps, _MOMENTS, span)
+        m = expectations(act, q, digits, dps, which, span)
         with mpmath.workdps(dps):
             q = +q
             _MAPS[key] = _Map(
                 q=q,
                 V=m["f2"],
                 D=m["df2"],
-                dV=m["xffp"] / q,
-                dD=(m["x2df2"] / q - m["df2"]) / (2 * q),
+                dV=m["xffp"] / q if "xffp" in m else None,
+                dD=(m["x2df2"] / q - m["df2"]) / (2 * q) if "x2df2" in m else None,
             )
     return _MAPS[key]
 
 
-def _h_and_slope(
-    act: Activation, b2: mpmath.mpf, q: mpmath.mpf, digits: int, dps: int, span: int = SPAN
-) -> tuple[mpmath.mpf, mpmath.mpf, _Map]:
-    """h(q) of (*) and h'(q)."""
-    lm = _length_map(act, q, digits, dps, span)
-    ratio = _ratio(act, lm)
-    dratio = (lm.dV * lm.D - lm.V * lm.dD) / (lm.D * lm.D)
-    return ratio + b2 - q, dratio - 1, lm
+def _h(act: Activation, lm: _Map, b2: mpmath.mpf) -> mpmath.mpf:
+    """h(q) of (*)."""
+    return _ratio(act, lm) + b2 - lm.q
+
+
+def _dh(lm: _Map) -> mpmath.mpf:
+    """h'(q) (module docstring)."""
+    assert lm.dV is not None and lm.dD is not None
+    return (lm.dV * lm.D - lm.V * lm.dD) / (lm.D * lm.D) - 1
 
 
 def _refine(
@@ -231,16 +240,19 @@ def _refine(
     digits: int,
     dps: int,
 ) -> tuple[mpmath.mpf, _Map]:
-    """The root of (*) in [lo, hi] and the map there at the check's precision: safeguarded
-    Newton steps on float64 rules to START_DIGITS (meanfield.bracketed_newton), then
-    Newton steps at (digits, dps), each followed by the check at (digits + VERIFY_DIGITS,
-    dps + GUARD_DIGITS): the Newton step seen there, the root's distance at that precision,
-    must be below 10^-(digits + 2) of the root (MAX_FINE_STEPS tries)."""
+    """The root of (*) in [lo, hi] and the map there at the check's precision.
+
+    Safeguarded Newton steps on float64 rules to START_DIGITS (meanfield.bracketed_newton)
+    give q0 and h'(q0) (~12 digits: a Newton step of relative size 1e-13 needs no more), then
+    Newton steps q - h(q) / h'(q0) with h at (digits, dps), each followed by the check at
+    (digits + VERIFY_DIGITS, dps + GUARD_DIGITS): the Newton step seen there, the root's
+    distance at that precision, must be below 10^-(digits + 2) of the root (MAX_FINE_STEPS
+    tries)."""
 
     def step_at(d: int, p: int, span: int) -> StepFn:
         def fn(q: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
-            h, dh, _ = _h_and_slope(act, b2, q, d, p, span)
-            return h, dh
+            lm = _length_map(act, q, d, p, span)
+            return _h(act, lm, b2), _dh(lm)
 
         return fn
 
@@ -255,16 +267,17 @@ def _refine(
             what,
             lo_positive,
         )
+        dh = step_at(START_DIGITS, SCAN_DPS, SCAN_SPAN)(q)[1]
+    if dh == 0:
+        raise InputError(f"{what}: h'(q) = 0 at the root (accepted: simple roots)")
     check_digits, check_dps = digits + VERIFY_DIGITS, dps + GUARD_DIGITS
     moved = mpmath.inf
     for _ in range(MAX_FINE_STEPS):
         with mpmath.workdps(dps):
-            h, dh, _ = _h_and_slope(act, b2, q, digits, dps)
-            if dh != 0:
-                q = q - h / dh
+            q = q - _h(act, _length_map(act, q, digits, dps, SPAN, VALUE_MOMENTS), b2) / dh
         with mpmath.workdps(check_dps):
-            h, dh, lm = _h_and_slope(act, b2, q, check_digits, check_dps)
-            moved = abs(h / dh) if dh != 0 else mpmath.inf
+            lm = _length_map(act, q, check_digits, check_dps, SPAN, POINT_MOMENTS)
+            moved = abs(_h(act, lm, b2) / dh)
             if moved <= mpmath.mpf(10) ** -(digits + 2) * abs(q):
                 return q, lm
     raise InputError(
@@ -275,6 +288,7 @@ def _refine(
 
 
 def _point(lm: _Map, q_star: mpmath.mpf, weight_variance: mpmath.mpf, digits: int) -> CriticalPoint:
+    assert lm.dV is not None
     slope = weight_variance * lm.dV
     stability, xi_q = slope_stability(slope, digits)
     xi_c = mpmath.inf if stability != "unstable" else None
@@ -370,9 +384,9 @@ def _homogeneous(act: Activation, b2: mpmath.mpf, n: int, dps: int) -> Critical:
 
 def _every_q(act: Activation, b2: mpmath.mpf, n: int, dps: int, why: str) -> Critical:
     with mpmath.workdps(dps):
-        lm = length_map(act, mpmath.mpf(1), n + 2, dps)
+        d = expectations(act, mpmath.mpf(1), n + 2, dps, ("df2",))["df2"]
         point = CriticalPoint(
-            weight_variance=1 / lm.D,
+            weight_variance=1 / d,
             q_star=None,
             slope=mpmath.mpf(1),
             stability="neutral",

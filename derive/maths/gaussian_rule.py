@@ -41,6 +41,7 @@ import operator
 from dataclasses import dataclass, field
 
 import mpmath
+from mpmath.libmp import from_man_exp, round_nearest
 
 from derive.core.errors import InputError
 from derive.maths.activations import Activation
@@ -79,6 +80,7 @@ class _Level:
     f: list[mpmath.mpf]
     df: list[mpmath.mpf]
     edge: list[int]  # indices of the outermost nodes of the pieces (level 0 only)
+    x2_64: list[float] = field(default_factory=list)  # x^2 in float64 (mpmath rules)
     values: dict[int, list[mpmath.mpf]] = field(default_factory=dict)  # by index in MOMENTS
     magnitudes: dict[int, list[mpmath.mpf]] = field(default_factory=dict)  # |g|
 
@@ -116,6 +118,43 @@ def _finite_real(act: Activation, x: mpmath.mpf, v: object, what: str) -> mpmath
             "number (accepted: activations real and finite on the whole line)"
         )
     return v
+
+
+def _dots(
+    w: list[mpmath.mpf], columns: list[list[mpmath.mpf]], signed: list[bool]
+) -> list[tuple[mpmath.mpf, mpmath.mpf | None]]:
+    """For each column g: sum_i w_i g_i and, where ``signed``, sum_i w_i |g_i| (w >= 0), each
+    rounded once to the working precision from the exact sum of the exact products, as
+    mpmath.fdot rounds (it is its arithmetic on the raw mantissas, the weights unpacked once
+    for every column).  Terms below 2^-(2 prec + 64) of the largest are left out (mpmath.fdot
+    leaves out terms 2 prec bits below its running sum's lowest bit): they cannot move the
+    rounding unless the sum lies within n 2^-(prec + 64) of a rounding boundary, or cancels
+    to below 2^-(prec + 64) of its largest term (E[f] of an odd f), where both results are
+    zero to the working precision (this gives 0, mpmath.fdot what its kept terms leave)."""
+    prec = mpmath.mp.prec
+    raw_w = [x._mpf_ for x in w]
+    out: list[tuple[mpmath.mpf, mpmath.mpf | None]] = []
+    for g, want_size in zip(columns, signed, strict=True):
+        terms = []
+        for (sw, mw, ew, bw), y in zip(raw_w, g, strict=True):
+            sg, mg, eg, bg = y._mpf_
+            if mw and mg:
+                terms.append((sw ^ sg, mw * mg, ew + eg, ew + eg + bw + bg))
+        if not terms:
+            out.append((mpmath.mpf(0), mpmath.mpf(0) if want_size else None))
+            continue
+        floor = max(t[3] for t in terms) - (2 * prec + 64)
+        kept = [t for t in terms if t[3] >= floor]
+        low = min(t[2] for t in kept)
+        total = sum(-(m << (e - low)) if sign else m << (e - low) for sign, m, e, _ in kept)
+        value = mpmath.mpf(from_man_exp(total, low, prec, round_nearest))
+        size = None
+        if want_size:
+            size = mpmath.mpf(
+                from_man_exp(sum(m << (e - low) for _, m, e, _ in kept), low, prec, round_nearest)
+            )
+        out.append((value, size))
+    return out
 
 
 class GaussianRule:
@@ -211,7 +250,7 @@ class GaussianRule:
                     fs.append(fx)
                     dfs.append(dfx)
             x2 = [x * x for x in xs]
-        self.levels.append(_Level(xs, x2, jacs, fs, dfs, edge))
+        self.levels.append(_Level(xs, x2, jacs, fs, dfs, edge, [float(v) for v in x2]))
 
     def _upto(self, level: int) -> list[_Level]:
         if level > MAX_LEVEL:
@@ -257,11 +296,12 @@ class GaussianRule:
             level = 0
             while True:
                 lv = self._upto(level)[level]
-                w = [j * mpmath.exp(-x2 * inv2q) for j, x2 in zip(lv.jac, lv.x2, strict=True)]
-                for i, m in enumerate(index):
-                    sums[i] += mpmath.fdot(w, lv.value(m))
-                    if m in _SIGNED:
-                        sizes[i] += mpmath.fdot(w, lv.magnitude(m))
+                w = self._weights(lv, inv2q)
+                dots = _dots(w, [lv.value(m) for m in index], [m in _SIGNED for m in index])
+                for i, (value, size) in enumerate(dots):
+                    sums[i] += value
+                    if size is not None:
+                        sizes[i] += size
                     else:  # a square: |g| = g
                         sizes[i] = sums[i]
                 if level == 0:
@@ -279,6 +319,17 @@ class GaussianRule:
                     previous_change = change
                 previous = current
                 level += 1
+
+    def _weights(self, lv: _Level, inv2q: mpmath.mpf) -> list[mpmath.mpf]:
+        """dx/dt exp(-x^2 / (2 q)) at the level's nodes (call at the rule's precision).  Where
+        x^2 / (2 q) < 2^-(prec + 8), nearest a breakpoint at 0, exp rounds to exactly 1 at
+        the working precision: the factor is dx/dt itself, without the exp."""
+        tiny = 2.0 ** -(mpmath.mp.prec + 8)
+        inv = float(inv2q)
+        return [
+            j if x2f * inv < tiny else j * mpmath.exp(-x2 * inv2q)
+            for j, x2, x2f in zip(lv.jac, lv.x2, lv.x2_64, strict=True)
+        ]
 
     def _check_tails(
         self,
