@@ -133,10 +133,11 @@ def sharded_env() -> dict[str, str]:
 def section_jax_sharded(cfg: dict[str, Any], threads: int, memory: bool) -> dict[str, Any]:
     """Ours against JAX's own samplers, each ``jax.jit(..., out_shardings=NamedSharding(mesh,
     P("x", "y")))`` on a 2 x 4 mesh of simulated CPU devices (float32, square arrays of n
-    values): he_normal (JAX's draw at ±2) / jax.nn.initializers.he_normal, truncated_normal /
-    jax.random.truncated_normal at the same cutoffs and / jax.random.normal (the floor), all
-    with the same sharding.  The 8 devices share this machine's cores, so only the ratios
-    mean anything; every generated output is also checked to equal the unsharded call."""
+    values, n in cfg["sharded_sizes"]): he_normal (JAX's draw at ±2) /
+    jax.nn.initializers.he_normal, truncated_normal / jax.random.truncated_normal at the same
+    cutoffs and / jax.random.normal (the floor), all with the same sharding.  The 8 devices
+    share this machine's cores, so only the ratios mean anything; every generated output is
+    also checked to equal the unsharded call."""
     import math
 
     import jax
@@ -166,8 +167,8 @@ def section_jax_sharded(cfg: dict[str, Any], threads: int, memory: bool) -> dict
     sharding = NamedSharding(mesh, P("x", "y"))
     key = jax.random.key(20240901)
     dtype = jnp.float32
-    for n in cfg["sizes"]:
-        side = 1 << (n.bit_length() // 2)  # 2^20 -> 1024 x 1024, 2^24 -> 4096 x 4096
+    for n in cfg["sharded_sizes"]:
+        side = 1 << (n.bit_length() // 2)  # 2^20 -> 1024 x 1024, 2^22 -> 2048 x 2048
         shape = (side, n // side)
         exp = f"2^{n.bit_length() - 1}"
         log(f"jax_sharded n={exp}: floor and jax.nn.initializers.he_normal")
