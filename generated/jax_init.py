@@ -24,12 +24,17 @@ NotImplementedError there).  The sharding decides where the values go, never wha
 with ``out_sharding``, or under ``jax.jit(..., out_shardings=...)`` on any mesh, the array is
 the unsharded call's bit for bit, the rejection samplers' cutoffs ([5, 6], [8, 9], the tails)
 included.  Every draw is a function of (key, shape, dtype) on the whole array (the refill
-rounds fill rejected slots from keys folded with the round's number, not with a device's), and
-XLA's partitioner only splits that work; ``out_sharding`` draws with every mesh axis Auto
-(``jax.sharding.auto_axes``, as ``jax.random`` does) and reshards.  That holds under either
-setting of ``jax_threefry_partitionable`` (True by default since JAX 0.5 and in 0.10.2): the
-flag changes which bits a key gives, so the values differ between its two settings (as
-``jax.random``'s and ``jax.nn.initializers``' do), but not whether they depend on the sharding.
+rounds fill rejected slots from keys folded with the round's number, not with a device's), so
+however XLA partitions or replicates the work the array is the same; ``out_sharding`` draws
+with every mesh axis Auto (``jax.sharding.auto_axes``, as ``jax.random`` does) and reshards.
+That holds under either setting of ``jax_threefry_partitionable`` (True by default since JAX
+0.5 and in 0.10.2): the flag changes which bits a key gives, so the values differ between its
+two settings (as ``jax.random``'s and ``jax.nn.initializers``' do), but not whether they
+depend on the sharding.  Speed: JAX's own draws here (+-2, "normal", "uniform") shard as
+``jax.random``'s do; the rejection samplers' refill loop ranks and gathers the rejected slots
+across the whole array, work that XLA's partitioner does not split, so sharded they are far
+slower than ``jax.random``'s samplers with the same sharding, and than their own unsharded
+call (where that matters, draw such weights unsharded and place them).
 
 The rule (He et al. 2015, eq. 10 and 14; Glorot & Bengio 2010, eq. 12; LeCun et al. 1998):
 ``Var[w] = scale / fan``, fan = fan_in, fan_out, (fan_in + fan_out) / 2 ("fan_avg") or
