@@ -58,18 +58,43 @@ def distinct_intervals(count: int, seed: int = 0) -> list[tuple[str, str]]:
     return out
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _jax_init_only_spec(directory: str) -> str:
+    """The default spec with outputs = ["jax_init.py"]: what one output alone costs (the model
+    derives only the tables its template reads)."""
+    import re
+
+    text = (ROOT / "pyproject.toml").read_text("utf-8")
+    body = text[text.index("[tool.initref]") + len("[tool.initref]") : text.index("[tool.ruff]")]
+    body = re.sub(r"outputs = \[[^\]]*\]", 'outputs = ["jax_init.py"]', body)
+    path = os.path.join(directory, "jax_init_only.toml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(body)
+    return path
+
+
 def time_process(
     argv: list[str], reps: int, fresh_dir: bool = False, warmup: bool = True
 ) -> dict[str, Any]:
     """Median wall time of a whole process (warm-up run first: disk cache, .pyc files)."""
     times: list[float] = []
+    cpu: list[float] = []
     last = ""
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(0 if warmup else 1, reps + 1):
             args = [a.replace("{tmp}", f"{tmp}/out{i}") if fresh_dir else a for a in argv]
+            c0 = _children_cpu()
             t0 = time.perf_counter()
             proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
             dt = time.perf_counter() - t0
+            dc = _children_cpu() - c0
             if proc.returncode != 0:
                 return {
                     "error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}",
@@ -78,8 +103,11 @@ def time_process(
             last = proc.stdout
             if i:
                 times.append(dt)
+                cpu.append(dc)
     return {
         "median_s": statistics.median(times),
+        "cpu_median_s": statistics.median(cpu),
+        "cpu_times_s": cpu,
         "min_s": min(times),
         "reps": len(times),
         "times_s": times,
@@ -100,6 +128,15 @@ def section_generator(cfg: dict[str, Any], threads: int, memory: bool) -> dict[s
     out["generate_process"] = proc(
         [py, "-m", "derive", "generate", "--out", "{tmp}"], fresh_dir=True
     )
+    log("generator: python -m derive generate --check")
+    out["generate_check_process"] = proc([py, "-m", "derive", "generate", "--check"])
+    with tempfile.TemporaryDirectory() as spec_dir:
+        log("generator: python -m derive generate --spec <outputs = [jax_init.py]>")
+        out["generate_jax_init_only_process"] = proc(
+            [py, "-m", "derive", "generate", "--spec", _jax_init_only_spec(spec_dir), "--out",
+             "{tmp}"],
+            fresh_dir=True,
+        )  # fmt: skip
     log("generator: CLI query vs scipy one-liner")
     out["cli_truncnorm_-2_2"] = proc([py, "-m", "derive", "truncnorm", "-2", "2"])
     out["scipy_oneliner_std_-2_2"] = proc(

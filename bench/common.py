@@ -26,6 +26,7 @@ CPU_SECTIONS = (
     "torch",
     "tf",
     "jax",
+    "jax_sharded",
     "generator",
     "orthogonal_numpy",
     "orthogonal_torch",
@@ -38,6 +39,7 @@ SECTION_GROUPS = {"orthogonal": ("orthogonal_numpy", "orthogonal_torch", "orthog
 # sections without a memory run (the orthogonal ones measure only time)
 NO_MEMORY_SECTIONS = (
     "model",
+    "jax_sharded",
     "generator",
     "torch_cuda",
     "orthogonal_numpy",
@@ -60,6 +62,9 @@ DTYPES = ("float32", "float64")
 
 FULL = {
     "sizes": [2**20, 2**24],
+    # jax_sharded: the rejection samplers are 10-200x the floor when sharded (README), so
+    # 2^24 would take minutes per case
+    "sharded_sizes": [2**20, 2**22],
     "reps": 5,
     "scipy_n": 2**20,
     "scipy_reps": 3,
@@ -83,6 +88,7 @@ FULL = {
 }
 QUICK = {
     "sizes": [2**10],
+    "sharded_sizes": [2**10],
     "reps": 1,
     "scipy_n": 2**10,
     "scipy_reps": 1,

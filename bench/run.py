@@ -31,6 +31,13 @@ Method
 * The naive "redraw what falls outside" sampler needs about n/Z normals (Z the interval's
   mass); it is run only where that is affordable and otherwise reported as skipped with the
   expected cost (never as a time).
+* The ``jax_sharded`` section runs with XLA_FLAGS=--xla_force_host_platform_device_count=8
+  (8 simulated CPU devices sharing the machine's cores) and times ``jax.jit(...,
+  out_shardings=...)`` on a 2 x 4 mesh, ours against JAX's own samplers with the same
+  sharding (bench/bench_jax.py); only its ratios are meaningful.
+* Whole processes (``make generate``, CLI queries) are timed by wall clock and by the CPU time
+  of the child (``resource.getrusage(RUSAGE_CHILDREN)``), which other work on the machine
+  inflates less.
 * ``--device cuda`` runs only the CUDA section (bench/bench_torch_cuda.py: CUDA-event medians,
   ``torch.cuda.max_memory_allocated``, syncs per call; its docstring has the method),
   ``--device cpu`` only the others; the default runs both, and the CUDA section reports
@@ -53,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_generator import section_generator
-from bench_jax import section_jax
+from bench_jax import section_jax, section_jax_sharded, sharded_env
 from bench_model import model_table, section_model
 from bench_numpy import section_numpy
 from bench_orthogonal import (
@@ -130,6 +137,8 @@ def run_section(name: str, args: argparse.Namespace, memory: bool) -> dict[str, 
         if args.quick:
             argv.append("--quick")
         env = dict(os.environ)
+        if name == "jax_sharded":  # 8 simulated CPU devices, fixed before JAX's import
+            env.update(sharded_env())
         if memory:
             argv.append("--memory")
             env["MALLOC_MMAP_THRESHOLD_"] = "65536"
@@ -205,6 +214,29 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     v, w = worst(jax_cases, "floor", lambda c: True)
     add("jax every cutoff vs jax.random.normal", "-", v, None, w)
 
+    sharded = res.get("jax_sharded", {}).get("cases", [])
+    v, w = worst(sharded, "jax_he_normal", lambda c: c["cutoff"] == "±2")
+    add(
+        "jax sharded he_normal vs jax.nn.initializers.he_normal (same out_shardings)",
+        "≤ 1.5×",
+        v,
+        None if v is None else v <= 1.5,
+        w,
+    )
+    v, w = worst(sharded, "floor", lambda c: c["cutoff"] in tails)
+    add("jax sharded tails vs jax.random.normal (same out_shardings)", "≤ 3×", v,
+        None if v is None else v <= 3, w)  # fmt: skip
+    v, w = worst(sharded, "jax_truncated_normal", lambda c: True)
+    add("jax sharded vs jax.random.truncated_normal (same cutoffs)", "-", v, None, w)
+    same = [c["generated"].get("equals_unsharded") for c in sharded if "generated" in c]
+    add(
+        "jax sharded values equal the unsharded call",
+        "all (1.0)",
+        None if not same else sum(bool(x) for x in same) / len(same),
+        None if not same else all(same),
+        f"{sum(bool(x) for x in same)} of {len(same)} cases" if same else "",
+    )
+
     mem_worst: tuple[float | None, str] = (None, "")
     for fw in ("numpy", "torch", "tf"):
         for m in res.get(fw, {}).get("memory", []) + res.get(fw + "_memory", {}).get("memory", []):
@@ -234,6 +266,8 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     g = res.get("generator", {})
     t = g.get("generate_process", {}).get("median_s")
     add("make generate (python -m derive generate)", "< 5 s", t, None if t is None else t < 5)
+    t = g.get("generate_process", {}).get("cpu_median_s")
+    add("make generate, CPU time of the process", "-", t, None)
     cli = g.get("cli_truncnorm_-2_2", {}).get("median_s")
     sp = g.get("scipy_oneliner_std_-2_2", {}).get("median_s")
     add(
@@ -339,6 +373,10 @@ def report(res: dict[str, Any]) -> str:
             ("truncated_normal_pm2", "jax.trunc±2"),
             ("jax_truncated_normal", "jax.trunc(same)"),
         ],
+        "jax_sharded": [
+            ("jax_he_normal", "jax.he_normal"),
+            ("jax_truncated_normal", "jax.trunc(same)"),
+        ],
     }
     for fw, extra in others.items():
         sec = res.get(fw)
@@ -400,9 +438,20 @@ def report(res: dict[str, Any]) -> str:
             "cli_truncnorm_-2_2",
             "scipy_oneliner_std_-2_2",
             "cli_truncnorm_-2_2_digits_1000",
+            "generate_check_process",
+            "generate_jax_init_only_process",
         ):
-            rows.append([key, fmt_t(g.get(key)), str(g.get(key, {}).get("reps", ""))])
-        parts.append(table(["process", "ms", "reps"], rows))
+            entry = g.get(key, {})
+            cpu = entry.get("cpu_median_s")
+            rows.append(
+                [
+                    key,
+                    fmt_t(entry),
+                    "-" if cpu is None else f"{cpu * 1e3:.0f}",
+                    str(entry.get("reps", "")),
+                ]
+            )
+        parts.append(table(["process", "ms", "cpu ms", "reps"], rows))
         rows = [
             [
                 str(r["intervals"]),
@@ -477,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch": section_torch,
             "tf": section_tf,
             "jax": section_jax,
+            "jax_sharded": section_jax_sharded,
             "generator": section_generator,
             "orthogonal_numpy": section_orthogonal_numpy,
             "orthogonal_torch": section_orthogonal_torch,

@@ -9,11 +9,32 @@
 truncated-normal constants, any cutoffs, and complex weights with the right constant.
 
 Copy this one file into your project: it needs the standard library and JAX.  Every public
-function returns an initializer ``init(key, shape, dtype=dtype) -> jax.Array``, the
-``jax.nn.initializers`` protocol, so it plugs into ``flax.linen.Dense(kernel_init=...)``,
-``flax.nnx.Linear(kernel_init=...)``, ``equinox`` or plain JAX, works under ``jax.jit``
-(the shape and dtype are static, as in JAX) and ``jax.vmap`` over keys, and takes typed
-keys (``jax.random.key``) as well as raw ``jax.random.PRNGKey`` keys.
+function returns an initializer ``init(key, shape, dtype=dtype, out_sharding=None) ->
+jax.Array``, the ``jax.nn.initializers`` protocol, so it plugs into
+``flax.linen.Dense(kernel_init=...)``, ``flax.nnx.Linear(kernel_init=...)``, ``equinox`` or
+plain JAX, works under ``jax.jit`` (the shape and dtype are static, as in JAX) and ``jax.vmap``
+over keys, and takes typed keys (``jax.random.key``) as well as raw ``jax.random.PRNGKey``
+keys.  A shape with a zero dimension gives an empty array of that shape and dtype (nothing is
+drawn, no fans are computed; the arguments are still checked).
+
+Sharding: ``out_sharding`` is JAX's (a ``NamedSharding``, or a ``PartitionSpec`` of the mesh
+set by ``jax.set_mesh``, over Explicit mesh axes; None: JAX's default placement), taken by
+every initializer here, orthogonal and delta_orthogonal included (JAX's raise
+NotImplementedError there).  The sharding decides where the values go, never what they are:
+with ``out_sharding``, or under ``jax.jit(..., out_shardings=...)`` on any mesh, the array is
+the unsharded call's bit for bit, the rejection samplers' cutoffs ([5, 6], [8, 9], the tails)
+included.  Every draw is a function of (key, shape, dtype) on the whole array (the refill
+rounds fill rejected slots from keys folded with the round's number, not with a device's), so
+however XLA partitions or replicates the work the array is the same; ``out_sharding`` draws
+with every mesh axis Auto (``jax.sharding.auto_axes``, as ``jax.random`` does) and reshards.
+That holds under either setting of ``jax_threefry_partitionable`` (True by default since JAX
+0.5 and in 0.10.2): the flag changes which bits a key gives, so the values differ between its
+two settings (as ``jax.random``'s and ``jax.nn.initializers``' do), but not whether they
+depend on the sharding.  Speed: JAX's own draws here (+-2, "normal", "uniform") shard as
+``jax.random``'s do; the rejection samplers' refill loop ranks and gathers the rejected slots
+across the whole array, work that XLA's partitioner does not split, so sharded they are far
+slower than ``jax.random``'s samplers with the same sharding, and than their own unsharded
+call (where that matters, draw such weights unsharded and place them).
 
 Arguments: numbers (scale, std, mean, lower, upper, radius, gain) are real numbers -- Python
 int or float, NumPy scalars, concrete 0-d JAX arrays; bool and strings raise TypeError, values
@@ -840,6 +861,50 @@ def _denominator(shape, mode, in_axis, out_axis, batch_axis):
 
 
 # ---------------------------------------------------------------------------
+# out_sharding: where the values go, never what they are.
+# ---------------------------------------------------------------------------
+
+
+def _out_sharding(out_sharding):
+    """A NamedSharding or PartitionSpec over Explicit mesh axes, as jax.nn.initializers takes
+    ``out_sharding`` (a PartitionSpec names the axes of the mesh set by jax.set_mesh)."""
+    sharding_types = (jax.sharding.NamedSharding, jax.sharding.PartitionSpec)
+    if not isinstance(out_sharding, sharding_types):
+        raise ValueError(
+            f"out_sharding: {out_sharding!r} is not a sharding (accepted: None, a "
+            "jax.sharding.NamedSharding or a PartitionSpec)"
+        )
+    if isinstance(out_sharding, jax.sharding.PartitionSpec):
+        mesh, spec = jax.sharding.get_abstract_mesh(), out_sharding
+        if mesh.empty:
+            raise ValueError(
+                f"out_sharding: {out_sharding!r} is a PartitionSpec outside a mesh context "
+                "(accepted: a NamedSharding, or a PartitionSpec under jax.set_mesh(mesh))"
+            )
+    else:
+        mesh, spec = out_sharding.mesh, out_sharding.spec
+    types = dict(zip(mesh.axis_names, mesh.axis_types, strict=True))
+    for entry in spec:
+        for name in entry if isinstance(entry, tuple) else (entry,):
+            if name is not None and types.get(name) != jax.sharding.AxisType.Explicit:
+                raise ValueError(
+                    f"out_sharding: axis {name!r} of {out_sharding!r} is "
+                    f"{types.get(name, 'not in the mesh')} (accepted: "
+                    "Explicit mesh axes, as jax.nn.initializers; for Auto axes use "
+                    "jax.jit(..., out_shardings=...))"
+                )
+    return out_sharding
+
+
+def _placed(init, key, shape, dtype, out_sharding):
+    """``init(key, shape, dtype)`` laid out as ``out_sharding``: drawn with every mesh axis
+    Auto (jax.sharding.auto_axes, what jax.random does with out_sharding) and resharded, so
+    the values are those of the unsharded call, bit for bit."""
+    sharding = _out_sharding(out_sharding)
+    return jax.sharding.auto_axes(lambda k: init(k, shape, dtype), out_sharding=sharding)(key)
+
+
+# ---------------------------------------------------------------------------
 # N(0, 1) truncated to [lower, upper]: exact rejection, jit-compatible.
 # ---------------------------------------------------------------------------
 
@@ -1117,8 +1182,9 @@ def variance_scaling(
             gain) or ``gain``; e.g. activation="gelu" keeps GELU's second moment.
 
     Returns:
-        ``init(key, shape, dtype=dtype)``.  ``lower``/``upper`` other than (-2, 2) with a
-        complex dtype, or ``radius`` other than 2 with a real one, raise ValueError.
+        ``init(key, shape, dtype=dtype, out_sharding=None)``.  ``lower``/``upper`` other
+        than (-2, 2) with a complex dtype, or ``radius`` other than 2 with a real one, raise
+        ValueError.
     """
     scale = activation_scale(scale, activation, gain)
     mode = _check_choice("mode", mode, MODES)
@@ -1132,10 +1198,11 @@ def variance_scaling(
     batch_axis = _axes("batch_axis", batch_axis)
     default_dtype = None if dtype is None else _dtype(dtype)
 
-    def init(key, shape, dtype=default_dtype):
+    def init(key, shape, dtype=default_dtype, out_sharding=None):
+        if out_sharding is not None:
+            return _placed(init, key, shape, dtype, out_sharding)
         shape = _shape(shape)
         dtype = _dtype(dtype)
-        denominator = _denominator(shape, mode, in_axis, out_axis, batch_axis)
         is_complex = jnp.issubdtype(dtype, jnp.complexfloating)
         if is_complex and (lower, upper) != JAX_CUTOFFS:
             raise ValueError(
@@ -1147,6 +1214,9 @@ def variance_scaling(
                 f"radius: {radius!r} applies to complex dtypes, not {dtype} "
                 "(accepted for real dtypes: the default 2.0; truncate with lower, upper)"
             )
+        if math.prod(shape) == 0:  # nothing to draw: no fans needed
+            return jnp.zeros(shape, dtype)
+        denominator = _denominator(shape, mode, in_axis, out_axis, batch_axis)
         if distribution == "normal":  # JAX's own draw, real or complex
             variance = jnp.array(scale / denominator, dtype=dtype)
             return jax.random.normal(key, shape, dtype) * jnp.sqrt(variance)
@@ -1298,7 +1368,9 @@ def truncated_normal(std=1e-2, dtype=None, lower=-2.0, upper=2.0, *, mean=0.0):
     mean = _check_finite("mean", mean)
     default_dtype = None if dtype is None else _dtype(dtype)
 
-    def init(key, shape, dtype=default_dtype):
+    def init(key, shape, dtype=default_dtype, out_sharding=None):
+        if out_sharding is not None:
+            return _placed(init, key, shape, dtype, out_sharding)
         shape = _shape(shape)
         dtype = _dtype(dtype)
         if not jnp.issubdtype(dtype, jnp.floating):
@@ -1306,6 +1378,8 @@ def truncated_normal(std=1e-2, dtype=None, lower=-2.0, upper=2.0, *, mean=0.0):
                 f"dtype: {dtype} is not a real floating dtype (accepted: float16, bfloat16, "
                 "float32, float64; for complex weights use variance_scaling)"
             )
+        if math.prod(shape) == 0:
+            return jnp.zeros(shape, dtype)
         sigma = std / truncnorm_moments(lower, upper)[1]
         if (lower, upper) == JAX_CUTOFFS:
             return mean + jax.random.truncated_normal(key, -2, 2, shape, dtype) * jnp.array(
@@ -1415,14 +1489,16 @@ def orthogonal(gain=None, column_axis=-1, dtype=None, *, activation=None):
         activation: g = GAINS[activation], the derived forward gain.
 
     Returns:
-        ``init(key, shape, dtype=dtype)``: a shape of rank >= 2 (a zero dimension gives
-        zeros of that shape).
+        ``init(key, shape, dtype=dtype, out_sharding=None)``: a shape of rank >= 2 (a zero
+        dimension gives zeros of that shape).
     """
     g = _orthogonal_gain(activation, gain)
     column_axis = _column_axis(column_axis)
     default_dtype = None if dtype is None else _dtype(dtype)
 
-    def init(key, shape, dtype=default_dtype):
+    def init(key, shape, dtype=default_dtype, out_sharding=None):
+        if out_sharding is not None:
+            return _placed(init, key, shape, dtype, out_sharding)
         shape = _shape(shape)
         dtype = _dtype(dtype)
         if len(shape) < 2:
@@ -1470,15 +1546,18 @@ def delta_orthogonal(gain=None, column_axis=-1, dtype=None, *, activation=None):
     gain is critical (chi_1 = 1 at sigma_b = 0).
 
     Returns:
-        ``init(key, shape, dtype=dtype)``; a shape of rank outside 3..5 or with in > out is a
-        ValueError naming the shape (a zero dimension gives zeros of that shape).
+        ``init(key, shape, dtype=dtype, out_sharding=None)``; a shape of rank outside 3..5
+        or with in > out is a ValueError naming the shape (a zero dimension gives zeros of
+        that shape).
     """
     g = _orthogonal_gain(activation, gain)
     column_axis = _column_axis(column_axis)
     default_dtype = None if dtype is None else _dtype(dtype)
     centre_init = orthogonal(g, column_axis, default_dtype)
 
-    def init(key, shape, dtype=default_dtype):
+    def init(key, shape, dtype=default_dtype, out_sharding=None):
+        if out_sharding is not None:
+            return _placed(init, key, shape, dtype, out_sharding)
         shape = _shape(shape)
         dtype = _dtype(dtype)
         if not 3 <= len(shape) <= 5:

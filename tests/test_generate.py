@@ -293,3 +293,28 @@ def test_generate_check_exits_0_on_a_current_tree_and_1_naming_an_altered_file(
     (copy / "constants.json").unlink()
     assert cli.main(argv) == 1
     assert "constants.json, constants.py" in capsys.readouterr().err
+
+
+def test_the_model_derives_only_what_the_requested_outputs_read() -> None:
+    """tf_init.py reads the interval table and the gains, not the critical line, the depth
+    table or the report: none of them is derived (the critical table alone costs seconds)."""
+    from derive.model.spec import parse_spec
+
+    spec = parse_spec(
+        {
+            "digits": 20,
+            "gain_digits": 10,
+            "outputs": ["tf_init.py"],
+            "critical_bias_variances": ["0.1"],
+        }
+    )
+    model = build_model(spec)
+    assert model.derived() == ()
+    files = render(model, spec.outputs)
+    assert sorted(files) == ["tf_init.py"]
+    derived = set(model.derived())
+    assert {"intervals", "gains"} <= derived
+    assert not derived & {"critical", "depth", "complex", "symmetric"}
+    assert "report" not in model  # only a spec asking for report.md has one
+    with pytest.raises(KeyError):
+        model["no such entry"]

@@ -491,11 +491,50 @@ def test_bad_arguments_raise_one_line_value_error_naming_them(
     assert text.startswith(f"{argument}: ") and "\n" not in text and "accepted" in text, text
 
 
+def _under_mesh(jax: ModuleType, mesh: Any, call: Callable[[], Any]) -> Any:
+    with jax.set_mesh(mesh):
+        return call()
+
+
 BAD_CALLS: list[tuple[str, Callable[[ModuleType, Any, Any], Any], str]] = [
     ("shape", lambda ji, jax, jnp: ji.he_normal()(jax.random.key(0), (-1, 2)), "shape"),
     ("rank-1", lambda ji, jax, jnp: ji.he_normal()(jax.random.key(0), (4,)), "shape"),
     ("axis", lambda ji, jax, jnp: ji.he_normal(in_axis=5)(jax.random.key(0), (4, 4)), "in_axis"),
-    ("zero-fan", lambda ji, jax, jnp: ji.he_normal()(jax.random.key(0), (0, 4)), "shape"),
+    (
+        "out_sharding-type",
+        lambda ji, jax, jnp: ji.he_normal()(jax.random.key(0), (4, 4), None, "x"),
+        "out_sharding",
+    ),
+    (
+        "out_sharding-no-mesh",
+        lambda ji, jax, jnp: ji.he_normal()(
+            jax.random.key(0), (4, 4), out_sharding=jax.sharding.PartitionSpec("x", None)
+        ),
+        "out_sharding",
+    ),
+    (
+        "out_sharding-auto-axis",
+        lambda ji, jax, jnp: ji.truncated_normal(lower=5.0, upper=6.0)(
+            jax.random.key(0),
+            (4, 4),
+            out_sharding=jax.sharding.NamedSharding(
+                jax.make_mesh((1,), ("x",), axis_types=(jax.sharding.AxisType.Auto,)),
+                jax.sharding.PartitionSpec("x", None),
+            ),
+        ),
+        "out_sharding",
+    ),
+    (
+        "out_sharding-unknown-axis",
+        lambda ji, jax, jnp: _under_mesh(
+            jax,
+            jax.make_mesh((1,), ("x",)),
+            lambda: ji.orthogonal()(
+                jax.random.key(0), (4, 4), out_sharding=jax.sharding.PartitionSpec(None, "model")
+            ),
+        ),
+        "out_sharding",
+    ),
     ("dtype", lambda ji, jax, jnp: ji.he_normal()(jax.random.key(0), (4, 4), jnp.int32), "dtype"),
     (
         "complex-cutoffs",
@@ -556,3 +595,80 @@ def test_jax_and_numpy_initializers_draw_the_same_law(
     assert stats.ks_2samp(ours.ravel(), theirs.ravel()).pvalue > KS_P_MIN
     uncorrected = theirs * _exact(lower, upper)[1]
     assert stats.ks_2samp(ours.ravel(), uncorrected.ravel()).pvalue < KS_P_MIN
+
+
+def _every_initializer(ji: ModuleType, jnp: ModuleType) -> list[tuple[str, Any]]:
+    inf = math.inf
+    return [
+        ("he_normal", ji.he_normal()),
+        ("he_uniform", ji.he_uniform()),
+        ("glorot_normal", ji.glorot_normal()),
+        ("glorot_uniform", ji.glorot_uniform()),
+        ("lecun_normal", ji.lecun_normal()),
+        ("lecun_uniform", ji.lecun_uniform()),
+        ("he_normal [8, 9]", ji.he_normal(lower=8.0, upper=9.0)),
+        ("variance_scaling normal", ji.variance_scaling(2.0, "fan_avg", "normal")),
+        ("variance_scaling uniform", ji.variance_scaling(2.0, "fan_out", "uniform")),
+        ("complex", ji.variance_scaling(1.0, "fan_in", "truncated_normal", dtype=jnp.complex64)),
+        ("truncated_normal", ji.truncated_normal(0.1)),
+        ("truncated_normal [2, inf)", ji.truncated_normal(0.1, lower=2.0, upper=inf, mean=1.0)),
+        ("orthogonal", ji.orthogonal()),
+        ("delta_orthogonal", ji.delta_orthogonal()),
+    ]
+
+
+def test_zero_size_shapes_are_no_ops_in_every_initializer(
+    ji: ModuleType, jax: ModuleType, jnp: ModuleType
+) -> None:
+    """A shape with a zero dimension gives an empty array of that shape and dtype (no fans
+    are computed, nothing is drawn), eagerly and under jit; the arguments are still checked."""
+    key = jax.random.key(5)
+    for name, init in _every_initializer(ji, jnp):
+        shapes = (
+            [(3, 0, 4), (0, 0, 2)] if name == "delta_orthogonal" else [(0, 4), (4, 0), (2, 0, 3)]
+        )
+        if name not in ("orthogonal", "delta_orthogonal"):
+            shapes.append((0,))  # rank 1: no fans to refuse
+        for shape in shapes:
+            for dtype in (None, jnp.bfloat16) if name != "complex" else (jnp.complex64,):
+                out = init(key, shape, dtype)
+                jitted = jax.jit(lambda k, i=init, s=shape, d=dtype: i(k, s, d))(key)
+                want = jnp.dtype(jnp.float32 if dtype is None else dtype)
+                for got in (out, jitted):
+                    assert got.shape == shape and got.dtype == want, (name, shape, dtype)
+    with pytest.raises(ValueError, match=r"^radius: "):
+        ji.he_normal(radius=3.0)(key, (0, 4))  # a zero size checks the arguments all the same
+
+
+def test_every_initializer_takes_jax_initializer_arguments(
+    ji: ModuleType, jax: ModuleType, jnp: ModuleType
+) -> None:
+    """init(key, shape, dtype=..., out_sharding=None): jax.nn.initializers.Initializer."""
+    import inspect
+
+    jax_params = list(inspect.signature(jax.nn.initializers.Initializer.__call__).parameters)[1:]
+    for name, init in _every_initializer(ji, jnp):
+        params = inspect.signature(init).parameters
+        assert list(params) == jax_params == ["key", "shape", "dtype", "out_sharding"], name
+        assert params["out_sharding"].default is None, name
+        assert isinstance(init, jax.nn.initializers.Initializer), name
+
+
+def test_out_sharding_on_a_one_device_mesh_places_the_unsharded_values(
+    ji: ModuleType, jax: ModuleType, jnp: ModuleType
+) -> None:
+    """The eight-device cases are in tests/test_jax_sharding.py (a process of their own);
+    here a one-device Explicit mesh: a PartitionSpec under jax.set_mesh and a NamedSharding
+    give the values of the call without out_sharding, typed with that sharding."""
+    P = jax.sharding.PartitionSpec
+    mesh = jax.make_mesh((1,), ("x",))
+    key = jax.random.key(9)
+    for name, init in _every_initializer(ji, jnp):
+        shape = (3, 4, 6) if name == "delta_orthogonal" else (6, 4)
+        want = np.asarray(init(key, shape))
+        sharding = jax.sharding.NamedSharding(mesh, P(*(("x",) + (None,) * (len(shape) - 1))))
+        with jax.set_mesh(mesh):
+            for out_sharding in (sharding, sharding.spec):
+                got = init(key, shape, out_sharding=out_sharding)
+                assert got.sharding.is_equivalent_to(sharding, len(shape)), name
+                assert np.asarray(got).tobytes() == want.tobytes(), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.resources.abc import Traversable
 from typing import Any
 
@@ -46,7 +47,7 @@ def environment(template_dir: Traversable | None = None) -> jinja2.Environment:
 
 
 def render(
-    model: dict[str, Any], outputs: tuple[str, ...], template_dir: Traversable | None = None
+    model: Mapping[str, Any], outputs: tuple[str, ...], template_dir: Traversable | None = None
 ) -> dict[str, str]:
     """Render every requested output; raises before anything is written if one fails."""
     env = environment(template_dir)

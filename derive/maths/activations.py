@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import decimal
 import difflib
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -50,6 +51,8 @@ from ..core.errors import InputError
 from .analysis import BUILTIN_SHAPE, Shape
 
 Fn = Callable[[mpmath.mpf], mpmath.mpf]
+Pair = Callable[[mpmath.mpf], tuple[mpmath.mpf, mpmath.mpf]]
+FloatPair = Callable[[float], tuple[float, float]]
 
 # Klambauer et al. 2017 (eq. 14), as published and as every framework hard-codes them.
 SELU_ALPHA = "1.6732632423543772848170429916717"
@@ -130,12 +133,43 @@ class Activation:
     expression: Any = None  # a SymPy expression in z for user activations (None: built in)
     polynomial: bool = False  # a polynomial in z with exact coefficients: moments in closed form
     variable: str = "z"  # the user's variable (x or z), for messages
+    pair: Pair | None = None  # (f, f') in one call, the same values (None: f and df apart)
+    pair64: FloatPair | None = None  # (f, f') in float64 (None: no float64 evaluation)
+
+    def values(self, x: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+        """(f(x), f'(x)), bit for bit the values of ``f`` and ``df``."""
+        if self.pair is not None:
+            return self.pair(x)
+        return self.f(x), self.df(x)
 
     def sympy_expr(self) -> Any:
         """f as a SymPy expression in ``z`` (imports SymPy)."""
         if self.expression is not None:
             return self.expression
         return builtin_sympy_expr(self.name, self.param)
+
+
+@functools.lru_cache(maxsize=256)
+def _const_at(text: str, prec: int) -> mpmath.mpf:
+    """_mp(text) at ``prec`` bits (the value the conversion gives at that precision)."""
+    with mpmath.workprec(prec):
+        return _mp(text)
+
+
+def _c(text: str | decimal.Decimal) -> mpmath.mpf:
+    """A decimal constant at the current precision, converted once per precision."""
+    return _const_at(str(text), mpmath.mp.prec)
+
+
+@functools.lru_cache(maxsize=64)
+def _roots_at(prec: int) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]:
+    """sqrt(2), sqrt(2 pi) and sqrt(2 / pi) at ``prec`` bits."""
+    with mpmath.workprec(prec):
+        return mpmath.sqrt(2), mpmath.sqrt(2 * mpmath.pi), mpmath.sqrt(2 / mpmath.pi)
+
+
+def _roots() -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf]:
+    return _roots_at(mpmath.mp.prec)
 
 
 def _mp(text: str | decimal.Decimal) -> mpmath.mpf:
@@ -158,11 +192,29 @@ def _sech2(t: mpmath.mpf) -> mpmath.mpf:
 
 
 def _normal_cdf(t: mpmath.mpf) -> mpmath.mpf:
-    return mpmath.erfc(-t / mpmath.sqrt(2)) / 2
+    return mpmath.erfc(-t / _roots()[0]) / 2
 
 
 def _normal_pdf(t: mpmath.mpf) -> mpmath.mpf:
-    return mpmath.exp(-t * t / 2) / mpmath.sqrt(2 * mpmath.pi)
+    return mpmath.exp(-t * t / 2) / _roots()[1]
+
+
+# float64 twins of the helpers above (overflow-free on the whole line), for the float64
+# quadrature rules of derive.maths.gaussian_rule
+def _sigmoid64(t: float) -> float:
+    if t >= 0.0:
+        return 1.0 / (1.0 + math.exp(-t))
+    e = math.exp(t)
+    return e / (1.0 + e)
+
+
+def _softplus64(t: float) -> float:
+    return t + math.log1p(math.exp(-t)) if t > 0.0 else math.log1p(math.exp(t))
+
+
+_SQRT2_64 = math.sqrt(2.0)
+_SQRT_2PI_64 = math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI_64 = math.sqrt(2.0 / math.pi)
 
 
 def _parse_param(spec: ParamSpec, value: object) -> decimal.Decimal:
@@ -176,59 +228,161 @@ def _parse_param(spec: ParamSpec, value: object) -> decimal.Decimal:
     return d
 
 
-def _numeric(name: str, p: decimal.Decimal | None) -> tuple[Fn, Fn]:
-    """(f, f') of a built-in as mpmath callables (precision read at call time)."""
+@dataclass(frozen=True)
+class _Numeric:
+    f: Fn
+    df: Fn
+    pair: Pair  # (f(t), f'(t)), the very values of f and df, sharing their subexpressions
+    pair64: FloatPair  # the same in float64
+
+
+def _numeric(name: str, p: decimal.Decimal | None) -> _Numeric:
+    """f, f', (f, f') and its float64 twin of a built-in as callables (mpmath ones read the
+    precision at call time).  ``pair`` computes the same expressions as ``f`` and ``df`` in
+    the same order, once each, so its values are theirs bit for bit."""
     if name == "linear":
-        return (lambda t: t), (lambda t: mpmath.mpf(1))
+        return _Numeric(
+            lambda t: t, lambda t: mpmath.mpf(1), lambda t: (t, mpmath.mpf(1)), lambda t: (t, 1.0)
+        )
     if name == "relu":
-        return (lambda t: t if t > 0 else mpmath.mpf(0)), (
-            lambda t: mpmath.mpf(1) if t > 0 else mpmath.mpf(0)
+        return _Numeric(
+            lambda t: t if t > 0 else mpmath.mpf(0),
+            lambda t: mpmath.mpf(1) if t > 0 else mpmath.mpf(0),
+            lambda t: (t, mpmath.mpf(1)) if t > 0 else (mpmath.mpf(0), mpmath.mpf(0)),
+            lambda t: (t, 1.0) if t > 0.0 else (0.0, 0.0),
         )
     if name == "leaky_relu":
         assert p is not None
-        a = p
-        return (lambda t: t if t > 0 else _mp(a) * t), (
-            lambda t: mpmath.mpf(1) if t > 0 else _mp(a)
+        a, a64 = str(p), float(p)
+        return _Numeric(
+            lambda t: t if t > 0 else _c(a) * t,
+            lambda t: mpmath.mpf(1) if t > 0 else _c(a),
+            lambda t: (t, mpmath.mpf(1)) if t > 0 else (_c(a) * t, _c(a)),
+            lambda t: (t, 1.0) if t > 0.0 else (a64 * t, a64),
         )
     if name in ("elu", "selu"):
-        alpha = p if name == "elu" else decimal.Decimal(SELU_ALPHA)
-        lam = decimal.Decimal(1) if name == "elu" else decimal.Decimal(SELU_LAMBDA)
-        assert alpha is not None
+        alpha = str(p) if name == "elu" else SELU_ALPHA
+        lam = "1" if name == "elu" else SELU_LAMBDA
+        alpha64, lam64 = float(decimal.Decimal(alpha)), float(decimal.Decimal(lam))
 
         def elu(t: mpmath.mpf) -> mpmath.mpf:
-            return _mp(lam) * (t if t > 0 else _mp(alpha) * mpmath.expm1(t))
+            return _c(lam) * (t if t > 0 else _c(alpha) * mpmath.expm1(t))
 
         def delu(t: mpmath.mpf) -> mpmath.mpf:
-            return _mp(lam) * (mpmath.mpf(1) if t > 0 else _mp(alpha) * mpmath.exp(t))
+            return _c(lam) * (mpmath.mpf(1) if t > 0 else _c(alpha) * mpmath.exp(t))
 
-        return elu, delu
+        def elu_pair(t: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+            return elu(t), delu(t)
+
+        def elu64(t: float) -> tuple[float, float]:
+            if t > 0.0:
+                return lam64 * t, lam64
+            return lam64 * (alpha64 * math.expm1(t)), lam64 * (alpha64 * math.exp(t))
+
+        return _Numeric(elu, delu, elu_pair, elu64)
     if name == "gelu":
-        return (lambda t: t * _normal_cdf(t)), (lambda t: _normal_cdf(t) + t * _normal_pdf(t))
+
+        def gelu_pair(t: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+            cdf = _normal_cdf(t)
+            return t * cdf, cdf + t * _normal_pdf(t)
+
+        def gelu64(t: float) -> tuple[float, float]:
+            cdf = math.erfc(-t / _SQRT2_64) / 2.0
+            return t * cdf, cdf + t * (math.exp(-t * t / 2.0) / _SQRT_2PI_64)
+
+        return _Numeric(
+            lambda t: t * _normal_cdf(t),
+            lambda t: _normal_cdf(t) + t * _normal_pdf(t),
+            gelu_pair,
+            gelu64,
+        )
     if name == "gelu_tanh":
 
         def inner(t: mpmath.mpf) -> mpmath.mpf:
-            return mpmath.sqrt(2 / mpmath.pi) * (t + _mp(GELU_TANH_C) * t**3)
+            return _roots()[2] * (t + _c(GELU_TANH_C) * t**3)
 
         def gt(t: mpmath.mpf) -> mpmath.mpf:
             return t * (1 + mpmath.tanh(inner(t))) / 2
 
-        def dgt(t: mpmath.mpf) -> mpmath.mpf:
-            du = mpmath.sqrt(2 / mpmath.pi) * (1 + 3 * _mp(GELU_TANH_C) * t**2)
-            return (1 + mpmath.tanh(inner(t))) / 2 + t * _sech2(inner(t)) * du / 2
+        def slope(t: mpmath.mpf) -> mpmath.mpf:
+            return _roots()[2] * (1 + 3 * _c(GELU_TANH_C) * t**2)
 
-        return gt, dgt
+        def dgt(t: mpmath.mpf) -> mpmath.mpf:
+            u = inner(t)
+            return (1 + mpmath.tanh(u)) / 2 + t * _sech2(u) * slope(t) / 2
+
+        def gt_pair(t: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+            th = mpmath.tanh(inner(t))
+            return t * (1 + th) / 2, (1 + th) / 2 + t * (1 - th**2) * slope(t) / 2
+
+        c64 = float(decimal.Decimal(GELU_TANH_C))
+
+        def gt64(t: float) -> tuple[float, float]:
+            th = math.tanh(_SQRT_2_OVER_PI_64 * (t + c64 * t**3))
+            du = _SQRT_2_OVER_PI_64 * (1.0 + 3.0 * c64 * t**2)
+            return t * (1.0 + th) / 2.0, (1.0 + th) / 2.0 + t * (1.0 - th * th) * du / 2.0
+
+        return _Numeric(gt, dgt, gt_pair, gt64)
     if name == "silu":
-        return (lambda t: t * _sigmoid(t)), (lambda t: _sigmoid(t) * (1 + t * (1 - _sigmoid(t))))
-    if name == "mish":
-        return (lambda t: t * mpmath.tanh(_softplus(t))), (
-            lambda t: mpmath.tanh(_softplus(t)) + t * _sech2(_softplus(t)) * _sigmoid(t)
+
+        def silu_pair(t: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+            s = _sigmoid(t)
+            return t * s, s * (1 + t * (1 - s))
+
+        def silu64(t: float) -> tuple[float, float]:
+            s = _sigmoid64(t)
+            return t * s, s * (1.0 + t * (1.0 - s))
+
+        return _Numeric(
+            lambda t: t * _sigmoid(t),
+            lambda t: silu_pair(t)[1],
+            silu_pair,
+            silu64,
         )
+    if name == "mish":
+
+        def dmish(t: mpmath.mpf) -> mpmath.mpf:
+            sp = _softplus(t)
+            return mpmath.tanh(sp) + t * _sech2(sp) * _sigmoid(t)
+
+        def mish_pair(t: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+            th = mpmath.tanh(_softplus(t))
+            return t * th, th + t * (1 - th**2) * _sigmoid(t)
+
+        def mish64(t: float) -> tuple[float, float]:
+            th = math.tanh(_softplus64(t))
+            return t * th, th + t * (1.0 - th * th) * _sigmoid64(t)
+
+        return _Numeric(lambda t: t * mpmath.tanh(_softplus(t)), dmish, mish_pair, mish64)
     if name == "softplus":
-        return _softplus, _sigmoid
+        return _Numeric(
+            _softplus,
+            _sigmoid,
+            lambda t: (_softplus(t), _sigmoid(t)),
+            lambda t: (_softplus64(t), _sigmoid64(t)),
+        )
     if name == "tanh":
-        return mpmath.tanh, _sech2
+
+        def tanh_pair(t: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+            th = mpmath.tanh(t)
+            return th, 1 - th**2
+
+        def tanh64(t: float) -> tuple[float, float]:
+            th = math.tanh(t)
+            return th, 1.0 - th * th
+
+        return _Numeric(mpmath.tanh, _sech2, tanh_pair, tanh64)
     if name == "sigmoid":
-        return _sigmoid, (lambda t: _sigmoid(t) * (1 - _sigmoid(t)))
+
+        def sigmoid_pair(t: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+            s = _sigmoid(t)
+            return s, s * (1 - s)
+
+        def sigmoid64(t: float) -> tuple[float, float]:
+            s = _sigmoid64(t)
+            return s, s * (1.0 - s)
+
+        return _Numeric(_sigmoid, lambda t: sigmoid_pair(t)[1], sigmoid_pair, sigmoid64)
     raise AssertionError(name)  # pragma: no cover
 
 
@@ -245,17 +399,19 @@ def builtin(name: str, param: object = None) -> Activation:
     else:
         p = _parse_param(spec.param, param)
         label = f"{name}({spec.param.name}={p})"
-    f, df = _numeric(name, p)
+    numeric = _numeric(name, p)
     return Activation(
         name=name,
         label=label,
         param=p,
-        f=f,
-        df=df,
+        f=numeric.f,
+        df=numeric.df,
         closed_form=spec.closed_form,
         homogeneous=name in ("linear", "relu", "leaky_relu"),
         odd=spec.odd,
         shape=BUILTIN_SHAPE,
+        pair=numeric.pair,
+        pair64=numeric.pair64,
     )
 
 

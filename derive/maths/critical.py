@@ -25,8 +25,10 @@ sigma_b^2 > 0), then refined by safeguarded Newton steps with
     D'(q) = (E[x^2 f'^2] / q - D) / (2 q),   x ~ N(0, q)
 
 (d/dq E[g(x)] = E[x g'(x)] / (2 q), the heat equation, and Stein's lemma E[x k(x)] = q E[k'(x)]
-for k = x f'^2), first to about 6 digits, then at the working precision, and checked at a higher
-one: the Newton step seen there must be below 10^-(digits + 2) of the root.
+for k = x f'^2), first on float64 quadrature rules to about 12 digits (the scan runs on such rules
+too: derive.maths.gaussian_rule.Float64Rule), then by one Newton step at the working precision,
+checked at a higher one: the Newton step seen there must be below 10^-(digits + 2) of the root
+(else one more step at the working precision, up to MAX_FINE_STEPS, then an error).
 
 Stability of q* (Schoenholz et al. section 3): the length map's slope there is
 
@@ -74,13 +76,11 @@ from .meanfield import (
     ROUGH_DPS,
     ROUGH_SPAN,
     VERIFY_DIGITS,
-    LengthMap,
     StepFn,
-    length_map,
+    bracketed_newton,
     one_sided_derivative_square,
     parse_variance,
     slope_stability,
-    solve_root,
 )
 
 GRID_LOW = -20  # the scan grid: q = 2^k, k = GRID_LOW, GRID_LOW + 2, ..., GRID_HIGH
@@ -90,6 +90,13 @@ SCAN_DIGITS, SCAN_DPS, SCAN_SPAN = ROUGH_DIGITS, ROUGH_DPS, ROUGH_SPAN
 DIRECTION_Q = "0.0000152587890625"  # 2^-16: where the sign of T(q) - q near q* = 0 is read
 # ... on the scan's rules (V to 10^-(SCAN_DIGITS + 3)); |T(q) - q| below 10^-(SCAN_DIGITS + 1) q
 # counts as zero (tanh: T(q) - q = -2 q^2 + ..., -3e-5 q there; GELU and ELU larger)
+# a root's first solve: on float64 rules (gaussian_rule.Float64Rule) to START_DIGITS, until a
+# Newton step moves less than 10^-START_RTOL_DIGITS (quadratic convergence: the root is then
+# as good as those rules, ~1e-13); one Newton step at the working precision then lands within
+# 10^-(digits + 2) of the root, which the check at the higher precision confirms
+START_DIGITS = 12
+START_RTOL_DIGITS = 7
+MAX_FINE_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ def _ratio_minus_q(act: Activation, k: int) -> mpmath.mpf:
     return _SCAN[key]
 
 
-def _ratio(act: Activation, lm: LengthMap) -> mpmath.mpf:
+def _ratio(act: Activation, lm: _Map) -> mpmath.mpf:
     if not lm.D > 0:
         raise InputError(_no_derivative(act, lm.q))
     return lm.V / lm.D
@@ -168,14 +175,60 @@ def _grid(b2: mpmath.mpf) -> list[int]:
 # --------------------------------------------------------------------------------------------
 
 
-def _h_and_slope(
-    act: Activation, b2: mpmath.mpf, q: mpmath.mpf, digits: int, dps: int, span: int = SPAN
-) -> tuple[mpmath.mpf, mpmath.mpf, LengthMap]:
-    """h(q) of (*) and h'(q)."""
-    lm = length_map(act, q, digits, dps, span)
-    ratio = _ratio(act, lm)
-    dratio = (lm.dV * lm.D - lm.V * lm.dD) / (lm.D * lm.D)
-    return ratio + b2 - q, dratio - 1, lm
+@dataclass(frozen=True)
+class _Map:
+    """V(q) = E[f^2], D(q) = E[f'^2] and (where asked for) their q-derivatives
+    (meanfield.length_map_at's formulas) at one q > 0."""
+
+    q: mpmath.mpf
+    V: mpmath.mpf
+    D: mpmath.mpf
+    dV: mpmath.mpf | None  # V'(q) = E[x f f'] / q
+    dD: mpmath.mpf | None  # D'(q) = (E[x^2 f'^2] / q - D) / (2 q)
+
+
+SLOPE_MOMENTS = ("f2", "df2", "xffp", "x2df2")  # h(q) and h'(q)
+VALUE_MOMENTS = ("f2", "df2")  # h(q) alone
+POINT_MOMENTS = ("f2", "df2", "xffp")  # h(q) and the slope T'(q*) = sigma_w^2 V'(q*)
+_MAPS: dict[tuple[str, str, mpmath.mpf, int, int, int, tuple[str, ...]], _Map] = {}
+
+
+def _length_map(
+    act: Activation,
+    q: mpmath.mpf,
+    digits: int,
+    dps: int,
+    span: int = SPAN,
+    which: tuple[str, ...] = SLOPE_MOMENTS,
+) -> _Map:
+    """The expectations ``which`` of _Map at q, to ``digits`` at ``dps`` (remembered for the
+    last few: pure in its arguments, so a root's check and its point share one pass)."""
+    key = (act.name, act.label, q, digits, dps, span, which)
+    if key not in _MAPS:
+        if len(_MAPS) >= 64:
+            _MAPS.pop(next(iter(_MAPS)))
+        m = expectations(act, q, digits, dps, which, span)
+        with mpmath.workdps(dps):
+            q = +q
+            _MAPS[key] = _Map(
+                q=q,
+                V=m["f2"],
+                D=m["df2"],
+                dV=m["xffp"] / q if "xffp" in m else None,
+                dD=(m["x2df2"] / q - m["df2"]) / (2 * q) if "x2df2" in m else None,
+            )
+    return _MAPS[key]
+
+
+def _h(act: Activation, lm: _Map, b2: mpmath.mpf) -> mpmath.mpf:
+    """h(q) of (*)."""
+    return _ratio(act, lm) + b2 - lm.q
+
+
+def _dh(lm: _Map) -> mpmath.mpf:
+    """h'(q) (module docstring)."""
+    assert lm.dV is not None and lm.dD is not None
+    return (lm.dV * lm.D - lm.V * lm.dD) / (lm.D * lm.D) - 1
 
 
 def _refine(
@@ -186,28 +239,56 @@ def _refine(
     lo_positive: bool,
     digits: int,
     dps: int,
-) -> tuple[mpmath.mpf, LengthMap]:
-    """The root of (*) in [lo, hi], checked at a higher precision (meanfield.solve_root), and
-    the length map there at that precision."""
+) -> tuple[mpmath.mpf, _Map]:
+    """The root of (*) in [lo, hi] and the map there at the check's precision.
+
+    Safeguarded Newton steps on float64 rules to START_DIGITS (meanfield.bracketed_newton)
+    give q0 and h'(q0) (~12 digits: a Newton step of relative size 1e-13 needs no more), then
+    Newton steps q - h(q) / h'(q0) with h at (digits, dps), each followed by the check at
+    (digits + VERIFY_DIGITS, dps + GUARD_DIGITS): the Newton step seen there, the root's
+    distance at that precision, must be below 10^-(digits + 2) of the root (MAX_FINE_STEPS
+    tries)."""
 
     def step_at(d: int, p: int, span: int) -> StepFn:
         def fn(q: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
-            h, dh, _ = _h_and_slope(act, b2, q, d, p, span)
-            return h, dh
+            lm = _length_map(act, q, d, p, span)
+            return _h(act, lm, b2), _dh(lm)
 
         return fn
 
     what = f"critical point of {act.label} at sigma_b^2 = {mpmath.nstr(b2, 10)}"
-    root = solve_root(step_at, lo, hi, digits, dps, what, lo_positive)
-    d, p = digits + VERIFY_DIGITS, dps + GUARD_DIGITS
-    with mpmath.workdps(p):
-        _, _, lm = _h_and_slope(act, b2, root, d, p)
-    return root, lm
+    with mpmath.workdps(SCAN_DPS):
+        q = bracketed_newton(
+            step_at(START_DIGITS, SCAN_DPS, SCAN_SPAN),
+            lo,
+            hi,
+            mpmath.sqrt(lo * hi),
+            mpmath.mpf(10) ** -START_RTOL_DIGITS,
+            what,
+            lo_positive,
+        )
+        dh = step_at(START_DIGITS, SCAN_DPS, SCAN_SPAN)(q)[1]
+    if dh == 0:
+        raise InputError(f"{what}: h'(q) = 0 at the root (accepted: simple roots)")
+    check_digits, check_dps = digits + VERIFY_DIGITS, dps + GUARD_DIGITS
+    moved = mpmath.inf
+    for _ in range(MAX_FINE_STEPS):
+        with mpmath.workdps(dps):
+            q = q - _h(act, _length_map(act, q, digits, dps, SPAN, VALUE_MOMENTS), b2) / dh
+        with mpmath.workdps(check_dps):
+            lm = _length_map(act, q, check_digits, check_dps, SPAN, POINT_MOMENTS)
+            moved = abs(_h(act, lm, b2) / dh)
+            if moved <= mpmath.mpf(10) ** -(digits + 2) * abs(q):
+                return q, lm
+    raise InputError(
+        f"{what}: the solves at {dps} and {check_dps} working digits disagree "
+        f"(a Newton step at {check_dps} digits moves {mpmath.nstr(q, digits)} by "
+        f"{mpmath.nstr(moved, 3)})"
+    )
 
 
-def _point(
-    lm: LengthMap, q_star: mpmath.mpf, weight_variance: mpmath.mpf, digits: int
-) -> CriticalPoint:
+def _point(lm: _Map, q_star: mpmath.mpf, weight_variance: mpmath.mpf, digits: int) -> CriticalPoint:
+    assert lm.dV is not None
     slope = weight_variance * lm.dV
     stability, xi_q = slope_stability(slope, digits)
     xi_c = mpmath.inf if stability != "unstable" else None
@@ -303,9 +384,9 @@ def _homogeneous(act: Activation, b2: mpmath.mpf, n: int, dps: int) -> Critical:
 
 def _every_q(act: Activation, b2: mpmath.mpf, n: int, dps: int, why: str) -> Critical:
     with mpmath.workdps(dps):
-        lm = length_map(act, mpmath.mpf(1), n + 2, dps)
+        d = expectations(act, mpmath.mpf(1), n + 2, dps, ("df2",))["df2"]
         point = CriticalPoint(
-            weight_variance=1 / lm.D,
+            weight_variance=1 / d,
             q_star=None,
             slope=mpmath.mpf(1),
             stability="neutral",

@@ -40,9 +40,10 @@ import functools
 import itertools
 import math
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mpmath
+from mpmath.libmp import from_man_exp, round_nearest
 
 from ..core.errors import InputError
 from .activations import Activation
@@ -53,6 +54,11 @@ MAX_LEVEL = 11
 MAX_TERMS = 20000  # of the series behind the bivariate product rule
 MAX_HERMITE = 4096  # Hermite coefficients of one activation at one q
 HERMITE_WORK = 12_000_000  # (nodes) x (coefficients) that one set of coefficients may cost
+# rules asked for at most FLOAT64_DIGITS digits at at most FLOAT64_DPS working digits (the
+# cheap stage of root solves and scans) sum in float64 where the activation has a float64
+# twin (Float64Rule)
+FLOAT64_DIGITS = 12
+FLOAT64_DPS = 16
 # the moments E[g(x)] one pass over the nodes returns, x ~ N(0, q)
 MOMENTS: tuple[str, ...] = ("f", "df", "f2", "df2", "xffp", "x2df2")
 DISPLAY: dict[str, str] = {
@@ -69,16 +75,44 @@ Moments = dict[str, mpmath.mpf]
 
 @dataclass(frozen=True)
 class _Level:
-    """The nodes one level adds and the activation's values there (computed once)."""
+    """The nodes one level adds and the activation's values there (computed once); the
+    moments' integrands g at the nodes are formed on first use, at the rule's precision."""
 
     x: list[mpmath.mpf]
     x2: list[mpmath.mpf]
     jac: list[mpmath.mpf]  # dx/dt > 0
     f: list[mpmath.mpf]
     df: list[mpmath.mpf]
-    values: list[list[mpmath.mpf]]  # per moment of MOMENTS: g at the nodes
-    magnitudes: list[list[mpmath.mpf]]  # |g| at the nodes
     edge: list[int]  # indices of the outermost nodes of the pieces (level 0 only)
+    x2_64: list[float] = field(default_factory=list)  # x^2 in float64 (mpmath rules)
+    values: dict[int, list[mpmath.mpf]] = field(default_factory=dict)  # by index in MOMENTS
+    magnitudes: dict[int, list[mpmath.mpf]] = field(default_factory=dict)  # |g|
+
+    def value(self, m: int) -> list[mpmath.mpf]:
+        """g at the nodes for moment MOMENTS[m] (call at the rule's precision)."""
+        got = self.values.get(m)
+        if got is None:
+            if m == 0:
+                got = self.f
+            elif m == 1:
+                got = self.df
+            elif m == 2:
+                got = [v * v for v in self.f]
+            elif m == 3:
+                got = [v * v for v in self.df]
+            elif m == 4:
+                got = [x * v * d for x, v, d in zip(self.x, self.f, self.df, strict=True)]
+            else:
+                got = [x2 * d * d for x2, d in zip(self.x2, self.df, strict=True)]
+            self.values[m] = got
+        return got
+
+    def magnitude(self, m: int) -> list[mpmath.mpf]:
+        """|g| at the nodes for moment MOMENTS[m]."""
+        got = self.magnitudes.get(m)
+        if got is None:
+            got = self.magnitudes[m] = [abs(v) for v in self.value(m)]
+        return got
 
 
 def _finite_real(act: Activation, x: mpmath.mpf, v: object, what: str) -> mpmath.mpf:
@@ -88,6 +122,43 @@ def _finite_real(act: Activation, x: mpmath.mpf, v: object, what: str) -> mpmath
             "number (accepted: activations real and finite on the whole line)"
         )
     return v
+
+
+def _dots(
+    w: list[mpmath.mpf], columns: list[list[mpmath.mpf]], signed: list[bool]
+) -> list[tuple[mpmath.mpf, mpmath.mpf | None]]:
+    """For each column g: sum_i w_i g_i and, where ``signed``, sum_i w_i |g_i| (w >= 0), each
+    rounded once to the working precision from the exact sum of the exact products, as
+    mpmath.fdot rounds (it is its arithmetic on the raw mantissas, the weights unpacked once
+    for every column).  Terms below 2^-(2 prec + 64) of the largest are left out (mpmath.fdot
+    leaves out terms 2 prec bits below its running sum's lowest bit): they cannot move the
+    rounding unless the sum lies within n 2^-(prec + 64) of a rounding boundary, or cancels
+    to below 2^-(prec + 64) of its largest term (E[f] of an odd f), where both results are
+    zero to the working precision (this gives 0, mpmath.fdot what its kept terms leave)."""
+    prec = mpmath.mp.prec
+    raw_w = [x._mpf_ for x in w]
+    out: list[tuple[mpmath.mpf, mpmath.mpf | None]] = []
+    for g, want_size in zip(columns, signed, strict=True):
+        terms = []
+        for (sw, mw, ew, bw), y in zip(raw_w, g, strict=True):
+            sg, mg, eg, bg = y._mpf_
+            if mw and mg:
+                terms.append((sw ^ sg, mw * mg, ew + eg, ew + eg + bw + bg))
+        if not terms:
+            out.append((mpmath.mpf(0), mpmath.mpf(0) if want_size else None))
+            continue
+        floor = max(t[3] for t in terms) - (2 * prec + 64)
+        kept = [t for t in terms if t[3] >= floor]
+        low = min(t[2] for t in kept)
+        total = sum(-(m << (e - low)) if sign else m << (e - low) for sign, m, e, _ in kept)
+        value = mpmath.mpf(from_man_exp(total, low, prec, round_nearest))
+        size = None
+        if want_size:
+            size = mpmath.mpf(
+                from_man_exp(sum(m << (e - low) for _, m, e, _ in kept), low, prec, round_nearest)
+            )
+        out.append((value, size))
+    return out
 
 
 class GaussianRule:
@@ -153,7 +224,7 @@ class GaussianRule:
 
     def _evaluate(self, x: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
         try:
-            fx, dfx = self.act.f(x), self.act.df(x)
+            fx, dfx = self.act.values(x)
         except (ArithmeticError, TypeError, ValueError) as exc:
             raise InputError(
                 f"activation {self.act.label}: cannot be evaluated at x = {mpmath.nstr(x, 8)} "
@@ -184,16 +255,7 @@ class GaussianRule:
                     fs.append(fx)
                     dfs.append(dfx)
             x2 = [x * x for x in xs]
-            values = [
-                fs,
-                dfs,
-                [v * v for v in fs],
-                [v * v for v in dfs],
-                [x * v * d for x, v, d in zip(xs, fs, dfs, strict=True)],
-                [x2 * d * d for x2, d in zip(x2, dfs, strict=True)],
-            ]
-            magnitudes = [[abs(v) for v in g] for g in values]
-        self.levels.append(_Level(xs, x2, jacs, fs, dfs, values, magnitudes, edge))
+        self.levels.append(_Level(xs, x2, jacs, fs, dfs, edge, [float(v) for v in x2]))
 
     def _upto(self, level: int) -> list[_Level]:
         if level > MAX_LEVEL:
@@ -239,11 +301,12 @@ class GaussianRule:
             level = 0
             while True:
                 lv = self._upto(level)[level]
-                w = [j * mpmath.exp(-x2 * inv2q) for j, x2 in zip(lv.jac, lv.x2, strict=True)]
-                for i, m in enumerate(index):
-                    sums[i] += mpmath.fdot(w, lv.values[m])
-                    if m in _SIGNED:
-                        sizes[i] += mpmath.fdot(w, lv.magnitudes[m])
+                w = self._weights(lv, inv2q)
+                dots = _dots(w, [lv.value(m) for m in index], [m in _SIGNED for m in index])
+                for i, (value, size) in enumerate(dots):
+                    sums[i] += value
+                    if size is not None:
+                        sizes[i] += size
                     else:  # a square: |g| = g
                         sizes[i] = sums[i]
                 if level == 0:
@@ -262,6 +325,17 @@ class GaussianRule:
                 previous = current
                 level += 1
 
+    def _weights(self, lv: _Level, inv2q: mpmath.mpf) -> list[mpmath.mpf]:
+        """dx/dt exp(-x^2 / (2 q)) at the level's nodes (call at the rule's precision).  Where
+        x^2 / (2 q) < 2^-(prec + 8), nearest a breakpoint at 0, exp rounds to exactly 1 at
+        the working precision: the factor is dx/dt itself, without the exp."""
+        tiny = 2.0 ** -(mpmath.mp.prec + 8)
+        inv = float(inv2q)
+        return [
+            j if x2f * inv < tiny else j * mpmath.exp(-x2 * inv2q)
+            for j, x2, x2f in zip(lv.jac, lv.x2, lv.x2_64, strict=True)
+        ]
+
     def _check_tails(
         self,
         q: mpmath.mpf,
@@ -273,7 +347,7 @@ class GaussianRule:
         """Every integrand must be invisible at the outermost nodes (else it diverges)."""
         for i, m in enumerate(index):
             name = MOMENTS[m]
-            edge = max((w[e] * lv.magnitudes[m][e] for e in lv.edge), default=mpmath.mpf(0))
+            edge = max((w[e] * lv.magnitude(m)[e] for e in lv.edge), default=mpmath.mpf(0))
             if sizes[i] > 0 and edge > self.tol * sizes[i]:
                 raise InputError(
                     f"activation {self.act.label}: E[{DISPLAY[name]}] for x ~ N(0, "
@@ -521,6 +595,146 @@ def _standard_nodes(
         return tuple(out)
 
 
+class Float64Rule(GaussianRule):
+    """A :class:`GaussianRule` whose one-dimensional expectations run in float64: the same
+    pieces, t-ranges, nodes and acceptance rule, the activation evaluated by its float64 twin
+    (``Activation.pair64``) and the sums taken by ``math.fsum``.  Used for the cheap stage of
+    the root solves and scans (at most FLOAT64_DIGITS digits at FLOAT64_DPS working digits),
+    where float64's 53 bits (15.9 digits) keep every sum well inside the rounding floor
+    10^-(dps - 3) of the acceptance rule; the results are returned as mpf.  The bivariate
+    sums run in mpmath on the float64 nodes (inherited)."""
+
+    def __init__(
+        self, act: Activation, q_ref: mpmath.mpf, digits: int, dps: int, span: int = SPAN
+    ) -> None:
+        super().__init__(act, q_ref, digits, dps, span)
+        self.pair64 = act.pair64
+        self.s64 = float(self.s)
+        self.tol64 = float(self.tol)
+        self.accept64 = float(self.accept)
+        self.floor64 = float(self.floor)
+
+    def _evaluate64(self, x: float) -> tuple[float, float]:
+        assert self.pair64 is not None
+        try:
+            fx, dfx = self.pair64(x)
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"activation {self.act.label}: cannot be evaluated at x = {x:.8g} ({exc}) "
+                "(accepted: activations real and finite on the whole line)"
+            ) from None
+        for what, v in (("f", fx), ("f'", dfx)):
+            if not math.isfinite(v):
+                raise InputError(
+                    f"activation {self.act.label}: {what}({x:.8g}) = {v} is not a finite real "
+                    "number (accepted: activations real and finite on the whole line)"
+                )
+        return fx, dfx
+
+    def _add_level(self) -> None:
+        k = len(self.levels)
+        xs: list[float] = []
+        jacs: list[float] = []
+        fs: list[float] = []
+        dfs: list[float] = []
+        edge: list[int] = []
+        s = self.s64
+        for (a_mp, b_mp), (lo, hi) in zip(self.pieces, self.ranges, strict=True):
+            a, b = float(a_mp), float(b_mp)
+            half_line = math.isinf(a) or math.isinf(b)
+            shapes = _standard_nodes64(half_line, lo, hi, k, self.dps)
+            for i, (y, dy) in enumerate(shapes):
+                if math.isinf(b):  # [a, inf)
+                    x, jac = a + s * y, s * dy
+                elif math.isinf(a):  # (-inf, b]
+                    x, jac = b - s * y, s * dy
+                else:
+                    x, jac = (a + b) / 2 + (b - a) / 2 * y, (b - a) / 2 * dy
+                if not (a < x < b) or jac == 0.0:
+                    continue  # closer to a breakpoint than float64 resolves
+                fx, dfx = self._evaluate64(x)
+                if k == 0 and i in (0, len(shapes) - 1):
+                    edge.append(len(xs))
+                xs.append(x)
+                jacs.append(jac)
+                fs.append(fx)
+                dfs.append(dfx)
+        x2 = [x * x for x in xs]
+        self.levels.append(_Level(xs, x2, jacs, fs, dfs, edge))
+
+    def moments(self, q: mpmath.mpf, which: tuple[str, ...] = MOMENTS) -> Moments:
+        with mpmath.workdps(self.dps):
+            q = +q
+            if not self.q_ref / self.span <= q <= self.q_ref * self.span:
+                raise ValueError(f"q = {q} is outside the span of the rule for {self.q_ref}")
+        qf = float(q)
+        inv2q = 1.0 / (2.0 * qf)
+        index = [MOMENTS.index(name) for name in which]
+        n = len(index)
+        sums = [0.0] * n
+        sizes = [0.0] * n
+        previous: list[float] | None = None
+        previous_change: list[float] | None = None
+        level = 0
+        while True:
+            lv = self._upto(level)[level]
+            w = [j * math.exp(-x2 * inv2q) for j, x2 in zip(lv.jac, lv.x2, strict=True)]
+            for i, m in enumerate(index):
+                sums[i] += math.fsum(map(operator.mul, w, lv.value(m)))
+                if m in _SIGNED:
+                    sizes[i] += math.fsum(map(operator.mul, w, lv.magnitude(m)))
+                else:  # a square: |g| = g
+                    sizes[i] = sums[i]
+            if level == 0:
+                self._check_tails64(qf, lv, w, sizes, index)
+            h = 2.0**-level
+            current = [h * v for v in sums]
+            if previous is not None:
+                change = [
+                    abs(c - p) / (h * z) if z else 0.0
+                    for c, p, z in zip(current, previous, sizes, strict=True)
+                ]
+                if self._accepted64(level, change, previous_change):
+                    norm = math.sqrt(2.0 * math.pi * qf)
+                    with mpmath.workdps(self.dps):
+                        return {name: mpmath.mpf(current[i] / norm) for i, name in enumerate(which)}
+                previous_change = change
+            previous = current
+            level += 1
+
+    def _accepted64(
+        self, level: int, change: list[float], previous_change: list[float] | None
+    ) -> bool:
+        if level < MIN_LEVEL or previous_change is None:
+            return False
+        return all(
+            d <= self.accept64 and (d <= self.floor64 or d <= p**1.5)
+            for d, p in zip(change, previous_change, strict=True)
+        )
+
+    def _check_tails64(
+        self, q: float, lv: _Level, w: list[float], sizes: list[float], index: list[int]
+    ) -> None:
+        for i, m in enumerate(index):
+            name = MOMENTS[m]
+            edge = max((w[e] * lv.magnitude(m)[e] for e in lv.edge), default=0.0)
+            if sizes[i] > 0 and edge > self.tol64 * sizes[i]:
+                raise InputError(
+                    f"activation {self.act.label}: E[{DISPLAY[name]}] for x ~ N(0, "
+                    f"{q:.6g}) diverges or converges too slowly: the integrand "
+                    "has not decayed at the outermost quadrature nodes (accepted: activations "
+                    "with Gaussian-integrable growth)"
+                )
+
+
+@functools.cache
+def _standard_nodes64(
+    half_line: bool, lo: int, hi: int, level: int, dps: int
+) -> tuple[tuple[float, float], ...]:
+    """:func:`_standard_nodes` rounded to float64."""
+    return tuple((float(y), float(dy)) for y, dy in _standard_nodes(half_line, lo, hi, level, dps))
+
+
 def _bucket(q: mpmath.mpf, base: int) -> int:
     """k of the reference variance base^k nearest to q on a log scale."""
     return math.floor(float(mpmath.log(q, base)) + 0.5)
@@ -546,7 +760,8 @@ def rule_for(
             _CACHE.pop(next(iter(_CACHE)))
         with mpmath.workdps(dps):
             q_ref = mpmath.mpf(span) ** bucket
-        rule = GaussianRule(act, q_ref, digits, dps, span)
+        fast = act.pair64 is not None and digits <= FLOAT64_DIGITS and dps <= FLOAT64_DPS
+        rule = (Float64Rule if fast else GaussianRule)(act, q_ref, digits, dps, span)
         _CACHE[key] = rule
     return rule
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import decimal
 import importlib.metadata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,7 +273,7 @@ def depth_section() -> dict[str, Any]:
     }
 
 
-def figure_data(model: dict[str, Any], depth: dict[str, Any]) -> dict[str, Any]:
+def figure_data(model: Mapping[str, Any], depth: dict[str, Any]) -> dict[str, Any]:
     """Plain strings the figures are drawn from (derive.emit.figures parses them back)."""
     m2 = truncnorm_moments("-2", "2", CURVE_DIGITS)
     tail = truncnorm_moments(TAIL[0], TAIL[1], CURVE_DIGITS)
@@ -400,7 +401,7 @@ def critical_section(critical: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def report_model(spec: Spec, model: dict[str, Any]) -> dict[str, Any]:
+def report_model(spec: Spec, model: Mapping[str, Any]) -> dict[str, Any]:
     """Everything report.md.j2 prints beyond the tables' model, plus the figures' data."""
     figures = [{"name": f.name, "path": f.path, "title": f.title, "alt": f.alt} for f in FIGURES]
     m2 = truncnorm_moments("-2", "2", DIGITS)

@@ -10,7 +10,7 @@ import importlib.metadata
 import importlib.resources
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -325,47 +325,85 @@ def critical_rows(spec: Spec) -> dict[str, Any]:
     }
 
 
-def build_model(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
+class Model(Mapping[str, Any]):
+    """The model every template reads: each entry is derived on its first use and then kept,
+    so rendering some outputs derives only what their templates read (jax_init.py needs no
+    critical table, constants.* do).  Entries are pure in the spec: the order in which they
+    are derived changes no value."""
+
+    def __init__(self, builders: dict[str, Callable[[], Any]]) -> None:
+        self._builders = builders
+        self._values: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values:
+            self._values[key] = self._builders[key]()
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+    def derived(self) -> tuple[str, ...]:
+        """The entries derived so far (in the order they were)."""
+        return tuple(self._values)
+
+
+def build_model(spec: Spec, progress: Progress | None = None) -> Model:
     """The whole model every template reads: provenance, quantities, interval rows, gains,
-    the depth table, the critical line and (when report.md is asked for) the report's data."""
-    model = _model_without_gains(spec, progress)
-    model["gains"] = gain_rows(spec.gain_digits)
-    model["synonyms"] = synonym_rows()
-    model["gain_digits"] = str(spec.gain_digits)  # digits of the gains' "decimal" strings
-    model["gain_short_digits"] = str(min(SHORT_DIGITS, spec.gain_digits))  # their "short"
-    return model
+    the depth table, the critical line and (when report.md is asked for) the report's data,
+    each derived when a template first reads it (:class:`Model`)."""
+    model: Model
 
+    def rows_by_key() -> dict[str, dict[str, Any]]:
+        return {row["key"]: row for row in model["intervals"]}
 
-def _model_without_gains(spec: Spec, progress: Progress | None = None) -> dict[str, Any]:
-    rows = truncnorm_rows(spec, progress)
-    by_key = {row["key"]: row for row in rows}
-    tf_row = by_key.get("[-2, 2]")
-    model: dict[str, Any] = {
-        "generator": GENERATOR,
-        "provenance": provenance(spec),
-        "digits": str(spec.digits),
-        "short_digits": str(min(SHORT_DIGITS, spec.digits)),  # digits of every "short" view
-        "quantities": [{"name": q, "doc": QUANTITY_DOC[q]} for q in QUANTITIES],
-        "intervals": rows,
-        "float_intervals": float_key_rows(spec, rows),
-        "symmetric": [by_key[interval_key(k.copy_negate(), k)] for k in spec.symmetric_cutoffs],
-        "snippets": {name: snippet_source(name) for name in SNIPPETS},
-        "reference": {
+    def reference() -> dict[str, Any]:
+        tf_row = rows_by_key().get("[-2, 2]")
+        return {
             "tf_literal": TF_LITERAL,
             "tf_literal_float64_repr": repr(float(TF_LITERAL)),
             "s2_float64_repr": tf_row["values"]["std"]["float64_repr"] if tf_row else "",
             "jax_complex_literal": JAX_COMPLEX_LITERAL,
             "jax_complex_literal_py": repr(float(JAX_COMPLEX_LITERAL)),
-        },
-        "depth": depth_rows(spec.digits),
-        "complex": complex_rows(spec),
-        "complex_quantities": [{"name": q, "doc": doc} for q, doc in COMPLEX_QUANTITY_DOC.items()],
-        "critical": critical_rows(spec),
-    }
-    if "report.md" in spec.outputs:  # SymPy's LaTeX and the figures' data, only when asked
+        }
+
+    def symmetric() -> list[dict[str, Any]]:
+        by_key = rows_by_key()
+        return [by_key[interval_key(k.copy_negate(), k)] for k in spec.symmetric_cutoffs]
+
+    def report() -> dict[str, Any]:  # SymPy's LaTeX and the figures' data
         from .report import report_model
 
-        model["report"] = report_model(spec, model)
+        return report_model(spec, model)
+
+    builders: dict[str, Callable[[], Any]] = {
+        "generator": lambda: GENERATOR,
+        "provenance": lambda: provenance(spec),
+        "digits": lambda: str(spec.digits),
+        "short_digits": lambda: str(min(SHORT_DIGITS, spec.digits)),  # of every "short" view
+        "quantities": lambda: [{"name": q, "doc": QUANTITY_DOC[q]} for q in QUANTITIES],
+        "intervals": lambda: truncnorm_rows(spec, progress),
+        "float_intervals": lambda: float_key_rows(spec, model["intervals"]),
+        "symmetric": symmetric,
+        "snippets": lambda: {name: snippet_source(name) for name in SNIPPETS},
+        "reference": reference,
+        "depth": lambda: depth_rows(spec.digits),
+        "complex": lambda: complex_rows(spec),
+        "complex_quantities": lambda: [
+            {"name": q, "doc": doc} for q, doc in COMPLEX_QUANTITY_DOC.items()
+        ],
+        "critical": lambda: critical_rows(spec),
+        "gains": lambda: gain_rows(spec.gain_digits),
+        "synonyms": synonym_rows,
+        "gain_digits": lambda: str(spec.gain_digits),  # digits of the gains' "decimal" strings
+        "gain_short_digits": lambda: str(min(SHORT_DIGITS, spec.gain_digits)),  # their "short"
+    }
+    if "report.md" in spec.outputs:  # only when asked for
+        builders["report"] = report
+    model = Model(builders)
     return model
 
 
