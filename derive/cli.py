@@ -8,12 +8,14 @@ Numeric commands import mpmath only; SymPy is imported by the commands that need
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
 import decimal
 import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -71,8 +73,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         )
     spec = load_default_spec() if args.spec is None else load_spec(Path(args.spec))
     bar = progress_bar(sys.stderr)
-    model = build_model(spec) if bar is None else build_model(spec, progress=bar)
-    files = render(model, spec.outputs)
+    with _worker_pool() as pool:
+        model = build_model(spec, progress=bar, pool=pool)
+        files = render(model, spec.outputs)
     try:
         return _check_or_write(files, out, check=args.check, again=_generate_command(args))
     except OSError as exc:  # an --out that is a file, unwritable, on a full disk, ...
@@ -80,6 +83,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
             f"--out: cannot write {str(out)!r}: {exc.strerror or exc} "
             "(accepted: a writable directory)"
         ) from None
+
+
+@contextlib.contextmanager
+def _worker_pool() -> Iterator[concurrent.futures.Executor | None]:
+    """One worker process for the tables that can be derived beside the rest (a second core
+    halves ``generate``'s wall time), or None on a single core.  Spawned, not forked: the
+    caller may be a process with threads (a test worker with torch or TensorFlow loaded)."""
+    if (os.cpu_count() or 1) < 2:
+        yield None
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        yield pool
 
 
 PROGRESS_MIN_TOTAL = 1000  # a bar only for long table runs

@@ -8,6 +8,8 @@ directory (rendering the full spec costs ~10 s of CPU, mostly the activation gai
 from __future__ import annotations
 
 import ast
+import concurrent.futures
+import concurrent.futures.process
 import hashlib
 import json
 import shlex
@@ -318,3 +320,54 @@ def test_the_model_derives_only_what_the_requested_outputs_read() -> None:
     assert "report" not in model  # only a spec asking for report.md has one
     with pytest.raises(KeyError):
         model["no such entry"]
+
+
+# --- the worker process: which tables it derives, and that nothing depends on it ---
+
+
+@pytest.mark.parametrize("output", sorted(tables.KNOWN_OUTPUTS))
+def test_background_and_foreground_tables_are_declared_for_exactly_the_outputs_that_read_them(
+    repo_spec: Spec, output: str
+) -> None:
+    """Rendering one output alone reads a declared table if and only if the declaration names
+    that output, so the worker never derives a table nobody reads, nor misses one."""
+    import dataclasses
+
+    spec = dataclasses.replace(
+        repo_spec, outputs=(output,), gain_digits=6, critical_digits=6, digits=12
+    )
+    model = build_model(spec)
+    render(model, spec.outputs)
+    read = set(model.derived())
+    for key, readers in {**tables.BACKGROUND_TABLES, **tables.FOREGROUND_TABLES}.items():
+        assert (key in read) == (output in readers), (output, key)
+
+
+class _BrokenPool(concurrent.futures.Executor):
+    """An executor whose every job fails as a pool does when its worker dies."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_exception(concurrent.futures.process.BrokenProcessPool("worker died"))
+        return future
+
+
+def test_a_broken_worker_pool_derives_the_tables_here_with_the_same_bytes(
+    repo_spec: Spec,
+) -> None:
+    import dataclasses
+
+    spec = dataclasses.replace(repo_spec, outputs=("tf_init.py",), gain_digits=6, digits=12)
+    alone = render(build_model(spec), spec.outputs)
+    assert render(build_model(spec, pool=_BrokenPool()), spec.outputs) == alone
+
+
+def test_the_worker_process_gives_the_same_bytes_as_deriving_everything_here(
+    repo_spec: Spec,
+) -> None:
+    import dataclasses
+
+    spec = dataclasses.replace(repo_spec, outputs=("numpy_init.py",), gain_digits=6, digits=12)
+    with cli._worker_pool() as pool:
+        pooled = render(build_model(spec, pool=pool), spec.outputs)
+    assert pooled == render(build_model(spec), spec.outputs)

@@ -11,6 +11,7 @@ import importlib.resources
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import asdict
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..core.numbers import bound_text, derivable_bound, float_views, format_sig
 from ..maths import snippets
 from ..maths.complex_truncnorm import JAX_COMPLEX_LITERAL
 from ..maths.truncnorm import TF_LITERAL, Moments, truncnorm_moments
-from .spec import Spec
+from .spec import KNOWN_OUTPUTS, Spec
 
 QUANTITIES: tuple[str, ...] = ("mass", "mean", "variance", "std", "correction", "excess_kurtosis")
 QUANTITY_DOC = {
@@ -351,11 +352,50 @@ class Model(Mapping[str, Any]):
         return tuple(self._values)
 
 
-def build_model(spec: Spec, progress: Progress | None = None) -> Model:
+# The costly tables that depend only on the spec, and the outputs whose templates read them:
+# with a worker process (build_model's ``pool``) they are derived there while this process
+# derives the rest and renders.  tests/test_generate.py checks the sets against rendering each
+# output alone.
+CONSTANTS_OUTPUTS = frozenset({"constants.json", "constants.md", "constants.py"})
+BACKGROUND_TABLES: dict[str, frozenset[str]] = {"gains": frozenset(KNOWN_OUTPUTS)}
+# what this process derives first meanwhile (the next costliest), before a template waits
+FOREGROUND_TABLES: dict[str, frozenset[str]] = {"critical": CONSTANTS_OUTPUTS | {"report.md"}}
+
+
+def _background(spec: Spec, pool: Executor | None) -> dict[str, Future[Any]]:
+    """Submit the background tables that ``spec.outputs`` read."""
+    if pool is None:
+        return {}
+    jobs: dict[str, tuple[Callable[..., Any], Any]] = {"gains": (gain_rows, spec.gain_digits)}
+    return {
+        key: pool.submit(function, argument)
+        for key, (function, argument) in jobs.items()
+        if BACKGROUND_TABLES[key] & set(spec.outputs)
+    }
+
+
+def _awaited(job: Future[Any] | None, function: Callable[[Any], Any], argument: Any) -> Any:
+    """The background job's value, or ``function(argument)`` derived here when there is no job
+    or its worker could not run (a pool that broke, e.g. a caller's script that spawned
+    processes from its unguarded top level): the same value either way."""
+    if job is not None:
+        try:
+            return job.result()
+        except BrokenExecutor:
+            pass
+    return function(argument)
+
+
+def build_model(
+    spec: Spec, progress: Progress | None = None, pool: Executor | None = None
+) -> Model:
     """The whole model every template reads: provenance, quantities, interval rows, gains,
     the depth table, the critical line and (when report.md is asked for) the report's data,
-    each derived when a template first reads it (:class:`Model`)."""
+    each derived when a template first reads it (:class:`Model`).  With ``pool`` (an executor
+    of worker processes) the BACKGROUND_TABLES the outputs read are derived there meanwhile;
+    the values are the same (every table is a pure function of the spec)."""
     model: Model
+    background = _background(spec, pool)
 
     def rows_by_key() -> dict[str, dict[str, Any]]:
         return {row["key"]: row for row in model["intervals"]}
@@ -396,7 +436,7 @@ def build_model(spec: Spec, progress: Progress | None = None) -> Model:
             {"name": q, "doc": doc} for q, doc in COMPLEX_QUANTITY_DOC.items()
         ],
         "critical": lambda: critical_rows(spec),
-        "gains": lambda: gain_rows(spec.gain_digits),
+        "gains": lambda: _awaited(background.get("gains"), gain_rows, spec.gain_digits),
         "synonyms": synonym_rows,
         "gain_digits": lambda: str(spec.gain_digits),  # digits of the gains' "decimal" strings
         "gain_short_digits": lambda: str(min(SHORT_DIGITS, spec.gain_digits)),  # their "short"
@@ -404,6 +444,10 @@ def build_model(spec: Spec, progress: Progress | None = None) -> Model:
     if "report.md" in spec.outputs:  # only when asked for
         builders["report"] = report
     model = Model(builders)
+    if background:
+        for key, readers in FOREGROUND_TABLES.items():
+            if readers & set(spec.outputs):
+                model[key]  # derived now, while the worker derives the background tables
     return model
 
 
