@@ -945,7 +945,9 @@ class _Sampler:
         if self.plan.method != "normal":
             self._to_output(chunk)
 
-    def fill_tiles(self, buf: torch.Tensor, sizes: list[int], gens: list[torch.Generator]) -> None:
+    def fill_tiles(
+        self, buf: torch.Tensor, sizes: list[int], gens: list[torch.Generator | None]
+    ) -> None:
         """Fill the consecutive tiles of the 1-D contiguous buf -- tile k has sizes[k] values
         drawn from gens[k] -- with exactly the values fill_tile() gives each on its own.
 
@@ -955,8 +957,8 @@ class _Sampler:
         on the thread count.  The ``normal`` plan draws per tile (normal_ of the same sizes
         as fill_tile()) and does the rest -- comparisons, nonzero, index copies: exact -- over
         the whole group, a few large operations instead of a dozen per tile."""
-        if self.plan.method != "normal":
-            with _Threads(1):
+        if self.plan.method != "normal" or len(sizes) <= 2:  # two tiles: fewer calls alone
+            with _Threads(1 if self.plan.method != "normal" else 1 << 30):
                 start = 0
                 for size, g in zip(sizes, gens, strict=True):
                     self.fill_tile(buf[start : start + size], g)
@@ -1138,13 +1140,15 @@ def _takes_batched_path(tensor: torch.Tensor) -> bool:
 #   the rows are narrower, more columns when there are few rows: _tile_grid()), numbered in
 #   row-major order.  The grid depends only on the tensor's shape and its device's path
 #   (chunked or batched), never on a mesh.
-# * A call draws one 64-bit seed from the caller's generator (torch's global one when None):
-#   _call_seed(); that is the only use of the caller's generator, which advances by that one
-#   draw whatever the tensor's size.  Tile t is drawn from its own generator seeded with the
-#   (t + 1)-th output of SplitMix64 from that seed (_tile_seed()), by the sampler's
-#   fill_tile(): rejection counts vary from tile to tile, but a tile's draws depend only on
-#   its own size and its own generator, never on another tile.  A tile's values fill its
-#   rectangle in row-major order.
+# * A tensor of one tile (every tensor of at most _TILE_VALUES values: most biases, small
+#   convolutions) is drawn from the caller's generator itself (torch's global one when None),
+#   as an untiled sampler would draw it.  A tensor of several tiles draws one 64-bit seed
+#   from the caller's generator (_call_seed(); the only use of it: it advances by that one
+#   draw whatever the size), and tile t is drawn from its own generator seeded with the
+#   (t + 1)-th output of SplitMix64 from that seed (_tile_seed()).  Either way a tile is
+#   drawn by the sampler's fill_tile(): rejection counts vary from tile to tile, but a tile's
+#   draws depend only on its own size and its own generator, never on another tile.  A
+#   tile's values fill its rectangle in row-major order.
 # * A plain tensor is all its tiles.  A DTensor's rank finds its shard's box in the full
 #   tensor from the placements (Shard(d) as torch.chunk splits dim d, Replicate whole;
 #   _shard_box()), draws the tiles that meet the box, and copies their overlap in.  So the
@@ -1154,8 +1158,9 @@ def _takes_batched_path(tensor: torch.Tensor) -> bool:
 #   rows; placements other than Shard and Replicate (_StridedShard, Partial) draw the whole
 #   tensor and take their part with DTensor.redistribute.
 # * Every rank must hold the same generator state: seed each rank alike (torch.manual_seed(s)
-#   with the same s, which DTensor asks for anyway).  Shards drawn from different states have
-#   the right law but do not form the unsharded tensor.
+#   with the same s, which DTensor asks for anyway); every rank then advances it alike,
+#   whatever its shard (an empty one included).  Shards drawn from different states have the
+#   right law but do not form the unsharded tensor.
 #
 # The draws that reproduce torch's own stream bit for bit -- "untruncated_normal" (torch's
 # normal_, kaiming_normal_'s bits), "uniform" (kaiming_uniform_'s), orthogonal_ and
@@ -1171,7 +1176,8 @@ def _takes_batched_path(tensor: torch.Tensor) -> bool:
 _TILE_VALUES = 1 << 16
 _TILE_WIDTH = 1 << 8
 # The batched path's tiles: a CUDA kernel launch costs as much as drawing ~10^5 values, so
-# its tiles are large (tensors up to 2^24 values are one tile: one host sync per call).
+# its tiles are large: tensors up to 2^24 values are one tile, one host sync per call; a
+# larger one syncs once per tile and once for the call's seed.
 _BATCHED_TILE_VALUES = 1 << 24
 _BATCHED_TILE_WIDTH = 1 << 12
 _MASK64 = (1 << 64) - 1
@@ -1215,26 +1221,9 @@ def _tile_seed(call_seed: int, tile: int) -> int:
 
 
 def _call_seed(generator: torch.Generator | None, device: torch.device) -> int:
-    """The call's 64-bit seed, drawn once from ``generator`` (None: the device's default).
-
-    A CPU generator draws one int64 (a host read, no device sync).  A CUDA generator is
-    Philox, whose state lives on the host: the seed is a hash of its (seed, offset) and the
-    offset advances by one draw's 4, as a kernel of one value would advance it, so no kernel
-    runs and nothing is read back."""
-    g = generator
-    if g is not None and g.device.type != device.type:
-        raise ValueError(
-            f"generator: a {g.device.type} torch.Generator cannot draw for a {device.type} "
-            "tensor (accepted: a generator on the tensor's device type, or None)"
-        )
-    if device.type == "cuda":
-        if g is None:
-            index = device.index if device.index is not None else torch.cuda.current_device()
-            g = torch.cuda.default_generators[index]
-        offset = g.get_offset()
-        g.set_offset(offset + 4)
-        return _mix64(_mix64(g.initial_seed() & _MASK64) ^ offset)
-    drawn = torch.randint(1 << 62, (), generator=g, dtype=torch.int64, device=device)
+    """The call's 64-bit seed: one int64 drawn from ``generator`` (None: the device's
+    default) on the tensor's device and read back (on CUDA a host sync)."""
+    drawn = torch.randint(1 << 62, (), generator=generator, dtype=torch.int64, device=device)
     return _mix64(drawn.item())
 
 
@@ -1352,16 +1341,23 @@ def _tiles(
     return out
 
 
+_Generator = torch.Generator | None
+_Fill = Callable[[torch.Tensor, list[int], list[_Generator]], None]
+
+
 def _fill_tiled_(
     part: _Part,
-    call_seed: int,
+    call_seed: int | None,
+    generator: torch.Generator | None,
     grid: tuple[int, int],
     work: torch.dtype,
     in_place: tuple[torch.dtype, ...],
     group: int,
-    fill: Callable[[torch.Tensor, list[int], list[torch.Generator]], None],
+    fill: _Fill,
 ) -> None:
-    """Fill part.local with its tiles' values (see the comment above _TILE_VALUES).
+    """Fill part.local with its tiles' values (see the comment above _TILE_VALUES): from
+    ``generator`` when call_seed is None (a one-tile tensor), else tile t from a generator
+    seeded with _tile_seed(call_seed, t).
 
     ``fill(buf, sizes, generators)`` fills consecutive tiles of the 1-D contiguous buf (of
     dtype ``work``, or of one in ``in_place``), tile k from generators[k]; groups of about
@@ -1370,10 +1366,12 @@ def _fill_tiled_(
     if part.box is None:  # a placement with no box: the whole tensor, then its part
         full = torch.empty(part.shape, dtype=part.local.dtype, device=part.local.device)
         whole = _Part(full, part.shape, [(0, size) for size in part.shape], None)
-        _fill_tiled_(whole, call_seed, grid, work, in_place, group, fill)
+        _fill_tiled_(whole, call_seed, generator, grid, work, in_place, group, fill)
         _write_local(part, full)
         return
     local, device = part.local, part.local.device
+    if call_seed is not None and local.numel() == 0:
+        return  # an empty shard (the caller's generator has advanced as on every rank)
     rect = _rectangle(part.shape, part.box)
     r0, r1, c0, c1 = rect
     height, width = r1 - r0, c1 - c0
@@ -1385,7 +1383,7 @@ def _fill_tiled_(
         dest = torch.empty((height, width), dtype=work, device=device)
     flat = dest.view(-1)
     tiles = _tiles(part.shape, rect, grid)
-    gens: list[torch.Generator] = []
+    gens: list[torch.Generator | None] = [generator] if call_seed is None else []
     scratch: torch.Tensor | None = None
     threads = 1 if device.type == "cpu" and local.numel() < _PARALLEL_MIN else 1 << 30
     with _Threads(threads):
@@ -1402,12 +1400,13 @@ def _fill_tiled_(
                 total += (rb - ra) * (cb - ca)
                 k += 1
             run = tiles[first:k]
-            while len(gens) < len(run):
-                gens.append(torch.Generator(device=device))
-            sizes = []
-            for gen, (number, ra, rb, ca, cb) in zip(gens, run, strict=False):
-                gen.manual_seed(_tile_seed(call_seed, number))
-                sizes.append((rb - ra) * (cb - ca))
+            sizes = [(rb - ra) * (cb - ca) for _, ra, rb, ca, cb in run]
+            if call_seed is not None:
+                while len(gens) < len(run):
+                    gens.append(torch.Generator(device=device))
+                for gen, tile in zip(gens, run, strict=False):
+                    assert gen is not None
+                    gen.manual_seed(_tile_seed(call_seed, tile[0]))
             if spans:
                 start = (run[0][1] - r0) * width
                 fill(flat[start : start + total], sizes, gens[: len(run)])
@@ -1475,21 +1474,37 @@ def _draw_tiled_(
     batched: bool,
     work: torch.dtype,
     in_place: tuple[torch.dtype, ...],
-    fill: Callable[[torch.Tensor, list[int], list[torch.Generator]], None],
+    fill: _Fill,
 ) -> torch.Tensor:
-    """Fill a plain tensor or a DTensor's shard from tiles: the call's seed, the grid of
-    the path (chunked: _TILE_VALUES, batched: _BATCHED_TILE_VALUES), then _fill_tiled_."""
+    """Fill a plain tensor or a DTensor's shard from tiles: the grid of the path (chunked:
+    _TILE_VALUES, batched: _BATCHED_TILE_VALUES), the call's seed when there is more than
+    one tile, then _fill_tiled_; a plain contiguous one-tile tensor directly."""
+    if batched:
+        values, width = _BATCHED_TILE_VALUES, _BATCHED_TILE_WIDTH
+    else:
+        values, width = _TILE_VALUES, _TILE_WIDTH
+    dtensor = _dtensor_type()
+    if (dtensor is None or not isinstance(tensor, dtensor)) and tensor.numel() <= values:
+        # one tile (n <= values gives a one-tile grid): from the caller's generator
+        with _Threads(1 if tensor.numel() < _PARALLEL_MIN else 1 << 30):
+            if tensor.dtype in in_place and tensor.is_contiguous():
+                fill(tensor.view(-1), [tensor.numel()], [generator])
+            else:
+                buf = torch.empty(tensor.numel(), dtype=work, device=tensor.device)
+                fill(buf, [tensor.numel()], [generator])
+                tensor.copy_(buf.view(tensor.shape))
+        return tensor
     part = _part(tensor)
     if part is None:
         return tensor
-    call_seed = _call_seed(generator, part.local.device)
     rows, cols = _matrix(part.shape)
-    if batched:
-        grid = _tile_grid(rows, cols, _BATCHED_TILE_VALUES, _BATCHED_TILE_WIDTH)
-        _fill_tiled_(part, call_seed, grid, work, in_place, 1, fill)
+    grid = _tile_grid(rows, cols, values, width)
+    if grid[0] >= rows and grid[1] >= cols:
+        call_seed = None  # one tile: from the caller's generator
     else:
-        grid = _tile_grid(rows, cols, _TILE_VALUES, _TILE_WIDTH)
-        _fill_tiled_(part, call_seed, grid, work, in_place, _CHUNK, fill)
+        call_seed = _call_seed(generator, part.local.device)
+    group = 1 if batched else _CHUNK
+    _fill_tiled_(part, call_seed, generator, grid, work, in_place, group, fill)
     return tensor
 
 
@@ -1527,7 +1542,7 @@ def _truncated_normal_fill_(
     if uniform_to_float64(lower, upper):  # the law is U(lower, upper) to float64's resolution
         low, high = mean + sigma * lower, mean + sigma * upper
 
-        def uniform(buf: torch.Tensor, sizes: list[int], gens: list[torch.Generator]) -> None:
+        def uniform(buf: torch.Tensor, sizes: list[int], gens: list[_Generator]) -> None:
             start = 0
             for size, g in zip(sizes, gens, strict=True):
                 buf[start : start + size].uniform_(low, high, generator=g)
@@ -1537,7 +1552,7 @@ def _truncated_normal_fill_(
     sampler = _Sampler(_plan(lower, upper), sigma, mean)
     if _takes_batched_path(tensor):
 
-        def batched(buf: torch.Tensor, sizes: list[int], gens: list[torch.Generator]) -> None:
+        def batched(buf: torch.Tensor, sizes: list[int], gens: list[_Generator]) -> None:
             start = 0
             for size, g in zip(sizes, gens, strict=True):  # chunks sized for tensor.dtype
                 sampler.fill_batched(buf[start : start + size], g, tensor.dtype)
@@ -2191,7 +2206,7 @@ def complex_variance_scaling_(
     real = torch.float64 if tensor.dtype == torch.complex128 else torch.float32
     mass = -math.expm1(-radius * radius) if math.isfinite(radius) else 1.0
 
-    def fill(buf: torch.Tensor, sizes: list[int], gens: list[torch.Generator]) -> None:
+    def fill(buf: torch.Tensor, sizes: list[int], gens: list[_Generator]) -> None:
         # per tile on one thread: log1p, sqrt and polar round alike wherever a value lies
         with _Threads(1):
             start = 0

@@ -268,11 +268,10 @@ def test_many_chunks_keep_the_law_and_still_sync_once(
     monkeypatch.setattr(ti, "_BATCH_MIN_BYTES", 0)
     monkeypatch.setattr(ti, "_BATCH_FRACTION", 1e-3)
     monkeypatch.setattr(ti, "_BATCH_MIN_CHUNK", 1000)
-    with _HostReads(ti) as reads:
+    with _HostReads() as reads:
         t, sigma = _draw(torch, ti, device, cutoffs, dtype, N_KS, seed=7)
     assert reads.chunks() > 100  # 2^17 values in chunks of about 1000
     assert reads.count == ti._SYNCS_PER_CALL, reads.names
-    assert reads.seed_names == (["item"] if device == "cpu" else []), reads.seed_names
     assert _ks_ok(t, cutoffs, sigma)
 
 
@@ -339,36 +338,17 @@ def test_chunk_capacity_and_pool_fall_short_less_than_once_in_1e11(ti: ModuleTyp
 
 class _HostReads:
     """Records every torch function called inside the block (a TorchFunctionMode); ``count``
-    is the number that read a tensor back to the host, a device-to-host sync on CUDA.
+    is the number that read a tensor back to the host, a device-to-host sync on CUDA."""
 
-    The reads of ``module._call_seed`` (the call's seed) go to ``seed_names`` instead: from
-    a CPU generator the seed is one read of a CPU tensor, no device sync, and a CUDA
-    generator gives it from its host-side Philox state without any kernel (on a GPU,
-    test_cuda_steady_state_calls_sync_no_more_than_designed counts every sync)."""
-
-    def __init__(self, module: ModuleType) -> None:
+    def __init__(self) -> None:
         self.names: list[str] = []
-        self.seed_names: list[str] = []
         self.all: list[str] = []
         self._mode: Any = None
-        self._module = module
-        self._seeding = False
 
     def __enter__(self) -> _HostReads:
         from torch.overrides import TorchFunctionMode
 
         recorder = self
-        call_seed = self._module._call_seed
-
-        def seed(*args: Any) -> int:
-            recorder._seeding = True
-            try:
-                return int(call_seed(*args))
-            finally:
-                recorder._seeding = False
-
-        self._saved = call_seed
-        self._module._call_seed = seed
 
         class Mode(TorchFunctionMode):
             def __torch_function__(
@@ -379,17 +359,13 @@ class _HostReads:
                 kwargs: dict[str, Any] | None = None,
             ) -> Any:
                 name = getattr(func, "__name__", str(func))
+                recorder.all.append(name)
                 bool_index = name == "__getitem__" and any(
                     getattr(a, "dtype", None) is not None and str(a.dtype) == "torch.bool"
                     for a in _flatten(args[1:])
                 )
-                if recorder._seeding:
-                    if name in HOST_READS or bool_index:
-                        recorder.seed_names.append(name)
-                else:
-                    recorder.all.append(name)
-                    if name in HOST_READS or bool_index:
-                        recorder.names.append(name)
+                if name in HOST_READS or bool_index:
+                    recorder.names.append(name)
                 return func(*args, **(kwargs or {}))
 
         self._mode = Mode()
@@ -398,7 +374,6 @@ class _HostReads:
 
     def __exit__(self, *exc: object) -> None:
         self._mode.__exit__(*exc)
-        self._module._call_seed = self._saved
 
     @property
     def count(self) -> int:
@@ -426,9 +401,8 @@ def test_a_call_reads_back_once_and_launches_the_same_work_for_every_size(
     dtype: str,
 ) -> None:
     """On CPU tensors forced onto the batched path: every call makes exactly _SYNCS_PER_CALL
-    = 1 host read (the flags' tolist), no nonzero/item/bool, besides the call's seed (one
-    CPU read from a CPU generator, see _HostReads); one chunk issues the same torch calls at
-    n = 2^12 and 2^20, so nothing is per round or per value."""
+    = 1 host read (the flags' tolist), no nonzero/item/bool; one chunk issues the same torch
+    calls at n = 2^12 and 2^20, so nothing is per round or per value."""
     lower, upper = cutoffs
     monkeypatch.setattr(ti, "_BATCHED_DEVICE_TYPES", ("cuda", "cpu"))
     calls = []
@@ -436,10 +410,9 @@ def test_a_call_reads_back_once_and_launches_the_same_work_for_every_size(
         t = torch.empty(n, dtype=getattr(torch, dtype))
         g = torch.Generator().manual_seed(3)
         ti.truncated_normal_(t, std=1.0, lower=lower, upper=upper, generator=g)  # warm-up
-        with _HostReads(ti) as reads:
+        with _HostReads() as reads:
             ti.truncated_normal_(t, std=1.0, lower=lower, upper=upper, generator=g)
         assert reads.names == ["tolist"] and reads.count == ti._SYNCS_PER_CALL
-        assert reads.seed_names == ["item"]
         calls.append(reads.all)
     assert calls[0] == calls[1]
 

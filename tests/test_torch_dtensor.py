@@ -244,7 +244,14 @@ def test_a_shard_drawn_alone_equals_its_part_of_the_plain_call(
             local = torch.empty([hi - lo for lo, hi in box], dtype=dtype)
             part = ti._Part(local, shape, box, None)
             ti._fill_tiled_(
-                part, seed, grid, torch.float32, (torch.float32,), ti._CHUNK, sampler.fill_tiles
+                part,
+                seed,
+                None,
+                grid,
+                torch.float32,
+                (torch.float32,),
+                ti._CHUNK,
+                sampler.fill_tiles,
             )
             assert torch.equal(local, plain[tuple(slice(lo, hi) for lo, hi in box)]), (dtype, box)
 
