@@ -958,52 +958,58 @@ class _Sampler:
         as fill_tile()) and does the rest -- comparisons, nonzero, index copies: exact -- over
         the whole group, a few large operations instead of a dozen per tile."""
         if self.plan.method != "normal" or len(sizes) <= 2:  # two tiles: fewer calls alone
-            with _Threads(1 if self.plan.method != "normal" else 1 << 30):
+            with _Threads(1):
                 start = 0
                 for size, g in zip(sizes, gens, strict=True):
                     self.fill_tile(buf[start : start + size], g)
                     start += size
             return
-        ends, start = [], 0
+        starts, start = [], 0
         for size, g in zip(sizes, gens, strict=True):
+            starts.append(start)
             buf[start : start + size].normal_(self.mean, self.sigma, generator=g)
             start += size
-            ends.append(start)
         missing = self._normal_mask(buf, keep=False).nonzero().view(-1)
-        if missing.numel() == 0:
-            return
-        count, device = len(sizes), buf.device
-        # tile[i]: the tile of missing[i]; want[k]: how many of tile k's values are missing
-        tile = torch.bucketize(missing, torch.tensor(ends, device=device), right=True)
-        want = torch.bincount(tile, minlength=count)
+        device = buf.device
+        # tile k's missing slots: missing[cut[k] : cut[k + 1]] (sorted, as fill_tile's)
+        cut = [*torch.searchsorted(missing, torch.tensor(starts, device=device)).tolist()]
+        cut.append(missing.numel())
         rounds = 0
         while missing.numel() > 0:
             rounds += 1
             if rounds > _MAX_ROUNDS:
                 raise self._gave_up(missing.numel())
+            want = [cut[k + 1] - cut[k] for k in range(len(sizes))]
             # each tile's refill candidates, drawn as fill_tile() draws them
-            pool_ends, start = [], 0
-            pool = self._scratch("candidates", sum(map(self._refill_size, want.tolist())), buf)
-            for k, w in enumerate(want.tolist()):
-                if w:
-                    size = self._refill_size(w)
+            refill = [self._refill_size(w) if w else 0 for w in want]
+            pool = self._scratch("candidates", sum(refill), buf)
+            pool_starts, start = [], 0
+            for k, size in enumerate(refill):
+                pool_starts.append(start)
+                if size:
                     pool[start : start + size].normal_(self.mean, self.sigma, generator=gens[k])
                     start += size
-                pool_ends.append(start)
-            pool = pool[:start]
-            accepted = self._normal_mask(pool, keep=True).nonzero().view(-1)
-            source = torch.bucketize(accepted, torch.tensor(pool_ends, device=device), right=True)
-            found = torch.bincount(source, minlength=count)
-            take = torch.minimum(found, want)
-            # the first take[k] accepted candidates of tile k go to its first take[k] missing
-            # slots, in order, as in fill_tile()
-            rank = torch.arange(accepted.numel(), device=device) - (found.cumsum(0) - found)[source]
-            use = rank < take[source]
-            slot = torch.arange(missing.numel(), device=device) - (want.cumsum(0) - want)[tile]
-            done = slot < take[tile]
-            buf.index_copy_(0, missing[done], pool.index_select(0, accepted[use]))
-            left = done.logical_not_()
-            missing, tile, want = missing[left], tile[left], want - take
+            accepted = self._normal_mask(pool[:start], keep=True).nonzero().view(-1)
+            found = torch.searchsorted(accepted, torch.tensor(pool_starts, device=device))
+            bounds = [*found.tolist(), accepted.numel()]
+            # the first take accepted candidates of tile k go to its first take missing slots,
+            # in order, as in fill_tile()
+            slots, sources, left, new_cut = [], [], [], [0]
+            for k, w in enumerate(want):
+                take = min(w, bounds[k + 1] - bounds[k])
+                if take:
+                    slots.append(missing[cut[k] : cut[k] + take])
+                    sources.append(accepted[bounds[k] : bounds[k] + take])
+                if take < w:
+                    left.append(missing[cut[k] + take : cut[k + 1]])
+                new_cut.append(new_cut[-1] + w - take)
+            if slots:
+                chosen = torch.cat(sources) if len(sources) > 1 else sources[0]
+                dest = torch.cat(slots) if len(slots) > 1 else slots[0]
+                buf.index_copy_(0, dest, pool.index_select(0, chosen))
+            if not left:
+                return
+            missing, cut = torch.cat(left), new_cut
 
     def fill_batched(
         self, out: torch.Tensor, g: torch.Generator | None, dtype: torch.dtype | None = None
@@ -1182,10 +1188,11 @@ _BATCHED_TILE_VALUES = 1 << 24
 _BATCHED_TILE_WIDTH = 1 << 12
 _MASK64 = (1 << 64) - 1
 _GOLDEN64 = 0x9E3779B97F4A7C15
-# Groups of tiles smaller than this run on one CPU thread: below it a thread pool saves less
-# than its start-up, and under contention (other processes on the cores) its barrier waits
-# can take milliseconds where the work takes microseconds.
-_PARALLEL_MIN = 1 << 18
+# Threads: the samplers run torch's CPU kernels on one thread (_Threads(1)).  torch's normal_
+# and uniform_ are serial anyway (they hold the generator's lock), so a thread pool could at
+# most halve the rest (the comparisons, nonzero, copies) on an idle machine, while on a
+# shared one its barrier waits multiply it: measured on 2 cores under load, 2 threads took
+# 5-10x normal_ at +-2 where one thread takes 2x, and 60 ms against 0.2 ms at 256 x 256.
 
 
 class _Threads:
@@ -1385,8 +1392,7 @@ def _fill_tiled_(
     tiles = _tiles(part.shape, rect, grid)
     gens: list[torch.Generator | None] = [generator] if call_seed is None else []
     scratch: torch.Tensor | None = None
-    threads = 1 if device.type == "cpu" and local.numel() < _PARALLEL_MIN else 1 << 30
-    with _Threads(threads):
+    with _Threads(1):
         k = 0
         while k < len(tiles):
             # a run of tiles of one kind: drawn in place into dest, or in scratch
@@ -1419,7 +1425,8 @@ def _fill_tiled_(
             for (_, ra, rb, ca, cb), size in zip(run, sizes, strict=True):
                 values = buf[start : start + size].view(rb - ra, cb - ca)
                 start += size
-                top, bottom, left, right = max(ra, r0), min(rb, r1), max(ca, c0), min(cb, c1)
+                top, bottom = max(ra, r0), min(rb, r1)
+                left, right = max(ca, c0), min(cb, c1)
                 dest[top - r0 : bottom - r0, left - c0 : right - c0].copy_(
                     values[top - ra : bottom - ra, left - ca : right - ca]
                 )
@@ -1486,7 +1493,7 @@ def _draw_tiled_(
     dtensor = _dtensor_type()
     if (dtensor is None or not isinstance(tensor, dtensor)) and tensor.numel() <= values:
         # one tile (n <= values gives a one-tile grid): from the caller's generator
-        with _Threads(1 if tensor.numel() < _PARALLEL_MIN else 1 << 30):
+        with _Threads(1):
             if tensor.dtype in in_place and tensor.is_contiguous():
                 fill(tensor.view(-1), [tensor.numel()], [generator])
             else:
