@@ -39,6 +39,19 @@ Fans use PyTorch's weight layout ``[out, in / groups, *kernel]`` (calculate_fans
 Arguments: numbers (scale, std, mean, lower, upper, gain, a) are real numbers -- Python int
 or float, NumPy scalars, 0-d tensors; bool and strings raise TypeError, values out of range
 ValueError, each on one line naming the argument, the value and what is accepted.
+
+Sharded parameters: every function accepts a DTensor (FSDP2's fully_shard, TP's
+parallelize_module, Shard on any dim, Replicate, any mesh) and fills it with the same bits
+the plain call fills the full tensor with, for every mesh size and placement, given the same
+generator state on every rank (seed every rank alike, as DTensor asks).  The truncated
+normals and complex_variance_scaling_'s truncated and uniform laws are drawn in fixed tiles
+of the full tensor, each from its own generator seeded from one draw of the caller's, so a
+rank draws only the tiles that meet its shard; the laws whose bits are torch's own
+("untruncated_normal", "uniform", orthogonal_, delta_orthogonal_) draw the full tensor on
+every rank and keep the shard.  The design is stated above _TILE_VALUES.
+
+Zero-size tensors are returned untouched by every function: no error (not even for a zero
+fan), no warning, no draw from the generator; the other arguments are still checked.
 """
 
 import math
@@ -1609,17 +1622,27 @@ def truncated_normal_(
 
     Sampling is exact rejection (normal, uniform or Robert's exponential proposal, chosen
     per interval; see _Plan) in float64 for float64 tensors, else in float32, on the
-    tensor's device.  No CDF is inverted, so no value collapses onto a bound.  CUDA tensors
+    tensor's device, tile by tile (tiles of 2^16 values on CPU, 2^24 on CUDA; see
+    _TILE_VALUES).  No CDF is inverted, so no value collapses onto a bound.  CUDA tensors
     take the batched path: a fixed number of kernels per chunk and one device-to-host sync
-    per call, whatever the size (see _BATCHED_DEVICE_TYPES); others are filled in 2^21-value
-    chunks with refill rounds.
+    per tile (one per call up to 2^24 values; see _BATCHED_DEVICE_TYPES); others are filled
+    with refill rounds, on one CPU thread.
+
+    ``tensor`` may be a DTensor (FSDP2's fully_shard, TP's parallelize_module, any mesh,
+    Shard on any dim, Replicate): each rank draws the tiles that meet its shard, and the
+    full tensor is the same bits as the plain call's with the same generator state, for
+    every mesh and placement.  Every rank's generator must be in that same state
+    (torch.manual_seed(s) alike on every rank).
 
     Reproducible: the same generator state gives the same tensor, bit for bit, for the same
-    shape, dtype, cutoffs and device type -- on CUDA also the same GPU model and torch build
-    (torch's own normal_ depends on them), and unless free GPU memory is too short for the
-    usual chunks (smaller chunks draw differently).  Not across devices: a CPU and a CUDA
-    generator seeded alike give different streams, and the two paths use them differently,
-    so the tensors differ (each with the exact law).
+    shape, dtype, cutoffs and device type, whatever the thread count or the sharding -- on
+    CUDA also the same GPU model and torch build (torch's own normal_ depends on them), and
+    unless free GPU memory is too short for the usual chunks (smaller chunks draw
+    differently).  Not across devices: a CPU and a CUDA generator seeded alike give
+    different streams, and the two paths use them differently, so the tensors differ (each
+    with the exact law).  A tensor of one tile draws from the generator itself; a larger one
+    draws one 64-bit seed from it (the generator advances by that one draw) and derives a
+    seed per tile.
     """
     _check_tensor(tensor)
     std = _check_positive("std", std)
@@ -2030,7 +2053,9 @@ def orthogonal_(
     gain=g, generator=generator)`` bit for bit (same draws, same torch.linalg.qr; the sign
     and the gain are applied in one fused pass, which changes no bit), and the generator
     advances by the same draws.  float16 and bfloat16 tensors (where torch's raises, as its
-    QR has no half kernels) are drawn and factored in float32 and rounded once.
+    QR has no half kernels) are drawn and factored in float32 and rounded once.  A DTensor
+    gets its shard of the full matrix, drawn and factored on every rank (a QR needs all of
+    it): the plain call's bits for every mesh and placement.
 
     The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
     ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same

@@ -456,10 +456,18 @@ def _zero_size_calls(torch: ModuleType, ti: ModuleType) -> list[tuple[str, Any]]
     real = [(0, 5), (5, 0), (0,), (3, 0, 2)]
     calls: list[tuple[str, Any]] = []
     for shape in real:
-        for name in ("he_normal_", "he_uniform_", "glorot_normal_", "glorot_uniform_"):
-            calls.append((f"{name}{shape}", lambda f=getattr(ti, name), s=shape: f(torch.empty(s))))
-        for name in ("lecun_normal_", "lecun_uniform_", "variance_scaling_", "orthogonal_"):
-            calls.append((f"{name}{shape}", lambda f=getattr(ti, name), s=shape: f(torch.empty(s))))
+        for name in (
+            "he_normal_",
+            "he_uniform_",
+            "glorot_normal_",
+            "glorot_uniform_",
+            "lecun_normal_",
+            "lecun_uniform_",
+            "variance_scaling_",
+            "orthogonal_",
+        ):
+            fill = getattr(ti, name)
+            calls.append((f"{name}{shape}", lambda f=fill, s=shape: f(torch.empty(s))))
         calls.append(
             (
                 f"truncated_normal_{shape}",
@@ -509,7 +517,7 @@ def test_zero_size_tensors_are_no_ops_in_every_function(torch: ModuleType, ti: M
         assert torch.equal(g.get_state(), state)
     assert torch.equal(torch.get_rng_state(), before)
     # arguments are still checked
-    with pytest.raises(ValueError, match="^mode: "):
+    with pytest.raises(ValueError, match=r"^mode: "):
         ti.he_normal_(torch.empty(0, 3), mode="fan_x")
 
 
