@@ -30,6 +30,8 @@ CPU_SECTIONS = (
     "orthogonal_numpy",
     "orthogonal_torch",
     "orthogonal_tf",
+    "torch_small",
+    "torch_dtensor",
 )
 SECTIONS = (*CPU_SECTIONS, "torch_cuda")
 # --only orthogonal: the three orthogonal sections (one subprocess per framework)
@@ -38,6 +40,8 @@ SECTION_GROUPS = {"orthogonal": ("orthogonal_numpy", "orthogonal_torch", "orthog
 NO_MEMORY_SECTIONS = (
     "generator",
     "torch_cuda",
+    "torch_small",
+    "torch_dtensor",
     "orthogonal_numpy",
     "orthogonal_torch",
     "orthogonal_tf",
