@@ -1402,7 +1402,11 @@ def _fill_tiled_(
     else:
         dest = torch.empty((height, width), dtype=work, device=device)
     flat = dest.view(-1)
-    tiles = _tiles(part.shape, rect, grid)
+    if call_seed is None:  # the one tile, drawn by every rank, its shard empty or not
+        rows, cols = _matrix(part.shape)
+        tiles = [(0, 0, rows, 0, cols)]
+    else:
+        tiles = _tiles(part.shape, rect, grid)
     gens: list[torch.Generator | None] = [generator] if call_seed is None else []
     scratch: torch.Tensor | None = None
     with _Threads(1):

@@ -51,6 +51,11 @@ def _initializers(ti: Any) -> dict[str, tuple[Callable[..., Any], tuple[int, ...
     return {
         "he_normal_": (lambda t, g: ti.he_normal_(t, generator=g), matrix, torch.float32),
         "he_normal_[conv]": (lambda t, g: ti.he_normal_(t, generator=g), conv, torch.float32),
+        "he_normal_[one tile]": (  # 3 rows over 4 ranks: one empty shard
+            lambda t, g: ti.he_normal_(t, generator=g),
+            (3, 40),
+            torch.float32,
+        ),
         "he_normal_[bfloat16]": (
             lambda t, g: ti.he_normal_(t, generator=g),
             matrix,
