@@ -1204,8 +1204,9 @@ _GOLDEN64 = 0x9E3779B97F4A7C15
 # Threads: the samplers run torch's CPU kernels on one thread (_Threads(1)).  torch's normal_
 # and uniform_ are serial anyway (they hold the generator's lock), so a thread pool could at
 # most halve the rest (the comparisons, nonzero, copies) on an idle machine, while on a
-# shared one its barrier waits multiply it: measured on 2 cores under load, 2 threads took
-# 5-10x normal_ at +-2 where one thread takes 2x, and 60 ms against 0.2 ms at 256 x 256.
+# shared one its barrier waits multiply it: measured on 2 cores with one other busy
+# process, 2 threads took 10-14x normal_ at +-2 (2^20 and 2^24 values) where one thread takes
+# 2.5-4x, and the untiled sampler 12 ms on 2 threads against 0.8 ms on one at 256 x 256.
 
 
 class _Threads:
