@@ -32,6 +32,8 @@ CPU_SECTIONS = (
     "orthogonal_torch",
     "orthogonal_tf",
     "model",
+    "torch_small",
+    "torch_dtensor",
 )
 SECTIONS = (*CPU_SECTIONS, "torch_cuda")
 # --only orthogonal: the three orthogonal sections (one subprocess per framework)
@@ -42,6 +44,8 @@ NO_MEMORY_SECTIONS = (
     "jax_sharded",
     "generator",
     "torch_cuda",
+    "torch_small",
+    "torch_dtensor",
     "orthogonal_numpy",
     "orthogonal_torch",
     "orthogonal_tf",

@@ -74,6 +74,10 @@ from bench_tf import section_tf
 from bench_torch import section_torch
 from bench_torch_cuda import section_torch_cuda
 from bench_torch_cuda import table as cuda_table
+from bench_torch_dtensor import section_torch_dtensor
+from bench_torch_dtensor import table as dtensor_table
+from bench_torch_small import section_torch_small
+from bench_torch_small import table as small_table
 from common import (
     CPU_SECTIONS,
     FULL,
@@ -200,6 +204,32 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     add("torch vs trunc_normal_ (where it runs)", "≤ 1×", v, None if v is None else v <= 1, w)
     v, w = worst(t_cases, "floor", lambda c: c["cutoff"] == "±2")
     add("torch ±2 vs normal_", "≤ 2×", v, None if v is None else v <= 2, w)
+
+    small = res.get("torch_small", {}).get("cases", [])
+    for condition, label in (("idle", "1 and 2 threads"), ("contended", "2 threads, cores busy")):
+        found = [
+            (max(c["ratio_over_trunc_normal_"][k] for k in ("he_normal_", "truncated_normal_")), c)
+            for c in small
+            if c["condition"] == condition
+        ]
+        v, c = max(found, key=lambda rc: rc[0]) if found else (None, None)
+        where = "" if c is None else f"{'x'.join(map(str, c['shape']))} {c['threads']} thread(s)"
+        add(
+            f"torch small tensors vs trunc_normal_ ({label})",
+            "≤ 2×",
+            v,
+            None if v is None else v <= 2,
+            where,
+        )
+    dt = res.get("torch_dtensor", {}).get("cases", [])
+    found = [
+        (c["ratios"]["ours he_normal_ / torch trunc_normal_"], c)
+        for c in dt
+        if c["ratios"].get("ours he_normal_ / torch trunc_normal_") is not None
+    ]
+    v, c = max(found, key=lambda rc: rc[0]) if found else (None, None)
+    where = "" if c is None else f"{'x'.join(map(str, c['shape']))} {c['placement']}"
+    add("torch DTensor he_normal_ vs trunc_normal_ (2 ranks)", "-", v, None, where)
 
     tf_cases = res.get("tf", {}).get("cases", [])
     v, w = worst(tf_cases, "truncated_normal_pm2", lambda c: c["cutoff"] == "±2")
@@ -470,6 +500,16 @@ def report(res: dict[str, Any]) -> str:
         parts.append(table(["digits", "interval", "ms"], rows))
     elif g:
         parts.append(f"\n== generator: {g['error']}")
+    for key, title, render in (
+        ("torch_small", "torch small tensors: us per call (ours / trunc_normal_)", small_table),
+        ("torch_dtensor", "torch DTensor, 2 gloo ranks on CPU (slowest rank)", dtensor_table),
+    ):
+        sec = res.get(key)
+        if sec and "error" not in sec:
+            parts.append(f"\n== {title}")
+            parts.append(render(sec, table))
+        elif sec:
+            parts.append(f"\n== {key}: {sec['error']}")
     if res.get("torch_cuda"):
         parts.append("\n" + cuda_table(res["torch_cuda"]))
     rows = [
@@ -496,9 +536,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         default=[],
-        help="numpy|torch|tf|jax|generator|orthogonal (the three orthogonal_* sections)|model|"
-        "torch_cuda "
-        "(repeatable or comma-separated)",
+        help="numpy|torch|torch_small|torch_dtensor|tf|jax|jax_sharded|generator|orthogonal "
+        "(the three orthogonal_* sections)|model|torch_cuda (repeatable or comma-separated)",
     )
     parser.add_argument(
         "--device",
@@ -533,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
             "orthogonal_tf": section_orthogonal_tf,
             "model": section_model,
             "torch_cuda": lambda cfg, threads, memory: section_torch_cuda(args.quick),
+            "torch_small": section_torch_small,
+            "torch_dtensor": section_torch_dtensor,
         }[args.section]
         data = func(cfg, args.threads, args.memory)
         Path(args.out).write_text(json.dumps(data, sort_keys=True, allow_nan=False))

@@ -39,10 +39,25 @@ Fans use PyTorch's weight layout ``[out, in / groups, *kernel]`` (calculate_fans
 Arguments: numbers (scale, std, mean, lower, upper, gain, a) are real numbers -- Python int
 or float, NumPy scalars, 0-d tensors; bool and strings raise TypeError, values out of range
 ValueError, each on one line naming the argument, the value and what is accepted.
+
+Sharded parameters: every function accepts a DTensor (FSDP2's fully_shard, TP's
+parallelize_module, Shard on any dim, Replicate, any mesh) and fills it with the same bits
+the plain call fills the full tensor with, for every mesh size and placement, given the same
+generator state on every rank (seed every rank alike, as DTensor asks).  The truncated
+normals and complex_variance_scaling_'s truncated and uniform laws are drawn in fixed tiles
+of the full tensor, each from its own generator seeded from one draw of the caller's, so a
+rank draws only the tiles that meet its shard; the laws whose bits are torch's own
+("untruncated_normal", "uniform", orthogonal_, delta_orthogonal_) draw the full tensor on
+every rank and keep the shard.  The design is stated above _TILE_VALUES.
+
+Zero-size tensors are returned untouched by every function: no error (not even for a zero
+fan), no warning, no draw from the generator; the other arguments are still checked.
 """
 
 import math
 import numbers
+import sys
+from collections.abc import Callable
 
 import torch
 
@@ -904,17 +919,12 @@ class _Sampler:
     A chunk of the output is filled with candidates in place; the rejected positions
     (nonzero) are then refilled from batches of fresh candidates, accepted ones taken in
     order.  The draws are independent, so this is exactly the law of independent truncated
-    normals.  Scratch buffers are reused across rounds and chunks.
+    normals.  Scratch buffers are reused across rounds and chunks.  Every method draws from
+    the generator it is given: one per tile (see _fill_tiled_).
     """
 
-    def __init__(
-        self,
-        plan: _Plan,
-        sigma: float,
-        mean: float,
-        generator: torch.Generator | None,
-    ) -> None:
-        self.plan, self.sigma, self.mean, self.generator = plan, sigma, mean, generator
+    def __init__(self, plan: _Plan, sigma: float, mean: float) -> None:
+        self.plan, self.sigma, self.mean = plan, sigma, mean
         # the bounds in output units: every output lies in [lo, hi] compared in its dtype
         self.lo = mean + sigma * plan.lower
         self.hi = mean + sigma * plan.upper
@@ -927,28 +937,20 @@ class _Sampler:
             buf = self.buffers[name] = torch.empty(n, dtype=dtype, device=like.device)
         return buf[:n]
 
-    def propose(self, x: torch.Tensor, keep: bool) -> torch.Tensor:
-        """Fill x with candidates; return the mask of the accepted ones (keep=True) or of
-        the rejected ones (a scratch view).  ``normal`` writes values in output units, the
-        others a variable v mapped to output units by _to_output()."""
-        plan, g, n = self.plan, self.generator, x.numel()
+    def propose(self, x: torch.Tensor, keep: bool, g: torch.Generator | None) -> torch.Tensor:
+        """Fill x with candidates drawn from g; return the mask of the accepted ones
+        (keep=True) or of the rejected ones (a scratch view).  ``normal`` writes values in
+        output units, the others a variable v mapped to output units by _to_output()."""
+        if self.plan.method == "normal":
+            x.normal_(self.mean, self.sigma, generator=g)
+            return self._normal_mask(x, keep)
+        plan, n = self.plan, x.numel()
         le, ge, both = (
             (torch.le, torch.ge, torch.Tensor.logical_and_)
             if keep
             else (torch.gt, torch.lt, torch.Tensor.logical_or_)
         )
         mask = self._scratch("mask", n, x, mask=True)
-        if plan.method == "normal":
-            # boolean scratch only: a float temporary costs more than the comparisons
-            x.normal_(self.mean, self.sigma, generator=g)
-            if math.isinf(self.lo) and math.isinf(self.hi):
-                return mask.fill_(keep)
-            if math.isinf(self.lo):
-                return le(x, self.hi, out=mask)
-            ge(x, self.lo, out=mask)
-            if math.isfinite(self.hi):
-                both(mask, le(x, self.hi, out=self._scratch("mask2", n, x, mask=True)))
-            return mask
         a, rate = plan.a, plan.rate
         # accept when r = log U - (log of the acceptance ratio) <= 0 (log 0 = -inf accepts);
         # r is accumulated in place in the buffer of log U, a constant term of the log ratio
@@ -972,6 +974,25 @@ class _Sampler:
             both(mask, ge(x, -rate * plan.width, out=self._scratch("mask2", n, x, mask=True)))
         return mask
 
+    def _normal_mask(self, x: torch.Tensor, keep: bool) -> torch.Tensor:
+        """The mask of x's values inside [lo, hi] (keep=True) or outside (a scratch view):
+        comparisons only, exact, so the mask of a value does not depend on where it lies."""
+        n = x.numel()
+        mask = self._scratch("mask", n, x, mask=True)
+        # boolean scratch only: a float temporary costs more than the comparisons
+        if math.isinf(self.lo) and math.isinf(self.hi):
+            return mask.fill_(keep)
+        if keep:
+            le, ge, both = torch.le, torch.ge, torch.Tensor.logical_and_
+        else:
+            le, ge, both = torch.gt, torch.lt, torch.Tensor.logical_or_
+        if math.isinf(self.lo):
+            return le(x, self.hi, out=mask)
+        ge(x, self.lo, out=mask)
+        if math.isfinite(self.hi):
+            both(mask, le(x, self.hi, out=self._scratch("mask2", n, x, mask=True)))
+        return mask
+
     def _to_output(self, chunk: torch.Tensor) -> None:
         """v -> mean + sign sigma x, clamped to [lo, hi] against rounding."""
         plan = self.plan
@@ -982,58 +1003,141 @@ class _Sampler:
             max=self.hi if math.isfinite(self.hi) else None,
         )
 
-    def fill(self, out: torch.Tensor) -> None:
-        """Fill the 1-D contiguous tensor out, chunk by chunk."""
+    def fill(self, out: torch.Tensor, g: torch.Generator | None) -> None:
+        """Fill the 1-D contiguous tensor out, chunk by chunk, from g."""
         for start in range(0, out.numel(), _CHUNK):
-            chunk = out[start : start + _CHUNK]
-            missing = self.propose(chunk, keep=False).nonzero().view(-1)
-            rounds = 0
-            while missing.numel() > 0:
-                rounds += 1
-                if rounds > _MAX_ROUNDS:
-                    raise RuntimeError(
-                        f"truncated normal on [{self.plan.lower!r}, {self.plan.upper!r}]: "
-                        f"{missing.numel()} values still rejected after {_MAX_ROUNDS} rounds"
-                    )
-                want = missing.numel()
-                size = math.ceil((want + 4.0 * math.sqrt(want) + 8.0) / self.plan.acceptance)
-                candidates = self._scratch("candidates", size, chunk)
-                accepted = self.propose(candidates, keep=True).nonzero().view(-1)[:want]
-                take = accepted.numel()
-                chunk.index_copy_(0, missing[:take], candidates.index_select(0, accepted))
-                missing = missing[take:]
-            if self.plan.method != "normal":
-                self._to_output(chunk)
+            self.fill_tile(out[start : start + _CHUNK], g)
 
-    def fill_batched(self, out: torch.Tensor) -> None:
+    def _refill_size(self, want: int) -> int:
+        return math.ceil((want + 4.0 * math.sqrt(want) + 8.0) / self.plan.acceptance)
+
+    def _gave_up(self, missing: int) -> RuntimeError:
+        return RuntimeError(
+            f"truncated normal on [{self.plan.lower!r}, {self.plan.upper!r}]: "
+            f"{missing} values still rejected after {_MAX_ROUNDS} rounds"
+        )
+
+    def fill_tile(self, chunk: torch.Tensor, g: torch.Generator | None) -> None:
+        """Fill the 1-D contiguous chunk from g: proposals in place, then refill rounds.
+
+        This defines a tile's values (see _fill_tiled_): every draw's size, and so every
+        value, depends only on the tile's size, the plan and g's state."""
+        missing = self.propose(chunk, False, g).nonzero().view(-1)
+        rounds = 0
+        while missing.numel() > 0:
+            rounds += 1
+            if rounds > _MAX_ROUNDS:
+                raise self._gave_up(missing.numel())
+            want = missing.numel()
+            candidates = self._scratch("candidates", self._refill_size(want), chunk)
+            accepted = self.propose(candidates, True, g).nonzero().view(-1)[:want]
+            take = accepted.numel()
+            chunk.index_copy_(0, missing[:take], candidates.index_select(0, accepted))
+            missing = missing[take:]
+        if self.plan.method != "normal":
+            self._to_output(chunk)
+
+    def fill_tiles(
+        self, buf: torch.Tensor, sizes: list[int], gens: list[torch.Generator | None]
+    ) -> None:
+        """Fill the consecutive tiles of the 1-D contiguous buf -- tile k has sizes[k] values
+        drawn from gens[k] -- with exactly the values fill_tile() gives each on its own.
+
+        ``uniform`` and ``exponential`` plans run fill_tile() per tile on one thread: their
+        logarithms and fused multiply-adds may round differently in a SIMD lane than in a
+        loop's scalar tail, so a value's bits could depend on where it lies in a buffer and
+        on the thread count.  The ``normal`` plan draws per tile (normal_ of the same sizes
+        as fill_tile()) and does the rest -- comparisons, nonzero, index copies: exact -- over
+        the whole group, a few large operations instead of a dozen per tile."""
+        if self.plan.method != "normal" or len(sizes) <= 2:  # two tiles: fewer calls alone
+            with _Threads(1):
+                start = 0
+                for size, g in zip(sizes, gens, strict=True):
+                    self.fill_tile(buf[start : start + size], g)
+                    start += size
+            return
+        starts, start = [], 0
+        for size, g in zip(sizes, gens, strict=True):
+            starts.append(start)
+            buf[start : start + size].normal_(self.mean, self.sigma, generator=g)
+            start += size
+        missing = self._normal_mask(buf, keep=False).nonzero().view(-1)
+        device = buf.device
+        # tile k's missing slots: missing[cut[k] : cut[k + 1]] (sorted, as fill_tile's)
+        cut = [*torch.searchsorted(missing, torch.tensor(starts, device=device)).tolist()]
+        cut.append(missing.numel())
+        rounds = 0
+        while missing.numel() > 0:
+            rounds += 1
+            if rounds > _MAX_ROUNDS:
+                raise self._gave_up(missing.numel())
+            want = [cut[k + 1] - cut[k] for k in range(len(sizes))]
+            # each tile's refill candidates, drawn as fill_tile() draws them
+            refill = [self._refill_size(w) if w else 0 for w in want]
+            pool = self._scratch("candidates", sum(refill), buf)
+            pool_starts, start = [], 0
+            for k, size in enumerate(refill):
+                pool_starts.append(start)
+                if size:
+                    pool[start : start + size].normal_(self.mean, self.sigma, generator=gens[k])
+                    start += size
+            accepted = self._normal_mask(pool[:start], keep=True).nonzero().view(-1)
+            found = torch.searchsorted(accepted, torch.tensor(pool_starts, device=device))
+            bounds = [*found.tolist(), accepted.numel()]
+            # the first take accepted candidates of tile k go to its first take missing slots,
+            # in order, as in fill_tile()
+            slots, sources, left, new_cut = [], [], [], [0]
+            for k, w in enumerate(want):
+                take = min(w, bounds[k + 1] - bounds[k])
+                if take:
+                    slots.append(missing[cut[k] : cut[k] + take])
+                    sources.append(accepted[bounds[k] : bounds[k] + take])
+                if take < w:
+                    left.append(missing[cut[k] + take : cut[k + 1]])
+                new_cut.append(new_cut[-1] + w - take)
+            if slots:
+                chosen = torch.cat(sources) if len(sources) > 1 else sources[0]
+                dest = torch.cat(slots) if len(slots) > 1 else slots[0]
+                buf.index_copy_(0, dest, pool.index_select(0, chosen))
+            if not left:
+                return
+            missing, cut = torch.cat(left), new_cut
+
+    def fill_batched(
+        self, out: torch.Tensor, g: torch.Generator | None, dtype: torch.dtype | None = None
+    ) -> None:
         """Fill the 1-D contiguous tensor out with one host sync in all (see the comment at
         _BATCHED_DEVICE_TYPES): chunk by chunk with _fill_batch(), then one read of the
         chunks' flags, then fill() for a flagged chunk.  float16 and bfloat16 are sampled in
-        a float32 work buffer, one chunk at a time, and rounded once into out."""
+        a float32 work buffer, one chunk at a time, and rounded once into out.  The chunks are
+        sized for ``dtype`` (default out's), so a tile drawn into a float32 buffer for a
+        bfloat16 tensor gets the chunks, and the values, it gets drawn in place."""
         n = out.numel()
         work_dtype = out.dtype if out.dtype in (torch.float32, torch.float64) else torch.float32
         direct = out.dtype == work_dtype
-        size = self._batch_chunk(n, out, work_dtype)
+        size = self._batch_chunk(n, out.dtype if dtype is None else dtype, out.device)
         starts = range(0, n, size)
         work = None if direct else torch.empty(size, dtype=work_dtype, device=out.device)
         flags = torch.zeros(len(starts), dtype=torch.bool, device=out.device)
         for i, start in enumerate(starts):
             part = out[start : start + size]
             chunk = part if work is None else work[: part.numel()]
-            self._fill_batch(chunk, flags[i : i + 1])
+            self._fill_batch(chunk, flags[i : i + 1], g)
             if work is not None:
                 part.copy_(chunk)
         for start, flagged in zip(starts, flags.tolist(), strict=True):  # the one sync
             if flagged:
                 part = out[start : start + size]
                 chunk = part if work is None else work[: part.numel()]
-                self.fill(chunk)
+                self.fill(chunk, g)
                 if work is not None:
                     part.copy_(chunk)
 
-    def _batch_chunk(self, n: int, out: torch.Tensor, work_dtype: torch.dtype) -> int:
-        """Values per chunk of fill_batched(): a function of n, the dtypes and the plan only,
-        unless free device memory is short (then smaller chunks, and other draws)."""
+    def _batch_chunk(self, n: int, dtype: torch.dtype, device: torch.device) -> int:
+        """Values per chunk of fill_batched() for n values of ``dtype``: a function of n, the
+        dtype and the plan only, unless free device memory is short (then smaller chunks,
+        and other draws)."""
+        work_dtype = dtype if dtype in (torch.float32, torch.float64) else torch.float32
         plan, work = self.plan, torch.finfo(work_dtype).bits // 8
         reject = 1.0 - plan.acceptance
         # scratch bytes per value, about: two masks, log U for the two-uniform proposals, the
@@ -1042,31 +1146,33 @@ class _Sampler:
         per_value = (
             2.0
             + (work if plan.method != "normal" else 0.0)
-            + (0.0 if out.dtype == work_dtype else work)
+            + (0.0 if dtype == work_dtype else work)
             + 1.1 * reject * (25.0 + 2.0 * work + work / plan.acceptance)
         )
-        budget = max(float(_BATCH_MIN_BYTES), _BATCH_FRACTION * n * out.element_size())
+        budget = max(float(_BATCH_MIN_BYTES), _BATCH_FRACTION * n * (torch.finfo(dtype).bits // 8))
         size = min(n, _BATCH_MAX_CHUNK, max(_BATCH_MIN_CHUNK, int(budget / per_value)))
-        if out.device.type == "cuda" and size * per_value > _BATCH_MIN_BYTES:
-            free, _ = torch.cuda.mem_get_info(out.device)  # a driver query, not a sync
-            free += torch.cuda.memory_reserved(out.device) - torch.cuda.memory_allocated(out.device)
+        if device.type == "cuda" and size * per_value > _BATCH_MIN_BYTES:
+            free, _ = torch.cuda.mem_get_info(device)  # a driver query, not a sync
+            free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
             if size * per_value > free / 2:
                 size = max(_BATCH_MIN_CHUNK, int(free / 2 / per_value))
         chunks = -(-n // size)
         return -(-n // chunks)
 
-    def _fill_batch(self, chunk: torch.Tensor, flag: torch.Tensor) -> None:
+    def _fill_batch(
+        self, chunk: torch.Tensor, flag: torch.Tensor, g: torch.Generator | None
+    ) -> None:
         """Fill chunk without a host sync; set the 1-element bool flag when the chunk may hold
         rejected values (then fill_batched() redoes it)."""
         n = chunk.numel()
         capacity, pool_size = _batch_sizes(n, self.plan.acceptance)
         # 1. proposals in place; 2. the first `capacity` rejected slots, padded with -1
-        rejected = self.propose(chunk, keep=False)
+        rejected = self.propose(chunk, False, g)
         missing = torch.nonzero_static(rejected, size=capacity, fill_value=-1).view(-1)
         # 3. the pool's first `capacity` accepted candidates, padded with pool_size (a spare
         # candidate, never used unless flagged)
         pool = self._scratch("pool", pool_size + 1, chunk)
-        accepted = self.propose(pool, keep=True)[:pool_size]
+        accepted = self.propose(pool, True, g)[:pool_size]
         take = torch.nonzero_static(accepted, size=capacity, fill_value=pool_size).view(-1)
         values = pool.index_select(0, take)
         listed = missing.ge(0)
@@ -1119,6 +1225,406 @@ def _takes_batched_path(tensor: torch.Tensor) -> bool:
     return True
 
 
+# ---------------------------------------------------------------------------
+# Tiles: one stream for a plain tensor and for every sharding of it (DTensor)
+# ---------------------------------------------------------------------------
+
+# The truncated normals (and complex_variance_scaling_'s draws) give a tensor the same bits
+# whether it is a plain tensor or a DTensor sharded over any mesh, in any placement, and
+# each rank draws only the tiles that meet its own shard:
+#
+# * The tensor is read as a matrix (rows, cols) = (size(0), numel / size(0)) and cut into
+#   tiles of at most _TILE_VALUES values, about square (_TILE_WIDTH columns; whole rows when
+#   the rows are narrower, more columns when there are few rows: _tile_grid()), numbered in
+#   row-major order.  The grid depends only on the tensor's shape and its device's path
+#   (chunked or batched), never on a mesh.
+# * A tensor of one tile (every tensor of at most _TILE_VALUES values: most biases, small
+#   convolutions) is drawn from the caller's generator itself (torch's global one when None),
+#   as an untiled sampler would draw it.  A tensor of several tiles draws one 64-bit seed
+#   from the caller's generator (_call_seed(); the only use of it: it advances by that one
+#   draw whatever the size), and tile t is drawn from its own generator seeded with the
+#   (t + 1)-th output of SplitMix64 from that seed (_tile_seed()).  Either way a tile is
+#   drawn by the sampler's fill_tile(): rejection counts vary from tile to tile, but a tile's
+#   draws depend only on its own size and its own generator, never on another tile.  A
+#   tile's values fill its rectangle in row-major order.
+# * A plain tensor is all its tiles.  A DTensor's rank finds its shard's box in the full
+#   tensor from the placements (Shard(d) as torch.chunk splits dim d, Replicate whole;
+#   _shard_box()), draws the tiles that meet the box, and copies their overlap in.  So the
+#   full tensor is the same bits on every mesh, and a rank draws its shard plus at most the
+#   tiles it shares with its neighbours: for Shard(0) and Shard(1) nothing else; a box that
+#   is not a rectangle of the (rows, cols) view (Shard on a dim >= 2) draws whole rows of its
+#   rows; placements other than Shard and Replicate (_StridedShard, Partial) draw the whole
+#   tensor and take their part with DTensor.redistribute.
+# * Every rank must hold the same generator state: seed each rank alike (torch.manual_seed(s)
+#   with the same s, which DTensor asks for anyway); every rank then advances it alike,
+#   whatever its shard (an empty one included).  Shards drawn from different states have the
+#   right law but do not form the unsharded tensor.
+#
+# The draws that reproduce torch's own stream bit for bit -- "untruncated_normal" (torch's
+# normal_, kaiming_normal_'s bits), "uniform" (kaiming_uniform_'s), orthogonal_ and
+# delta_orthogonal_ (torch's QR) and complex "untruncated_normal" -- cannot be tiled: torch's
+# CPU generator is a sequential Mersenne Twister, so a rank cannot start at its shard's first
+# value.  On a DTensor they draw the full tensor on every rank, as the plain call does, and
+# keep the shard (_torch_stream_): the same bits as the plain call, at the cost of the whole
+# tensor's draws and one full-size temporary per rank.
+#
+# Bits also depend on the torch build, the CPU's SIMD level (torch's kernels differ) and, on
+# CUDA, the GPU model; not on the number of threads: the chunked path keeps every operation
+# whose rounding could depend on the thread split on one thread (see fill_tiles).
+_TILE_VALUES = 1 << 16
+_TILE_WIDTH = 1 << 8
+# The batched path's tiles: a CUDA kernel launch costs as much as drawing ~10^5 values, so
+# its tiles are large: tensors up to 2^24 values are one tile, one host sync per call; a
+# larger one syncs once per tile and once for the call's seed.
+_BATCHED_TILE_VALUES = 1 << 24
+_BATCHED_TILE_WIDTH = 1 << 12
+_MASK64 = (1 << 64) - 1
+_GOLDEN64 = 0x9E3779B97F4A7C15
+# Threads: the samplers run torch's CPU kernels on one thread (_Threads(1)).  torch's normal_
+# and uniform_ are serial anyway (they hold the generator's lock), so a thread pool could at
+# most halve the rest (the comparisons, nonzero, copies) on an idle machine, while on a
+# shared one its barrier waits multiply it: measured on 2 cores with one other busy
+# process, 2 threads took 10-14x normal_ at +-2 (2^20 and 2^24 values) where one thread takes
+# 2.5-4x, and the untiled sampler 12 ms on 2 threads against 0.8 ms on one at 256 x 256.
+
+
+class _Threads:
+    """``with _Threads(n):`` at most n intra-op threads for torch's CPU kernels, then the
+    previous count (torch.set_num_threads is per calling thread under OpenMP)."""
+
+    __slots__ = ("count", "saved")
+
+    def __init__(self, count: int) -> None:
+        self.count, self.saved = count, 0
+
+    def __enter__(self) -> None:
+        self.saved = torch.get_num_threads()
+        if self.saved > self.count:
+            torch.set_num_threads(self.count)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved > self.count:
+            torch.set_num_threads(self.saved)
+
+
+def _mix64(x: int) -> int:
+    """SplitMix64's output function (Steele, Lea and Flood 2014): a bijection of 64-bit
+    integers whose outputs for consecutive inputs are statistically independent."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def _tile_seed(call_seed: int, tile: int) -> int:
+    """The seed of tile ``tile``: the (tile + 1)-th output of SplitMix64 from call_seed."""
+    return _mix64((call_seed + (tile + 1) * _GOLDEN64) & _MASK64)
+
+
+def _call_seed(generator: torch.Generator | None, device: torch.device) -> int:
+    """The call's 64-bit seed: one int64 drawn from ``generator`` (None: the device's
+    default) on the tensor's device and read back (on CUDA a host sync)."""
+    drawn = torch.randint(1 << 62, (), generator=generator, dtype=torch.int64, device=device)
+    return _mix64(drawn.item())
+
+
+def _tile_grid(rows: int, cols: int, values: int, width: int) -> tuple[int, int]:
+    """(tile rows, tile cols) for a (rows, cols) matrix: at most ``values`` values per tile,
+    ``width`` columns (all of them when fewer), as many rows as that allows, and more
+    columns when the matrix has too few rows to fill a tile."""
+    tile_rows = min(rows, max(1, values // min(cols, width)))
+    tile_cols = min(cols, max(width, values // tile_rows))
+    return tile_rows, tile_cols
+
+
+class _Part:
+    """The part of a tensor this process fills: ``local`` holds the values of the box
+    ``box`` ((lo, hi) per dim) of the full tensor of shape ``shape``; ``box`` is None when a
+    DTensor's placements are not all Shard and Replicate; ``dtensor`` the DTensor or None."""
+
+    __slots__ = ("box", "dtensor", "local", "shape")
+
+    def __init__(
+        self,
+        local: torch.Tensor,
+        shape: tuple[int, ...],
+        box: list[tuple[int, int]] | None,
+        dtensor: torch.Tensor | None,
+    ) -> None:
+        self.local, self.shape, self.box, self.dtensor = local, shape, box, dtensor
+
+
+def _dtensor_type() -> type | None:
+    """torch's DTensor class when torch.distributed.tensor is loaded (it is wherever a
+    DTensor exists), else None: plain calls never import torch.distributed."""
+    module = sys.modules.get("torch.distributed.tensor")
+    return getattr(module, "DTensor", None) if module is not None else None
+
+
+def _part(tensor: torch.Tensor) -> _Part | None:
+    """The _Part of a plain tensor (all of it) or of a DTensor (its local shard; None on a
+    rank outside its mesh, which holds nothing)."""
+    shape = tuple(tensor.shape)
+    dtensor = _dtensor_type()
+    if dtensor is None or not isinstance(tensor, dtensor):
+        return _Part(tensor, shape, [(0, size) for size in shape], None)
+    mesh = tensor.device_mesh
+    coordinate = mesh.get_coordinate()
+    if coordinate is None:
+        return None
+    local = tensor.to_local()  # under no_grad: the local tensor itself, filled in place
+    box = _shard_box(shape, tuple(mesh.shape), coordinate, tuple(tensor.placements))
+    if box is not None and tuple(hi - lo for lo, hi in box) != tuple(local.shape):
+        box = None  # a layout this file does not know: take the general path
+    return _Part(local, shape, box, tensor)
+
+
+def _shard_box(
+    shape: tuple[int, ...],
+    mesh_shape: tuple[int, ...],
+    coordinate: list[int],
+    placements: tuple[object, ...],
+) -> list[tuple[int, int]] | None:
+    """The box of the local shard: mesh dims in order, Shard(d) splitting the current range
+    of dim d as torch.chunk does (chunks of ceil(size / n), the last ones shorter or empty),
+    Replicate keeping it; None for any other placement."""
+    box = [(0, size) for size in shape]
+    for mesh_dim, placement in enumerate(placements):
+        kind = type(placement).__name__
+        if kind == "Replicate":
+            continue
+        if kind != "Shard":
+            return None
+        dim = placement.dim  # type: ignore[attr-defined]
+        lo, hi = box[dim]
+        chunk = -(-(hi - lo) // mesh_shape[mesh_dim])
+        start = min(hi, lo + chunk * coordinate[mesh_dim])
+        box[dim] = (start, min(hi, start + chunk))
+    return box
+
+
+def _matrix(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(rows, cols) of the matrix view: (size(0), numel / size(0)); (1, 1) for a scalar."""
+    rows = shape[0] if shape else 1
+    cols = 1
+    for size in shape[1:]:
+        cols *= size
+    return rows, cols
+
+
+def _rectangle(shape: tuple[int, ...], box: list[tuple[int, int]]) -> tuple[int, int, int, int]:
+    """(r0, r1, c0, c1): the rows and columns of the matrix view that hold box; the box
+    itself when it spans every dim >= 2 (plain tensors, Shard(0), Shard(1), Replicate), else
+    whole rows (c0, c1 = 0, cols)."""
+    cols = _matrix(shape)[1]
+    r0, r1 = box[0] if shape else (0, 1)
+    if all(box[d] == (0, shape[d]) for d in range(2, len(shape))):
+        inner = cols // shape[1] if len(shape) >= 2 and shape[1] else 1
+        c0, c1 = (box[1][0] * inner, box[1][1] * inner) if len(shape) >= 2 else (0, 1)
+        return r0, r1, c0, c1
+    return r0, r1, 0, cols
+
+
+def _tiles(
+    shape: tuple[int, ...], rect: tuple[int, int, int, int], grid: tuple[int, int]
+) -> list[tuple[int, int, int, int, int]]:
+    """The tiles (number, ra, rb, ca, cb) that meet rect, in number order; tile t covers rows
+    [ra, rb) and columns [ca, cb) of the matrix view."""
+    rows, cols = _matrix(shape)
+    r0, r1, c0, c1 = rect
+    tile_rows, tile_cols = grid
+    across = -(-cols // tile_cols)
+    out = []
+    for i in range(r0 // tile_rows, -(-r1 // tile_rows)):
+        ra, rb = i * tile_rows, min(rows, (i + 1) * tile_rows)
+        for j in range(c0 // tile_cols, -(-c1 // tile_cols)):
+            out.append((i * across + j, ra, rb, j * tile_cols, min(cols, (j + 1) * tile_cols)))
+    return out
+
+
+_Generator = torch.Generator | None
+_Fill = Callable[[torch.Tensor, list[int], list[_Generator]], None]
+
+
+def _fill_tiled_(
+    part: _Part,
+    call_seed: int | None,
+    generator: torch.Generator | None,
+    grid: tuple[int, int],
+    work: torch.dtype,
+    in_place: tuple[torch.dtype, ...],
+    group: int,
+    fill: _Fill,
+) -> None:
+    """Fill part.local with its tiles' values (see the comment above _TILE_VALUES): from
+    ``generator`` when call_seed is None (a one-tile tensor), else tile t from a generator
+    seeded with _tile_seed(call_seed, t).
+
+    ``fill(buf, sizes, generators)`` fills consecutive tiles of the 1-D contiguous buf (of
+    dtype ``work``, or of one in ``in_place``), tile k from generators[k]; groups of about
+    ``group`` values.  A tile that spans the destination's width is drawn in place (its
+    values are contiguous there); others in a scratch buffer whose overlap is copied in."""
+    if part.box is None:  # a placement with no box: the whole tensor, then its part
+        full = torch.empty(part.shape, dtype=part.local.dtype, device=part.local.device)
+        whole = _Part(full, part.shape, [(0, size) for size in part.shape], None)
+        _fill_tiled_(whole, call_seed, generator, grid, work, in_place, group, fill)
+        _write_local(part, full)
+        return
+    local, device = part.local, part.local.device
+    if call_seed is not None and local.numel() == 0:
+        return  # an empty shard (the caller's generator has advanced as on every rank)
+    rect = _rectangle(part.shape, part.box)
+    r0, r1, c0, c1 = rect
+    height, width = r1 - r0, c1 - c0
+    exact = height * width == local.numel()
+    direct = exact and local.is_contiguous()
+    if direct:
+        dest = local.view(height, width)
+    else:
+        dest = torch.empty((height, width), dtype=work, device=device)
+    flat = dest.view(-1)
+    if call_seed is None:  # the one tile, drawn by every rank, its shard empty or not
+        rows, cols = _matrix(part.shape)
+        tiles = [(0, 0, rows, 0, cols)]
+    else:
+        tiles = _tiles(part.shape, rect, grid)
+    gens: list[torch.Generator | None] = [generator] if call_seed is None else []
+    scratch: torch.Tensor | None = None
+    with _Threads(1):
+        k = 0
+        while k < len(tiles):
+            # a run of tiles of one kind: drawn in place into dest, or in scratch
+            first = k
+            spans = dest.dtype in in_place and _spans(tiles[k], rect)
+            total = 0
+            while k < len(tiles) and (k == first or total < group):
+                if (dest.dtype in in_place and _spans(tiles[k], rect)) != spans:
+                    break
+                _, ra, rb, ca, cb = tiles[k]
+                total += (rb - ra) * (cb - ca)
+                k += 1
+            run = tiles[first:k]
+            sizes = [(rb - ra) * (cb - ca) for _, ra, rb, ca, cb in run]
+            if call_seed is not None:
+                while len(gens) < len(run):
+                    gens.append(torch.Generator(device=device))
+                for gen, tile in zip(gens, run, strict=False):
+                    assert gen is not None
+                    gen.manual_seed(_tile_seed(call_seed, tile[0]))
+            if spans:
+                start = (run[0][1] - r0) * width
+                fill(flat[start : start + total], sizes, gens[: len(run)])
+                continue
+            if scratch is None or scratch.numel() < total:
+                scratch = torch.empty(total, dtype=work, device=device)
+            buf = scratch[:total]
+            fill(buf, sizes, gens[: len(run)])
+            start = 0
+            for (_, ra, rb, ca, cb), size in zip(run, sizes, strict=True):
+                values = buf[start : start + size].view(rb - ra, cb - ca)
+                start += size
+                top, bottom = max(ra, r0), min(rb, r1)
+                left, right = max(ca, c0), min(cb, c1)
+                dest[top - r0 : bottom - r0, left - c0 : right - c0].copy_(
+                    values[top - ra : bottom - ra, left - ca : right - ca]
+                )
+    if not direct:
+        if exact:
+            local.copy_(dest.view(local.shape))
+        else:  # whole rows: the box's columns of them
+            inner = tuple(slice(lo, hi) for lo, hi in part.box[1:])
+            local.copy_(dest.view(height, *part.shape[1:])[(slice(None), *inner)])
+
+
+def _spans(tile: tuple[int, int, int, int, int], rect: tuple[int, int, int, int]) -> bool:
+    """Whether the tile lies in rect's rows and spans its columns (contiguous there)."""
+    _, ra, rb, ca, cb = tile
+    r0, r1, c0, c1 = rect
+    return ca == c0 and cb == c1 and ra >= r0 and rb <= r1
+
+
+def _write_local(part: _Part, full: torch.Tensor) -> None:
+    """Copy a DTensor's part of ``full`` (the whole tensor, on every rank) into its shard."""
+    if part.box is not None:
+        part.local.copy_(full[tuple(slice(lo, hi) for lo, hi in part.box)])
+        return
+    from torch.distributed.tensor import DTensor, Replicate
+
+    dtensor = part.dtensor
+    assert dtensor is not None
+    mesh = dtensor.device_mesh
+    whole = DTensor.from_local(full, mesh, [Replicate()] * mesh.ndim, run_check=False)
+    part.local.copy_(whole.redistribute(mesh, dtensor.placements).to_local())
+
+
+def _torch_stream_(tensor: torch.Tensor, draw: Callable[[torch.Tensor], object]) -> torch.Tensor:
+    """draw(t) fills a plain tensor t from torch's own stream; a DTensor gets its shard of
+    draw(full), the full tensor drawn on every rank (see the comment above _TILE_VALUES)."""
+    dtensor = _dtensor_type()
+    if dtensor is None or not isinstance(tensor, dtensor):
+        draw(tensor)
+        return tensor
+    part = _part(tensor)
+    if part is None:
+        return tensor
+    full = torch.empty(part.shape, dtype=part.local.dtype, device=part.local.device)
+    draw(full)
+    _write_local(part, full)
+    return tensor
+
+
+def _draw_tiled_(
+    tensor: torch.Tensor,
+    generator: torch.Generator | None,
+    batched: bool,
+    work: torch.dtype,
+    in_place: tuple[torch.dtype, ...],
+    fill: _Fill,
+) -> torch.Tensor:
+    """Fill a plain tensor or a DTensor's shard from tiles: the grid of the path (chunked:
+    _TILE_VALUES, batched: _BATCHED_TILE_VALUES), the call's seed when there is more than
+    one tile, then _fill_tiled_; a plain contiguous one-tile tensor directly."""
+    if batched:
+        values, width = _BATCHED_TILE_VALUES, _BATCHED_TILE_WIDTH
+    else:
+        values, width = _TILE_VALUES, _TILE_WIDTH
+    dtensor = _dtensor_type()
+    if (dtensor is None or not isinstance(tensor, dtensor)) and tensor.numel() <= values:
+        # one tile (n <= values gives a one-tile grid): from the caller's generator
+        with _Threads(1):
+            if tensor.dtype in in_place and tensor.is_contiguous():
+                fill(tensor.view(-1), [tensor.numel()], [generator])
+            else:
+                buf = torch.empty(tensor.numel(), dtype=work, device=tensor.device)
+                fill(buf, [tensor.numel()], [generator])
+                tensor.copy_(buf.view(tensor.shape))
+        return tensor
+    part = _part(tensor)
+    if part is None:
+        return tensor
+    rows, cols = _matrix(part.shape)
+    grid = _tile_grid(rows, cols, values, width)
+    if grid[0] >= rows and grid[1] >= cols:
+        call_seed = None  # one tile: from the caller's generator
+    else:
+        call_seed = _call_seed(generator, part.local.device)
+    group = 1 if batched else _CHUNK
+    _fill_tiled_(part, call_seed, generator, grid, work, in_place, group, fill)
+    return tensor
+
+
+_PLANS: dict[tuple[float, float], _Plan] = {}
+
+
+def _plan(lower: float, upper: float) -> _Plan:
+    """_Plan(lower, upper), kept for the next call with the same cutoffs."""
+    plan = _PLANS.get((lower, upper))
+    if plan is None:
+        if len(_PLANS) >= 256:
+            _PLANS.clear()
+        plan = _PLANS[(lower, upper)] = _Plan(lower, upper)
+    return plan
+
+
 def _truncated_normal_fill_(
     tensor: torch.Tensor,
     sigma: float,
@@ -1127,7 +1633,8 @@ def _truncated_normal_fill_(
     mean: float,
     generator: torch.Generator | None,
 ) -> torch.Tensor:
-    """Fill tensor with N(mean, sigma^2) truncated to [mean + lower sigma, mean + upper sigma].
+    """Fill tensor (plain or DTensor) with N(mean, sigma^2) truncated to
+    [mean + lower sigma, mean + upper sigma], tile by tile.
 
     Sampled in the tensor's dtype for float32/float64 (in place when contiguous), in float32
     for float16/bfloat16, on the tensor's device, then copied in.
@@ -1135,27 +1642,28 @@ def _truncated_normal_fill_(
     _check_range(lower, upper, mean, sigma)
     if tensor.numel() == 0 or tensor.is_meta:
         return tensor
+    work = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float32
     if uniform_to_float64(lower, upper):  # the law is U(lower, upper) to float64's resolution
-        return tensor.uniform_(mean + sigma * lower, mean + sigma * upper, generator=generator)
+        low, high = mean + sigma * lower, mean + sigma * upper
+
+        def uniform(buf: torch.Tensor, sizes: list[int], gens: list[_Generator]) -> None:
+            start = 0
+            for size, g in zip(sizes, gens, strict=True):
+                buf[start : start + size].uniform_(low, high, generator=g)
+                start += size
+
+        return _draw_tiled_(tensor, generator, False, work, (work,), uniform)
+    sampler = _Sampler(_plan(lower, upper), sigma, mean)
     if _takes_batched_path(tensor):
-        if tensor.is_contiguous():
-            flat = tensor.view(-1)
-        else:
-            flat = torch.empty(tensor.numel(), dtype=tensor.dtype, device=tensor.device)
-        _Sampler(_Plan(lower, upper), sigma, mean, generator).fill_batched(flat)
-        if not tensor.is_contiguous():
-            tensor.copy_(flat.view(tensor.shape))
-        return tensor
-    dtype = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float32
-    direct = tensor.dtype == dtype and tensor.is_contiguous()
-    if direct:
-        flat = tensor.view(-1)
-    else:
-        flat = torch.empty(tensor.numel(), dtype=dtype, device=tensor.device)
-    _Sampler(_Plan(lower, upper), sigma, mean, generator).fill(flat)
-    if not direct:
-        tensor.copy_(flat.view(tensor.shape))
-    return tensor
+
+        def batched(buf: torch.Tensor, sizes: list[int], gens: list[_Generator]) -> None:
+            start = 0
+            for size, g in zip(sizes, gens, strict=True):  # chunks sized for tensor.dtype
+                sampler.fill_batched(buf[start : start + size], g, tensor.dtype)
+                start += size
+
+        return _draw_tiled_(tensor, generator, True, work, FLOAT_DTYPES, batched)
+    return _draw_tiled_(tensor, generator, False, work, (work,), sampler.fill_tiles)
 
 
 # ---------------------------------------------------------------------------
@@ -1198,17 +1706,27 @@ def truncated_normal_(
 
     Sampling is exact rejection (normal, uniform or Robert's exponential proposal, chosen
     per interval; see _Plan) in float64 for float64 tensors, else in float32, on the
-    tensor's device.  No CDF is inverted, so no value collapses onto a bound.  CUDA tensors
+    tensor's device, tile by tile (tiles of 2^16 values on CPU, 2^24 on CUDA; see
+    _TILE_VALUES).  No CDF is inverted, so no value collapses onto a bound.  CUDA tensors
     take the batched path: a fixed number of kernels per chunk and one device-to-host sync
-    per call, whatever the size (see _BATCHED_DEVICE_TYPES); others are filled in 2^21-value
-    chunks with refill rounds.
+    per tile (one per call up to 2^24 values; see _BATCHED_DEVICE_TYPES); others are filled
+    with refill rounds, on one CPU thread.
+
+    ``tensor`` may be a DTensor (FSDP2's fully_shard, TP's parallelize_module, any mesh,
+    Shard on any dim, Replicate): each rank draws the tiles that meet its shard, and the
+    full tensor is the same bits as the plain call's with the same generator state, for
+    every mesh and placement.  Every rank's generator must be in that same state
+    (torch.manual_seed(s) alike on every rank).
 
     Reproducible: the same generator state gives the same tensor, bit for bit, for the same
-    shape, dtype, cutoffs and device type -- on CUDA also the same GPU model and torch build
-    (torch's own normal_ depends on them), and unless free GPU memory is too short for the
-    usual chunks (smaller chunks draw differently).  Not across devices: a CPU and a CUDA
-    generator seeded alike give different streams, and the two paths use them differently,
-    so the tensors differ (each with the exact law).
+    shape, dtype, cutoffs and device type, whatever the thread count or the sharding -- on
+    CUDA also the same GPU model and torch build (torch's own normal_ depends on them), and
+    unless free GPU memory is too short for the usual chunks (smaller chunks draw
+    differently).  Not across devices: a CPU and a CUDA generator seeded alike give
+    different streams, and the two paths use them differently, so the tensors differ (each
+    with the exact law).  A tensor of one tile draws from the generator itself; a larger one
+    draws one 64-bit seed from it (the generator advances by that one draw) and derives a
+    seed per tile.
     """
     _check_tensor(tensor)
     std = _check_positive("std", std)
@@ -1270,13 +1788,16 @@ def variance_scaling_(
     _check_choice("distribution", distribution, DISTRIBUTIONS)
     lower, upper = _check_cutoffs(lower, upper)
     _check_generator(generator)
+    if tensor.numel() == 0:  # nothing to fill: no fan to check, no draw
+        _check_choice("mode", mode, MODES)
+        return tensor
     std = _rule_std(scale, _fan(tensor, mode))
     with torch.no_grad():
         if distribution == "untruncated_normal":
-            return tensor.normal_(0, std, generator=generator)
+            return _torch_stream_(tensor, lambda t: t.normal_(0, std, generator=generator))
         if distribution == "uniform":
             bound = math.sqrt(3.0) * std  # Var[U(-L, L)] = L^2 / 3
-            return tensor.uniform_(-bound, bound, generator=generator)
+            return _torch_stream_(tensor, lambda t: t.uniform_(-bound, bound, generator=generator))
         sigma = std / truncnorm_moments(lower, upper)[1]
         return _truncated_normal_fill_(tensor, sigma, lower, upper, 0.0, generator)
 
@@ -1616,7 +2137,9 @@ def orthogonal_(
     gain=g, generator=generator)`` bit for bit (same draws, same torch.linalg.qr; the sign
     and the gain are applied in one fused pass, which changes no bit), and the generator
     advances by the same draws.  float16 and bfloat16 tensors (where torch's raises, as its
-    QR has no half kernels) are drawn and factored in float32 and rounded once.
+    QR has no half kernels) are drawn and factored in float32 and rounded once.  A DTensor
+    gets its shard of the full matrix, drawn and factored on every rank (a QR needs all of
+    it): the plain call's bits for every mesh and placement.
 
     The gain g scales the whole matrix: W^T W = g^2 I (tall) or W W^T = g^2 I (wide).
     ``activation=NAME`` takes g = GAINS[NAME] = E[f(z)^2]^(-1/2), z ~ N(0, 1), the same
@@ -1640,18 +2163,17 @@ def orthogonal_(
         activation: a name in GAINS: g = GAINS[activation].
     """
     _check_tensor(tensor)
+    g = _orthogonal_gain(activation, gain)
+    _check_generator(generator)
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
     if tensor.dim() < 2:
         raise ValueError(
             f"tensor: shape {tuple(tensor.shape)} has {tensor.dim()} dimensions "
             "(accepted: 2 or more)"
         )
-    g = _orthogonal_gain(activation, gain)
-    _check_generator(generator)
-    if tensor.numel() == 0 or tensor.is_meta:
-        return tensor
     with torch.no_grad():
-        _orthogonal_into_(tensor, tensor.size(0), g, generator)
-    return tensor
+        return _torch_stream_(tensor, lambda t: _orthogonal_into_(t, t.size(0), g, generator))
 
 
 def delta_orthogonal_(
@@ -1695,6 +2217,10 @@ def delta_orthogonal_(
         activation: a name in GAINS: g = GAINS[activation].
     """
     _check_tensor(tensor)
+    g = _orthogonal_gain(activation, gain)
+    _check_generator(generator)
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
     shape = tuple(tensor.shape)
     if not 3 <= len(shape) <= 5:
         raise ValueError(
@@ -1706,15 +2232,14 @@ def delta_orthogonal_(
             f"tensor: shape {shape} has in = {shape[1]} > out = {shape[0]} (accepted: "
             "in <= out, an orthogonal centre needs at least as many outputs as inputs)"
         )
-    g = _orthogonal_gain(activation, gain)
-    _check_generator(generator)
-    if tensor.numel() == 0 or tensor.is_meta:
-        return tensor
-    centre = tuple((k - 1) // 2 for k in shape[2:])
+    centre = (slice(None), slice(None), *((k - 1) // 2 for k in shape[2:]))
+
+    def draw(t: torch.Tensor) -> None:
+        t.zero_()
+        _orthogonal_into_(t[centre], shape[0], g, generator)
+
     with torch.no_grad():
-        tensor.zero_()
-        _orthogonal_into_(tensor[(slice(None), slice(None), *centre)], shape[0], g, generator)
-    return tensor
+        return _torch_stream_(tensor, draw)
 
 
 # ---------------------------------------------------------------------------
@@ -1784,19 +2309,30 @@ def complex_variance_scaling_(
     scale = activation_scale(_check_positive("scale", scale), activation, gain)
     _check_choice("distribution", distribution, DISTRIBUTIONS)
     radius = _check_radius(radius)
-    std = _rule_std(scale, _fan(tensor, mode))
+    _check_generator(generator)
     if tensor.numel() == 0 or tensor.is_meta:
+        _check_choice("mode", mode, MODES)
         return tensor
+    std = _rule_std(scale, _fan(tensor, mode))
     real = torch.float64 if tensor.dtype == torch.complex128 else torch.float32
-    kw = {"dtype": real, "device": tensor.device}
+    mass = -math.expm1(-radius * radius) if math.isfinite(radius) else 1.0
+
+    def fill(buf: torch.Tensor, sizes: list[int], gens: list[_Generator]) -> None:
+        # per tile on one thread: log1p, sqrt and polar round alike wherever a value lies
+        with _Threads(1):
+            start = 0
+            for size, g in zip(sizes, gens, strict=True):
+                u = torch.rand(size, generator=g, dtype=real, device=buf.device)
+                if distribution == "uniform":
+                    modulus = u.sqrt_().mul_(math.sqrt(2.0) * std)
+                else:
+                    modulus = u.mul_(-mass).log1p_().neg_().sqrt_().mul_(std / complex_std(radius))
+                angle = torch.rand(size, generator=g, dtype=real, device=buf.device)
+                buf[start : start + size].copy_(torch.polar(modulus, angle.mul_(2.0 * math.pi)))
+                start += size
+
     with torch.no_grad():
-        if distribution == "untruncated_normal":
-            return tensor.normal_(0.0, std, generator=generator)  # E|w|^2 = std^2
-        u = torch.rand(tensor.shape, generator=generator, **kw)
-        if distribution == "uniform":
-            modulus = u.sqrt_().mul_(math.sqrt(2.0) * std)
-        else:
-            mass = -math.expm1(-radius * radius) if math.isfinite(radius) else 1.0
-            modulus = u.mul_(-mass).log1p_().neg_().sqrt_().mul_(std / complex_std(radius))
-        angle = torch.rand(tensor.shape, generator=generator, **kw).mul_(2.0 * math.pi)
-        return tensor.copy_(torch.polar(modulus, angle))
+        if distribution == "untruncated_normal":  # E|w|^2 = std^2
+            return _torch_stream_(tensor, lambda t: t.normal_(0.0, std, generator=generator))
+        batched = _takes_batched_path(tensor)
+        return _draw_tiled_(tensor, generator, batched, tensor.dtype, (tensor.dtype,), fill)

@@ -419,7 +419,6 @@ SNIPPET_ROWS: list[tuple[str, str, Callable[[Any], Any], type[Exception], str]] 
     ("numpy_init", "nan-cutoff", _np_tn(lower=NAN), ValueError, "lower: nan"),
     ("numpy_init", "int-dtype", _np_tn(dtype="int32"), TypeError, "dtype"),
     ("numpy_init", "std-0", _np_tn(std=0.0), ValueError, "std: 0.0"),
-    ("torch_init", "zero-fan", _torch_vs(4, 0), ValueError, "fan_in is 0"),
     ("torch_init", "scale-0", _torch_vs(scale=0.0), ValueError, "scale: 0.0"),
     ("torch_init", "mode", _torch_vs(mode="fan_x"), ValueError, "mode: 'fan_x'"),
     ("torch_init", "distribution", _torch_vs(distribution="x"), ValueError, "distribution: 'x'"),

@@ -179,3 +179,48 @@ def test_cuda_section_rehearsed_on_cpu_fills_its_table_and_targets(
     assert rows["cuda syncs per steady-state call"]["pass"] is True
     text = run.report({"torch_cuda": section, "config": {}, "targets": []})
     assert "== torch on CUDA (CPU rehearsal" in text and "2^24 bfloat16" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The small-tensor and DTensor sections of PyTorch (bench/bench_torch_small.py, _dtensor.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_quick_bench_times_small_tensors_and_dtensors_as_ratios(tmp_path: Path) -> None:
+    require("torch")
+    out = tmp_path / "torch_extra.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--only",
+            "torch_small,torch_dtensor",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text(), parse_constant=_reject_constant)
+    assert data["meta"]["sections"] == ["torch_small", "torch_dtensor"]
+    small = data["torch_small"]["cases"]
+    assert [(c["condition"], c["threads"], c["shape"]) for c in small] == [
+        (cond, n, shape)
+        for cond, n in (("idle", 1), ("idle", 2), ("contended", 2))
+        for shape in ([64, 3, 3, 3], [256, 256])
+    ]
+    for case in small:
+        assert all(r > 0 for r in case["ratio_over_trunc_normal_"].values()), case
+    cases = data["torch_dtensor"]["cases"]
+    assert [c["placement"] for c in cases] == ["Shard(0)", "Shard(1)"]
+    for case in cases:
+        assert not case["errors"], case
+        assert all(r is not None and r > 0 for r in case["ratios"].values()), case
+        assert case["drawn_over_local"] == 1.0  # 512 x 512 on 2 ranks: aligned tiles
+    names = [t["target"] for t in data["targets"]]
+    assert "torch small tensors vs trunc_normal_ (2 threads, cores busy)" in names
+    assert "== torch DTensor, 2 gloo ranks on CPU" in proc.stdout
