@@ -42,7 +42,7 @@ def _build_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
     (building it computes the activation gains, seconds of CPU)."""
     real_build = tables.build_model
 
-    def build_once(spec: Spec) -> dict[str, Any]:
+    def build_once(spec: Spec, **_: Any) -> dict[str, Any]:
         if spec not in _MODELS:
             _MODELS[spec] = real_build(spec)
         return _MODELS[spec]

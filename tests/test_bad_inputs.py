@@ -114,7 +114,7 @@ def build_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real_build = tables.build_model
 
-    def build_once(spec: Any) -> dict[str, Any]:
+    def build_once(spec: Any, **_: Any) -> dict[str, Any]:
         if spec not in _MODELS:
             _MODELS[spec] = real_build(spec)
         return _MODELS[spec]
