@@ -274,7 +274,7 @@ def test_generate_check_exits_0_on_a_current_tree_and_1_naming_an_altered_file(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The model is reused (what is under test is the comparison, not the derivation)."""
-    monkeypatch.setattr("derive.model.tables.build_model", lambda spec: small_model)
+    monkeypatch.setattr("derive.model.tables.build_model", lambda spec, **_: small_model)
     copy = tmp_path / "copy"
     shutil.copytree(cli_output, copy)
     argv = ["generate", "--check", "--spec", str(small_spec_file), "--out", str(copy)]
