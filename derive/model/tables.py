@@ -359,7 +359,10 @@ class Model(Mapping[str, Any]):
 CONSTANTS_OUTPUTS = frozenset({"constants.json", "constants.md", "constants.py"})
 BACKGROUND_TABLES: dict[str, frozenset[str]] = {"gains": frozenset(KNOWN_OUTPUTS)}
 # what this process derives first meanwhile (the next costliest), before a template waits
-FOREGROUND_TABLES: dict[str, frozenset[str]] = {"critical": CONSTANTS_OUTPUTS | {"report.md"}}
+FOREGROUND_TABLES: dict[str, frozenset[str]] = {
+    "critical": CONSTANTS_OUTPUTS | {"report.md"},
+    "report": frozenset({"report.md"}),
+}
 
 
 def _background(spec: Spec, pool: Executor | None) -> dict[str, Future[Any]]:
