@@ -540,6 +540,42 @@ class LayerInit:
     skipped: str | None = None
 
 
+def skipped_layer(
+    name: str, kind: str, shape: tuple[int, ...], activation: str, found_by: str
+) -> LayerInit:
+    """A zero-size layer: reported, not initialized (nothing to draw)."""
+    return LayerInit(
+        name, kind, shape, 0, 0, activation, found_by, "", 0.0, 0.0, 0.0, None, 1.0,
+        "skipped: zero-size",
+    )  # fmt: skip
+
+
+def initialized_layer(
+    name: str,
+    kind: str,
+    shape: tuple[int, ...],
+    fans: tuple[int, int],
+    activation: str,
+    found_by: str,
+    point: Point,
+    draw: tuple[str, str, float, float],
+    std: float,
+    bias_std: float | None,
+    factor: float,
+) -> LayerInit:
+    """The report row of an initialized layer; ``draw`` is (mode, distribution, lower,
+    upper) as given to the framework module's variance_scaling."""
+    mode, distribution, lower, upper = draw
+    cut = "" if distribution != "truncated_normal" else f" [{lower:g}, {upper:g}]"
+    rule = (
+        f"critical sigma_w^2, {mode}" if point.critical else f"g^2 = {activation}, {mode}"
+    ) + f", {distribution}{cut}"
+    return LayerInit(
+        name, kind, shape, fans[0], fans[1], activation, found_by, rule,
+        point.weight_variance, math.sqrt(point.weight_variance), std, bias_std, factor,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class InitReport:
     """What initialize did: per layer (name, fans, activation and how it was found, rule,

@@ -307,24 +307,7 @@ def initialize(
         w = get()
         shape = tuple(int(s) for s in w.shape)
         if math.prod(shape) == 0:
-            rows.append(
-                common.LayerInit(
-                    name,
-                    layer.kind,
-                    shape,
-                    0,
-                    0,
-                    act.label,
-                    how,
-                    "",
-                    0.0,
-                    0.0,
-                    0.0,
-                    None,
-                    1.0,
-                    "skipped: zero-size",
-                )
-            )
+            rows.append(common.skipped_layer(name, layer.kind, shape, act.label, how))
             continue
         fan_in, fan_out = _fans(layer.kind, shape)
         pt = common.point(act, b2, critical, name)
@@ -356,22 +339,17 @@ def initialize(
                 value = jnp.zeros(b.shape, b.dtype)
             _setter(layer.bias)(value)
             bias_std = math.sqrt(pt.bias_variance)
-        cut = "" if distribution != "truncated_normal" else f" [{lower:g}, {upper:g}]"
-        rule = (
-            f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
-        ) + f", {distribution}{cut}"
+        draw = (mode, distribution, lower, upper)
         rows.append(
-            common.LayerInit(
+            common.initialized_layer(
                 name,
                 layer.kind,
                 shape,
-                fan_in,
-                fan_out,
+                (fan_in, fan_out),
                 act.label,
                 how,
-                rule,
-                pt.weight_variance,
-                math.sqrt(pt.weight_variance),
+                pt,
+                draw,
                 math.sqrt(pt.weight_variance / fan),
                 bias_std,
                 1.0,

@@ -359,24 +359,7 @@ def initialize(
         shape = tuple(int(s) for s in w.shape)
         kind = _kind(layer)
         if math.prod(shape) == 0:
-            rows.append(
-                common.LayerInit(
-                    name,
-                    kind,
-                    shape,
-                    0,
-                    0,
-                    act.label,
-                    how,
-                    "",
-                    0.0,
-                    0.0,
-                    0.0,
-                    None,
-                    1.0,
-                    "skipped: zero-size",
-                )
-            )
+            rows.append(common.skipped_layer(name, kind, shape, act.label, how))
             continue
         fan_in, fan_out = _fans(layer)
         pt = points[name]
@@ -410,22 +393,17 @@ def initialize(
             else:
                 bias.assign(keras.ops.zeros(tuple(bias.shape), dtype=bias.dtype))
             bias_std = math.sqrt(pt.bias_variance)
-        cut = "" if distribution != "truncated_normal" else f" [{lower:g}, {upper:g}]"
-        rule = (
-            f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
-        ) + f", {distribution}{cut}"
+        draw = (mode, distribution, lower, upper)
         rows.append(
-            common.LayerInit(
+            common.initialized_layer(
                 name,
                 kind,
                 shape,
-                fan_in,
-                fan_out,
+                (fan_in, fan_out),
                 act.label,
                 how,
-                rule,
-                pt.weight_variance,
-                math.sqrt(pt.weight_variance),
+                pt,
+                draw,
                 math.sqrt(scale / fan),
                 bias_std,
                 factor,

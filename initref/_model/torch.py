@@ -520,24 +520,7 @@ def initialize(
         fan_in, fan_out = _fans(m) if w.numel() else (0, 0)
         kind = _kind(m)
         if w.numel() == 0:
-            rows.append(
-                common.LayerInit(
-                    name,
-                    kind,
-                    shape,
-                    fan_in,
-                    fan_out,
-                    act.label,
-                    how,
-                    "",
-                    0.0,
-                    0.0,
-                    0.0,
-                    None,
-                    1.0,
-                    "skipped: zero-size",
-                )
-            )
+            rows.append(common.skipped_layer(name, kind, shape, act.label, how))
             continue
         pt = points[name]
         factor = factors.get(name, 1.0)
@@ -574,22 +557,17 @@ def initialize(
             else:
                 bias.zero_()
             bias_std = math.sqrt(pt.bias_variance)
-        cut = "" if distribution != "truncated_normal" else f" [{lower:g}, {upper:g}]"
-        rule = (
-            f"critical sigma_w^2, {mode}" if pt.critical else f"g^2 = {act.label}, {mode}"
-        ) + f", {distribution}{cut}"
+        draw = (mode, distribution, lower, upper)
         rows.append(
-            common.LayerInit(
+            common.initialized_layer(
                 name,
                 kind,
                 shape,
-                fan_in,
-                fan_out,
+                (fan_in, fan_out),
                 act.label,
                 how,
-                rule,
-                pt.weight_variance,
-                math.sqrt(pt.weight_variance),
+                pt,
+                draw,
                 math.sqrt(scale / fan),
                 bias_std,
                 factor,
