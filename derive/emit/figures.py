@@ -29,7 +29,7 @@ from __future__ import annotations
 import io
 import math
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -619,9 +619,23 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any], types.ModuleType], str]] = {
 }
 
 
-def build_figures(report: Mapping[str, Any], sampler_source: str) -> dict[str, str]:
-    """``{path: svg text}`` for every figure of the report model (derive.model.report), drawn with
-    the generated NumPy sampler whose source text is ``sampler_source``."""
-    sampler = load_sampler(sampler_source)
+# the figures that draw no samples (they need no numpy_init.py text)
+SAMPLER_FREE = frozenset({"correction_vs_cutoff", "critical_line"})
+
+
+def build_figures(
+    report: Mapping[str, Any],
+    sampler_source: str | None,
+    names: Collection[str] | None = None,
+) -> dict[str, str]:
+    """``{path: svg text}`` for the figures of the report model (derive.model.report) named in
+    ``names`` (default: all), drawn with the generated NumPy sampler whose source text is
+    ``sampler_source`` (None: only SAMPLER_FREE figures may be asked for)."""
+    chosen = [f for f in report["figures"] if names is None or f["name"] in names]
+    needs_sampler = any(f["name"] not in SAMPLER_FREE for f in chosen)
+    if needs_sampler and sampler_source is None:
+        raise ValueError("build_figures: figures that draw samples need the sampler's source")
+    # the sampler-free builders ignore their second argument
+    sampler = load_sampler(sampler_source) if sampler_source else types.ModuleType("no_sampler")
     data = report["figure_data"]
-    return {fig["path"]: BUILDERS[fig["name"]](data, sampler) for fig in report["figures"]}
+    return {f["path"]: BUILDERS[f["name"]](data, sampler) for f in chosen}

@@ -52,14 +52,21 @@ def render(
     """Render every requested output; raises before anything is written if one fails."""
     env = environment(template_dir)
     files: dict[str, str] = {}
+    early: dict[str, str] = {}
+    if "report.md" in outputs:  # figures that draw no samples first: they need no gains table,
+        from .figures import SAMPLER_FREE, build_figures  # which may still be on its way
+
+        early = build_figures(model["report"], None, SAMPLER_FREE)
     for name in sorted(outputs):
         text = env.get_template(TEMPLATES[name]).render(model=model, output=name)
         files[name] = text
     if "report.md" in outputs:  # its figures, "figures/<name>.svg", drawn with numpy_init.py
-        from .figures import build_figures
-
         sampler = files.get("numpy_init.py") or env.get_template(TEMPLATES["numpy_init.py"]).render(
             model=model, output="numpy_init.py"
         )
-        files.update(build_figures(model["report"], sampler))
+        late = build_figures(
+            model["report"], sampler, {f["name"] for f in model["report"]["figures"]} - SAMPLER_FREE
+        )
+        drawn = early | late
+        files.update({f["path"]: drawn[f["path"]] for f in model["report"]["figures"]})
     return files
