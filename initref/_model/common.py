@@ -171,10 +171,7 @@ def resolve(value: object, variance_gains: Mapping[str, float], where: str) -> A
     if isinstance(value, str):
         if value in variance_gains:
             return builtin(value, variance_gains)
-        import difflib
-
-        close = difflib.get_close_matches(value.strip().lower(), list(variance_gains), 1, 0.7)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = _np_init._name_hint(value, tuple(variance_gains))  # the generated files' hint
         raise ValueError(
             f"{where}: {value!r} is not a built-in activation{hint} "
             f"(accepted: {', '.join(variance_gains)}, or a gain g > 0 as a number)"
@@ -865,8 +862,10 @@ def stabilities(
 
 
 def check_choice(name: str, value: object, accepted: Sequence[str]) -> str:
+    """``value`` if it is one of ``accepted`` (exact), else the generated files' one-line
+    ValueError with its close-match hint."""
     if not isinstance(value, str) or value not in accepted:
-        raise ValueError(f"{name}: {value!r} is not known (accepted: {', '.join(accepted)})")
+        raise _np_init._unknown_name(name, value, tuple(accepted))
     return value
 
 
