@@ -57,6 +57,7 @@ fan), no warning, no draw from the generator; the other arguments are still chec
 import math
 import numbers
 import sys
+import threading
 from collections.abc import Callable
 
 import torch
@@ -794,8 +795,8 @@ _CHUNK = 1 << 21
 _MAX_ROUNDS = 64
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
-# The batched path (CUDA; _Sampler.fill_batched).  The chunked path's refill rounds end in
-# nonzero(), which on a GPU is a device-to-host sync: once per round per 2^21-value chunk,
+# The batched path (CUDA; _Sampler.fill_batched).  The chunked path's refill rounds read
+# counts back (count_nonzero, nonzero), on a GPU a device-to-host sync: per round per chunk,
 # over a hundred per call at 2^28, each one draining the queue and leaving the GPU idle while
 # Python launches the next kernels.  The batched path makes the syncs a constant,
 # _SYNCS_PER_CALL = 1 per call whatever the size: per chunk, in stream order and reading
@@ -916,11 +917,12 @@ class _Sampler:
     """Fills 1-D float32 or float64 tensors with N(mean, sigma^2) truncated to
     [mean + lower * sigma, mean + upper * sigma].
 
-    A chunk of the output is filled with candidates in place; the rejected positions
-    (nonzero) are then refilled from batches of fresh candidates, accepted ones taken in
-    order.  The draws are independent, so this is exactly the law of independent truncated
-    normals.  Scratch buffers are reused across rounds and chunks.  Every method draws from
-    the generator it is given: one per tile (see _fill_tiled_).
+    A chunk of the output is filled with candidates in place; the rejected positions are
+    then refilled, in order, from batches of fresh candidates, accepted ones taken in order
+    (one masked_scatter_ over the chunk's mask of rejected values).  The draws are
+    independent, so this is exactly the law of independent truncated normals.  Scratch
+    buffers are reused across rounds and chunks.  Every method draws from the generator it
+    is given: one per tile (see _fill_tiled_).  One sampler per thread (see _run_all).
     """
 
     def __init__(self, plan: _Plan, sigma: float, mean: float) -> None:
@@ -937,20 +939,23 @@ class _Sampler:
             buf = self.buffers[name] = torch.empty(n, dtype=dtype, device=like.device)
         return buf[:n]
 
-    def propose(self, x: torch.Tensor, keep: bool, g: torch.Generator | None) -> torch.Tensor:
+    def propose(
+        self, x: torch.Tensor, keep: bool, g: torch.Generator | None, name: str = "mask"
+    ) -> torch.Tensor:
         """Fill x with candidates drawn from g; return the mask of the accepted ones
-        (keep=True) or of the rejected ones (a scratch view).  ``normal`` writes values in
-        output units, the others a variable v mapped to output units by _to_output()."""
+        (keep=True) or of the rejected ones (the scratch buffer ``name``).  ``normal`` writes
+        values in output units, the others a variable v mapped to output units by
+        _to_output()."""
         if self.plan.method == "normal":
             x.normal_(self.mean, self.sigma, generator=g)
-            return self._normal_mask(x, keep)
+            return self._normal_mask(x, keep, name)
         plan, n = self.plan, x.numel()
         le, ge, both = (
             (torch.le, torch.ge, torch.Tensor.logical_and_)
             if keep
             else (torch.gt, torch.lt, torch.Tensor.logical_or_)
         )
-        mask = self._scratch("mask", n, x, mask=True)
+        mask = self._scratch(name, n, x, mask=True)
         a, rate = plan.a, plan.rate
         # accept when r = log U - (log of the acceptance ratio) <= 0 (log 0 = -inf accepts);
         # r is accumulated in place in the buffer of log U, a constant term of the log ratio
@@ -974,18 +979,20 @@ class _Sampler:
             both(mask, ge(x, -rate * plan.width, out=self._scratch("mask2", n, x, mask=True)))
         return mask
 
-    def _normal_mask(self, x: torch.Tensor, keep: bool) -> torch.Tensor:
-        """The mask of x's values inside [lo, hi] (keep=True) or outside (a scratch view):
-        comparisons only, exact, so the mask of a value does not depend on where it lies."""
+    def _normal_mask(self, x: torch.Tensor, keep: bool, name: str = "mask") -> torch.Tensor:
+        """The mask of x's values inside [lo, hi] (keep=True) or outside (the scratch buffer
+        ``name``): comparisons only, exact, so the mask of a value does not depend on where
+        it lies."""
         n = x.numel()
-        mask = self._scratch("mask", n, x, mask=True)
-        # boolean scratch only: a float temporary costs more than the comparisons
+        mask = self._scratch(name, n, x, mask=True)
         if math.isinf(self.lo) and math.isinf(self.hi):
             return mask.fill_(keep)
         if keep:
             le, ge, both = torch.le, torch.ge, torch.Tensor.logical_and_
         else:
             le, ge, both = torch.gt, torch.lt, torch.Tensor.logical_or_
+        if self.lo == -self.hi:  # |x| <= hi: abs is exact, and one comparison costs less
+            return le(torch.abs(x, out=self._scratch("abs", n, x)), self.hi, out=mask)
         if math.isinf(self.lo):
             return le(x, self.hi, out=mask)
         ge(x, self.lo, out=mask)
@@ -1021,21 +1028,57 @@ class _Sampler:
         """Fill the 1-D contiguous chunk from g: proposals in place, then refill rounds.
 
         This defines a tile's values (see _fill_tiled_): every draw's size, and so every
-        value, depends only on the tile's size, the plan and g's state."""
-        missing = self.propose(chunk, False, g).nonzero().view(-1)
-        rounds = 0
-        while missing.numel() > 0:
-            rounds += 1
-            if rounds > _MAX_ROUNDS:
-                raise self._gave_up(missing.numel())
-            want = missing.numel()
-            candidates = self._scratch("candidates", self._refill_size(want), chunk)
-            accepted = self.propose(candidates, True, g).nonzero().view(-1)[:want]
-            take = accepted.numel()
-            chunk.index_copy_(0, missing[:take], candidates.index_select(0, accepted))
-            missing = missing[take:]
+        value, depends only on the tile's size, the plan and g's state.  The rejected slots,
+        in order, take the accepted candidates of the refill rounds, in order (_refills)."""
+        rejected = self.propose(chunk, False, g, "rejected")
+        want = int(torch.count_nonzero(rejected))
+        if want:
+            chunk.masked_scatter_(rejected, self._refills([want], [g], chunk))
         if self.plan.method != "normal":
             self._to_output(chunk)
+
+    def _refills(
+        self, wants: list[int], gens: list[torch.Generator | None], like: torch.Tensor
+    ) -> torch.Tensor:
+        """For each tile k in order, wants[k] accepted candidates drawn from gens[k] by refill
+        rounds: a round draws _refill_size(missing) candidates of every tile still missing
+        some, in tile order, and takes its accepted ones in order, at most as many as are
+        missing.  Returns the tiles' values, concatenated in tile order."""
+        parts: list[list[torch.Tensor]] = [[] for _ in wants]
+        left = list(wants)
+        rounds = 0
+        while any(left):
+            rounds += 1
+            if rounds > _MAX_ROUNDS:
+                raise self._gave_up(sum(left))
+            sizes = [self._refill_size(w) if w else 0 for w in left]
+            pool = self._scratch("candidates", sum(sizes), like)
+            starts, start = [], 0
+            for size, g in zip(sizes, gens, strict=True):
+                starts.append(start)
+                if size and self.plan.method == "normal":
+                    pool[start : start + size].normal_(self.mean, self.sigma, generator=g)
+                start += size
+            if self.plan.method == "normal":  # one mask over the pool: comparisons, exact
+                accepted = self._normal_mask(pool, keep=True).nonzero().view(-1)
+                found = torch.searchsorted(accepted, torch.tensor(starts, device=like.device))
+                bounds = [*found.tolist(), accepted.numel()]
+                lists = [accepted[bounds[k] : bounds[k + 1]] for k in range(len(sizes))]
+            else:  # two-uniform proposals, tile by tile (see fill_tiles)
+                none = torch.empty(0, dtype=torch.int64, device=like.device)
+                lists = [
+                    self.propose(pool[a : a + size], True, g).nonzero().view(-1) + a
+                    if size
+                    else none
+                    for a, size, g in zip(starts, sizes, gens, strict=True)
+                ]
+            for k, found_k in enumerate(lists):
+                take = min(left[k], found_k.numel())
+                if take:
+                    parts[k].append(pool.index_select(0, found_k[:take]))
+                    left[k] -= take
+        flat = [part for tile in parts for part in tile]
+        return flat[0] if len(flat) == 1 else torch.cat(flat)
 
     def fill_tiles(
         self, buf: torch.Tensor, sizes: list[int], gens: list[torch.Generator | None]
@@ -1047,8 +1090,9 @@ class _Sampler:
         logarithms and fused multiply-adds may round differently in a SIMD lane than in a
         loop's scalar tail, so a value's bits could depend on where it lies in a buffer and
         on the thread count.  The ``normal`` plan draws per tile (normal_ of the same sizes
-        as fill_tile()) and does the rest -- comparisons, nonzero, index copies: exact -- over
-        the whole group, a few large operations instead of a dozen per tile."""
+        as fill_tile()) and does the rest -- comparisons, counts, the refill rounds, one
+        masked_scatter_: exact -- over the whole group, a few large operations instead of a
+        dozen per tile."""
         if self.plan.method != "normal" or len(sizes) <= 2:  # two tiles: fewer calls alone
             with _Threads(1):
                 start = 0
@@ -1061,47 +1105,13 @@ class _Sampler:
             starts.append(start)
             buf[start : start + size].normal_(self.mean, self.sigma, generator=g)
             start += size
-        missing = self._normal_mask(buf, keep=False).nonzero().view(-1)
-        device = buf.device
-        # tile k's missing slots: missing[cut[k] : cut[k + 1]] (sorted, as fill_tile's)
-        cut = [*torch.searchsorted(missing, torch.tensor(starts, device=device)).tolist()]
-        cut.append(missing.numel())
-        rounds = 0
-        while missing.numel() > 0:
-            rounds += 1
-            if rounds > _MAX_ROUNDS:
-                raise self._gave_up(missing.numel())
-            want = [cut[k + 1] - cut[k] for k in range(len(sizes))]
-            # each tile's refill candidates, drawn as fill_tile() draws them
-            refill = [self._refill_size(w) if w else 0 for w in want]
-            pool = self._scratch("candidates", sum(refill), buf)
-            pool_starts, start = [], 0
-            for k, size in enumerate(refill):
-                pool_starts.append(start)
-                if size:
-                    pool[start : start + size].normal_(self.mean, self.sigma, generator=gens[k])
-                    start += size
-            accepted = self._normal_mask(pool[:start], keep=True).nonzero().view(-1)
-            found = torch.searchsorted(accepted, torch.tensor(pool_starts, device=device))
-            bounds = [*found.tolist(), accepted.numel()]
-            # the first take accepted candidates of tile k go to its first take missing slots,
-            # in order, as in fill_tile()
-            slots, sources, left, new_cut = [], [], [], [0]
-            for k, w in enumerate(want):
-                take = min(w, bounds[k + 1] - bounds[k])
-                if take:
-                    slots.append(missing[cut[k] : cut[k] + take])
-                    sources.append(accepted[bounds[k] : bounds[k] + take])
-                if take < w:
-                    left.append(missing[cut[k] + take : cut[k + 1]])
-                new_cut.append(new_cut[-1] + w - take)
-            if slots:
-                chosen = torch.cat(sources) if len(sources) > 1 else sources[0]
-                dest = torch.cat(slots) if len(slots) > 1 else slots[0]
-                buf.index_copy_(0, dest, pool.index_select(0, chosen))
-            if not left:
-                return
-            missing, cut = torch.cat(left), new_cut
+        rejected = self._normal_mask(buf, keep=False, name="rejected")
+        wants = [
+            int(torch.count_nonzero(rejected[a : a + size]))
+            for a, size in zip(starts, sizes, strict=True)
+        ]
+        if any(wants):
+            buf.masked_scatter_(rejected, self._refills(wants, gens, buf))
 
     def fill_batched(
         self, out: torch.Tensor, g: torch.Generator | None, dtype: torch.dtype | None = None
@@ -1280,12 +1290,17 @@ _BATCHED_TILE_VALUES = 1 << 24
 _BATCHED_TILE_WIDTH = 1 << 12
 _MASK64 = (1 << 64) - 1
 _GOLDEN64 = 0x9E3779B97F4A7C15
-# Threads: the samplers run torch's CPU kernels on one thread (_Threads(1)).  torch's normal_
-# and uniform_ are serial anyway (they hold the generator's lock), so a thread pool could at
-# most halve the rest (the comparisons, nonzero, copies) on an idle machine, while on a
-# shared one its barrier waits multiply it: measured on 2 cores with one other busy
-# process, 2 threads took 10-14x normal_ at +-2 (2^20 and 2^24 values) where one thread takes
-# 2.5-4x, and the untiled sampler 12 ms on 2 threads against 0.8 ms on one at 256 x 256.
+# Threads: the samplers run torch's CPU kernels on one intra-op thread (_Threads(1)).
+# torch's normal_ and uniform_ are serial (they hold the generator's lock), so a thread pool
+# could at most halve the rest (the comparisons, masked_scatter_, copies) on an idle machine,
+# while on a shared one its barrier waits multiply it: measured on 2 cores with one other busy
+# process, 2 intra-op threads took 10-14x normal_ at +-2 (2^20 and 2^24 values) where one
+# thread takes 2.5-4x, and the untiled sampler 12 ms on 2 threads against 0.8 ms on one at
+# 256 x 256.  Parallelism comes from the tiles instead: each has its own generator, so the
+# runs of tiles of a large tensor are drawn by up to torch.get_num_threads() Python threads
+# at once (_run_all), every draw included, with no barrier but the final join: 16 x 2500^2
+# at +-2 in 0.49 s on 2 cores against 0.81 s on one, and under one or two busy processes
+# still faster than one thread.
 
 
 class _Threads:
@@ -1443,6 +1458,7 @@ def _tiles(
 
 _Generator = torch.Generator | None
 _Fill = Callable[[torch.Tensor, list[int], list[_Generator]], None]
+_Tile = tuple[int, int, int, int, int]
 
 
 def _fill_tiled_(
@@ -1453,20 +1469,22 @@ def _fill_tiled_(
     work: torch.dtype,
     in_place: tuple[torch.dtype, ...],
     group: int,
-    fill: _Fill,
+    new_fill: Callable[[], _Fill],
 ) -> None:
     """Fill part.local with its tiles' values (see the comment above _TILE_VALUES): from
     ``generator`` when call_seed is None (a one-tile tensor), else tile t from a generator
     seeded with _tile_seed(call_seed, t).
 
-    ``fill(buf, sizes, generators)`` fills consecutive tiles of the 1-D contiguous buf (of
-    dtype ``work``, or of one in ``in_place``), tile k from generators[k]; groups of about
-    ``group`` values.  A tile that spans the destination's width is drawn in place (its
-    values are contiguous there); others in a scratch buffer whose overlap is copied in."""
+    ``new_fill()`` gives a ``fill(buf, sizes, generators)`` that fills consecutive tiles of
+    the 1-D contiguous buf (of dtype ``work``, or of one in ``in_place``), tile k from
+    generators[k]; runs of about ``group`` values.  A tile that spans the destination's width
+    is drawn in place (its values are contiguous there); others in a scratch buffer whose
+    overlap is copied in.  Runs are independent and write disjoint values, so on CPU they
+    are shared among up to torch.get_num_threads() threads (_run_all)."""
     if part.box is None:  # a placement with no box: the whole tensor, then its part
         full = torch.empty(part.shape, dtype=part.local.dtype, device=part.local.device)
         whole = _Part(full, part.shape, [(0, size) for size in part.shape], None)
-        _fill_tiled_(whole, call_seed, generator, grid, work, in_place, group, fill)
+        _fill_tiled_(whole, call_seed, generator, grid, work, in_place, group, new_fill)
         _write_local(part, full)
         return
     local, device = part.local, part.local.device
@@ -1484,26 +1502,36 @@ def _fill_tiled_(
     flat = dest.view(-1)
     if call_seed is None:  # the one tile, drawn by every rank, its shard empty or not
         rows, cols = _matrix(part.shape)
-        tiles = [(0, 0, rows, 0, cols)]
+        tiles: list[_Tile] = [(0, 0, rows, 0, cols)]
     else:
         tiles = _tiles(part.shape, rect, grid)
-    gens: list[torch.Generator | None] = [generator] if call_seed is None else []
-    scratch: torch.Tensor | None = None
-    with _Threads(1):
-        k = 0
-        while k < len(tiles):
-            # a run of tiles of one kind: drawn in place into dest, or in scratch
-            first = k
-            spans = dest.dtype in in_place and _spans(tiles[k], rect)
-            total = 0
-            while k < len(tiles) and (k == first or total < group):
-                if (dest.dtype in in_place and _spans(tiles[k], rect)) != spans:
-                    break
-                _, ra, rb, ca, cb = tiles[k]
-                total += (rb - ra) * (cb - ca)
-                k += 1
-            run = tiles[first:k]
+    threads = torch.get_num_threads() if device.type == "cpu" else 1
+    if threads > 1:  # about four runs per thread, so that the threads finish together
+        values = sum((rb - ra) * (cb - ca) for _, ra, rb, ca, cb in tiles)
+        group = min(group, max(4 * _TILE_VALUES, values // (4 * threads)))
+    # runs of tiles of one kind (drawn in place into dest, or in scratch), in tile order
+    runs: list[tuple[list[_Tile], bool]] = []
+    k = 0
+    while k < len(tiles):
+        first = k
+        spans = dest.dtype in in_place and _spans(tiles[k], rect)
+        total = 0
+        while k < len(tiles) and (k == first or total < group):
+            if (dest.dtype in in_place and _spans(tiles[k], rect)) != spans:
+                break
+            _, ra, rb, ca, cb = tiles[k]
+            total += (rb - ra) * (cb - ca)
+            k += 1
+        runs.append((tiles[first:k], spans))
+
+    def worker() -> Callable[[list[_Tile], bool], None]:
+        fill = new_fill()
+        gens: list[torch.Generator | None] = [generator] if call_seed is None else []
+        scratch: list[torch.Tensor] = []
+
+        def draw(run: list[_Tile], spans: bool) -> None:
             sizes = [(rb - ra) * (cb - ca) for _, ra, rb, ca, cb in run]
+            total = sum(sizes)
             if call_seed is not None:
                 while len(gens) < len(run):
                     gens.append(torch.Generator(device=device))
@@ -1513,10 +1541,10 @@ def _fill_tiled_(
             if spans:
                 start = (run[0][1] - r0) * width
                 fill(flat[start : start + total], sizes, gens[: len(run)])
-                continue
-            if scratch is None or scratch.numel() < total:
-                scratch = torch.empty(total, dtype=work, device=device)
-            buf = scratch[:total]
+                return
+            if not scratch or scratch[0].numel() < total:
+                scratch[:] = [torch.empty(total, dtype=work, device=device)]
+            buf = scratch[0][:total]
             fill(buf, sizes, gens[: len(run)])
             start = 0
             for (_, ra, rb, ca, cb), size in zip(run, sizes, strict=True):
@@ -1527,12 +1555,64 @@ def _fill_tiled_(
                 dest[top - r0 : bottom - r0, left - c0 : right - c0].copy_(
                     values[top - ra : bottom - ra, left - ca : right - ca]
                 )
+
+        return draw
+
+    with _Threads(1):
+        _run_all(runs, worker, threads)
     if not direct:
         if exact:
             local.copy_(dest.view(local.shape))
         else:  # whole rows: the box's columns of them
             inner = tuple(slice(lo, hi) for lo, hi in part.box[1:])
             local.copy_(dest.view(height, *part.shape[1:])[(slice(None), *inner)])
+
+
+def _run_all(
+    runs: list[tuple[list[_Tile], bool]],
+    worker: Callable[[], Callable[[list[_Tile], bool], None]],
+    threads: int,
+) -> None:
+    """Draw every run, each by a worker() (its own sampler, generators and scratch): on this
+    thread alone, or with up to threads - 1 more Python threads taking the next run from a
+    shared counter (torch releases the GIL inside its kernels, each on one intra-op thread).
+    A run's values depend only on its tiles, never on the thread that draws it, so the
+    tensor is the same bits for any thread count; a busy core slows its thread alone, as
+    nothing waits on a barrier but the final join."""
+    count = min(threads, len(runs))
+    if count <= 1:
+        draw = worker()
+        for run, spans in runs:
+            draw(run, spans)
+        return
+    claim = iter(range(len(runs)))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    # autograd's modes are per thread: the helpers take the caller's
+    grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+    def loop() -> None:
+        try:
+            # (inference_mode(False) enables grad: it goes first)
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                draw = worker()
+                while True:
+                    with lock:
+                        i = next(claim, None)
+                    if i is None or errors:
+                        return
+                    draw(*runs[i])
+        except BaseException as exc:  # re-raised on the calling thread
+            errors.append(exc)
+
+    helpers = [threading.Thread(target=loop, daemon=True) for _ in range(count - 1)]
+    for thread in helpers:
+        thread.start()
+    loop()
+    for thread in helpers:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _spans(tile: tuple[int, int, int, int, int], rect: tuple[int, int, int, int]) -> bool:
@@ -1578,11 +1658,12 @@ def _draw_tiled_(
     batched: bool,
     work: torch.dtype,
     in_place: tuple[torch.dtype, ...],
-    fill: _Fill,
+    new_fill: Callable[[], _Fill],
 ) -> torch.Tensor:
     """Fill a plain tensor or a DTensor's shard from tiles: the grid of the path (chunked:
     _TILE_VALUES, batched: _BATCHED_TILE_VALUES), the call's seed when there is more than
-    one tile, then _fill_tiled_; a plain contiguous one-tile tensor directly."""
+    one tile, then _fill_tiled_; a plain contiguous one-tile tensor directly.  new_fill()
+    gives a fill function with its own state (one per thread, see _fill_tiled_)."""
     if batched:
         values, width = _BATCHED_TILE_VALUES, _BATCHED_TILE_WIDTH
     else:
@@ -1590,6 +1671,7 @@ def _draw_tiled_(
     dtensor = _dtensor_type()
     if (dtensor is None or not isinstance(tensor, dtensor)) and tensor.numel() <= values:
         # one tile (n <= values gives a one-tile grid): from the caller's generator
+        fill = new_fill()
         with _Threads(1):
             if tensor.dtype in in_place and tensor.is_contiguous():
                 fill(tensor.view(-1), [tensor.numel()], [generator])
@@ -1608,7 +1690,7 @@ def _draw_tiled_(
     else:
         call_seed = _call_seed(generator, part.local.device)
     group = 1 if batched else _CHUNK
-    _fill_tiled_(part, call_seed, generator, grid, work, in_place, group, fill)
+    _fill_tiled_(part, call_seed, generator, grid, work, in_place, group, new_fill)
     return tensor
 
 
@@ -1652,18 +1734,25 @@ def _truncated_normal_fill_(
                 buf[start : start + size].uniform_(low, high, generator=g)
                 start += size
 
-        return _draw_tiled_(tensor, generator, False, work, (work,), uniform)
-    sampler = _Sampler(_plan(lower, upper), sigma, mean)
+        return _draw_tiled_(tensor, generator, False, work, (work,), lambda: uniform)
+    plan = _plan(lower, upper)
     if _takes_batched_path(tensor):
 
-        def batched(buf: torch.Tensor, sizes: list[int], gens: list[_Generator]) -> None:
-            start = 0
-            for size, g in zip(sizes, gens, strict=True):  # chunks sized for tensor.dtype
-                sampler.fill_batched(buf[start : start + size], g, tensor.dtype)
-                start += size
+        def new_batched() -> _Fill:
+            sampler = _Sampler(plan, sigma, mean)
 
-        return _draw_tiled_(tensor, generator, True, work, FLOAT_DTYPES, batched)
-    return _draw_tiled_(tensor, generator, False, work, (work,), sampler.fill_tiles)
+            def batched(buf: torch.Tensor, sizes: list[int], gens: list[_Generator]) -> None:
+                start = 0
+                for size, g in zip(sizes, gens, strict=True):  # chunks sized for tensor.dtype
+                    sampler.fill_batched(buf[start : start + size], g, tensor.dtype)
+                    start += size
+
+            return batched
+
+        return _draw_tiled_(tensor, generator, True, work, FLOAT_DTYPES, new_batched)
+    return _draw_tiled_(
+        tensor, generator, False, work, (work,), lambda: _Sampler(plan, sigma, mean).fill_tiles
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -2335,4 +2424,4 @@ def complex_variance_scaling_(
         if distribution == "untruncated_normal":  # E|w|^2 = std^2
             return _torch_stream_(tensor, lambda t: t.normal_(0.0, std, generator=generator))
         batched = _takes_batched_path(tensor)
-        return _draw_tiled_(tensor, generator, batched, tensor.dtype, (tensor.dtype,), fill)
+        return _draw_tiled_(tensor, generator, batched, tensor.dtype, (tensor.dtype,), lambda: fill)

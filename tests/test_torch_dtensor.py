@@ -14,6 +14,7 @@ own draws scaled by 1.01 fail.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -205,22 +206,60 @@ def test_shard_boxes_match_torchs_local_shapes_and_offsets(
             )
 
 
-def test_the_plain_call_is_the_same_on_one_and_two_threads(
-    torch: ModuleType, ti: ModuleType
+def test_the_plain_call_is_the_same_on_one_and_several_threads(
+    torch: ModuleType, ti: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every plan: the bits do not depend on the intra-op thread count."""
+    """Every plan, float32/float64/bfloat16 and complex: the bits and the caller's generator
+    state do not depend on the thread count, though a tensor of several runs of tiles is
+    drawn by that many Python threads (counted) -- under the caller's autograd mode: a
+    parameter that requires grad, and an inference tensor under inference_mode."""
+    import threading
+
+    started = []
+    start = threading.Thread.start
+
+    def counted(self: threading.Thread) -> None:
+        started.append(self)
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
     saved = torch.get_num_threads()
+    cases = [
+        ((-2.0, 2.0), torch.float32),
+        ((-2.0, 2.0), torch.bfloat16),
+        ((-1.0, 3.0), torch.float64),
+        ((3.0, 4.0), torch.float32),
+        ((-0.5, 0.5), torch.float32),
+        ((2.0, math.inf), torch.float32),
+        ((-1e-9, 1e-9), torch.float32),  # uniform to float64's resolution
+    ]
     try:
-        for lower, upper in ((-2.0, 2.0), (3.0, 4.0), (-0.5, 0.5), (2.0, math.inf)):
-            out = []
-            for threads in (1, 2):
+        for (lower, upper), dtype in cases:
+            out, states = [], []
+            for threads in (1, 2, 5):
                 torch.set_num_threads(threads)
-                w = torch.empty(700, 1100)
-                ti.he_normal_(
-                    w, lower=lower, upper=upper, generator=torch.Generator().manual_seed(4)
+                before = len(started)
+                w = torch.nn.Parameter(torch.empty(700, 1100, dtype=dtype))
+                g = torch.Generator().manual_seed(4)
+                with pytest.warns(UserWarning) if upper < 0.1 else contextlib.nullcontext():
+                    ti.he_normal_(w, lower=lower, upper=upper, generator=g)
+                out.append(
+                    w.detach().view(-1).view(torch.int16 if dtype == torch.bfloat16 else dtype)
                 )
-                out.append(w)
-            assert torch.equal(out[0], out[1]), (lower, upper)
+                states.append(g.get_state())
+                # 700 x 1100 is three runs of tiles: helpers = min(threads, 3) - 1
+                assert len(started) - before == min(threads, 3) - 1, (lower, upper, threads)
+            for other, state in zip(out[1:], states[1:], strict=True):
+                assert torch.equal(out[0], other), (lower, upper, dtype)
+                assert torch.equal(states[0], state)
+        complex_out = []
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            with torch.inference_mode():
+                z = torch.empty(900, 1000, dtype=torch.complex64)
+                ti.complex_variance_scaling_(z, generator=torch.Generator().manual_seed(2))
+            complex_out.append(z)
+        assert torch.equal(torch.view_as_real(complex_out[0]), torch.view_as_real(complex_out[1]))
     finally:
         torch.set_num_threads(saved)
 
@@ -237,7 +276,7 @@ def test_a_shard_drawn_alone_equals_its_part_of_the_plain_call(
             plain, std=1.0, lower=lower, upper=upper, generator=torch.Generator().manual_seed(8)
         )
         sigma = 1.0 / ti.truncnorm_moments(lower, upper)[1]
-        sampler = ti._Sampler(ti._Plan(lower, upper), sigma, 0.0)
+        plan = ti._Plan(lower, upper)
         seed = ti._call_seed(torch.Generator().manual_seed(8), torch.device("cpu"))
         grid = ti._tile_grid(*shape, ti._TILE_VALUES, ti._TILE_WIDTH)
         for box in ([(100, 613), (0, 1100)], [(0, 700), (300, 301)], [(255, 257), (511, 1100)]):
@@ -251,7 +290,7 @@ def test_a_shard_drawn_alone_equals_its_part_of_the_plain_call(
                 torch.float32,
                 (torch.float32,),
                 ti._CHUNK,
-                sampler.fill_tiles,
+                lambda plan=plan, sigma=sigma: ti._Sampler(plan, sigma, 0.0).fill_tiles,
             )
             assert torch.equal(local, plain[tuple(slice(lo, hi) for lo, hi in box)]), (dtype, box)
 
