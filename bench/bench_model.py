@@ -155,12 +155,14 @@ def section_model(cfg: dict[str, Any], threads: int, memory: bool) -> dict[str, 
         if anyinit is None:
             row["anyinit"] = {"skipped": why}
         out["models"][name] = row
-    out["large"] = _large(cfg, quick)
+    out["large"] = _large(cfg, quick, threads)
     return out
 
 
-def _large(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
-    """1e8 parameters: initialize vs reset_parameters on every module, same process."""
+def _large(cfg: dict[str, Any], quick: bool, threads: int) -> dict[str, Any]:
+    """1e8 parameters: initialize vs reset_parameters on every module, same process, at the
+    section's thread count (torch's default init is serial at any count; initref draws runs
+    of tiles on that many threads), then the truncated normal again on one thread."""
     import torch
     from torch import nn
 
@@ -190,6 +192,19 @@ def _large(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
         base = res["torch_default"].get("median_s")
         mine = res[f"initref_{dist}"].get("median_s")
         res[f"ratio_{dist}"] = mine / base if base and mine else None
+    if threads > 1:
+        torch.set_num_threads(1)
+        try:
+            res["torch_default_one_thread"] = time_call(default, reps)
+            res["initref_truncated_normal_one_thread"] = time_call(
+                lambda: it.initialize(model, default_activation="relu"), reps
+            )
+        finally:
+            torch.set_num_threads(threads)
+        base = res["torch_default_one_thread"].get("median_s")
+        mine = res["initref_truncated_normal_one_thread"].get("median_s")
+        res["ratio_truncated_normal_one_thread"] = mine / base if base and mine else None
+    res["threads"] = threads
     return res
 
 
@@ -231,16 +246,21 @@ def model_table(res: dict[str, Any], table: Any) -> list[str]:
             [
                 k,
                 f"{big[k]['median_s']:.3f}" if "median_s" in big[k] else "error",
-                "-" if k == "torch_default" else f"{big['ratio_' + k[8:]]:.2f}",
+                "-" if k.startswith("torch_default") else f"{big['ratio_' + k[8:]]:.2f}",
             ]
             for k in (
                 "torch_default",
                 "initref_truncated_normal",
                 "initref_untruncated_normal",
                 "initref_uniform",
+                "torch_default_one_thread",
+                "initref_truncated_normal_one_thread",
             )
             if k in big
         ]
-        parts.append(f"\n-- {big['parameters']:.3g} parameters on CPU: initialize / default init")
+        parts.append(
+            f"\n-- {big['parameters']:.3g} parameters on CPU, {big.get('threads')} threads "
+            "(then one): initialize / default init"
+        )
         parts.append(table(["init", "s", "ratio"], rows))
     return parts

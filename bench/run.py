@@ -291,7 +291,10 @@ def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     for dist in ("truncated_normal", "untruncated_normal"):
         v = big.get(f"ratio_{dist}")
         add(f"model initialize ({dist}) vs torch default init, 1e8 params CPU", "≤ 1.5×", v,
-            None if v is None else v <= 1.5, f"{big.get('parameters', 0):.3g} parameters")
+            None if v is None else v <= 1.5,
+            f"{big.get('parameters', 0):.3g} parameters, {big.get('threads')} threads")
+    v = big.get("ratio_truncated_normal_one_thread")
+    add("model initialize (truncated_normal) vs torch default init, 1 thread", "-", v, None)
 
     g = res.get("generator", {})
     t = g.get("generate_process", {}).get("median_s")
