@@ -1,6 +1,6 @@
 """``python -m derive``: the initref command line."""
 
-from .cli import PYTHON_M_PROG, main
+from .cli import PYTHON_M_PROG, run
 
 if __name__ == "__main__":
-    raise SystemExit(main(prog=PYTHON_M_PROG))
+    run(prog=PYTHON_M_PROG)

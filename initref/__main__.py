@@ -1,6 +1,6 @@
 """``python -m initref``: the initref command line (the same as the ``initref`` script)."""
 
-from ._derive.cli import main
+from ._derive.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main(prog="python -m initref"))
+    run(prog="python -m initref")

@@ -123,6 +123,19 @@ def test_there_is_help_for_every_subcommand(capsys: pytest.CaptureFixture[str]) 
         assert "example: initref " + command in out, command
 
 
+def test_python_m_derive_writes_all_its_output_before_its_hard_exit() -> None:
+    """cli.run flushes stdout before os._exit: a piped JSON answer arrives whole."""
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", "truncnorm", "-2", "2", "--digits", "40", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stderr == ""
+    assert json.loads(done.stdout)["std"] == "0.8796256610342397504128414195777747983459"
+
+
 def test_python_m_derive_help_lists_every_subcommand_under_its_own_name() -> None:
     """``python -m derive`` calls itself that; the console script (and main()) ``initref``
     (tests/test_package.py runs the installed script)."""

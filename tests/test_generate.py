@@ -23,6 +23,7 @@ import pytest
 
 from derive import cli
 from derive.core.numbers import format_sig
+from derive.emit import figures
 from derive.emit.render import render
 from derive.maths.truncnorm import truncnorm_moments
 from derive.model import tables
@@ -77,6 +78,27 @@ def _generate_subprocess(spec: Path, out: Path) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_the_process_exits_with_the_commands_status_and_all_its_output(
+    small_spec_file: Path, cli_output: Path, tmp_path: Path
+) -> None:
+    """``python -m derive`` ends with a hard exit (cli.run): the status of --check on a stale
+    tree (1) and its message on stderr come through, and the worker's exit is waited for."""
+    copy = tmp_path / "copy"
+    shutil.copytree(cli_output, copy)
+    altered = copy / "constants.py"
+    altered.write_text(altered.read_text(encoding="utf-8").replace("0.", "1.", 1))
+    argv = ["generate", "--check", "--spec", str(small_spec_file), "--out", str(copy)]
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1 and "constants.py" in done.stderr and "stale" in done.stderr
+    assert done.stderr.endswith(")\n"), done.stderr
 
 
 # ---------------------------------------------------------------------------
@@ -352,22 +374,90 @@ class _BrokenPool(concurrent.futures.Executor):
         return future
 
 
-def test_a_broken_worker_pool_derives_the_tables_here_with_the_same_bytes(
-    repo_spec: Spec,
-) -> None:
+class _IdlePool(concurrent.futures.Executor):
+    """An executor whose worker never starts a job: every job stays pending (cancellable)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[concurrent.futures.Future[Any]] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.jobs.append(future)
+        return future
+
+
+class _HalfPool(concurrent.futures.Executor):
+    """An executor that runs the first half of the jobs at once (here, as a worker would) and
+    leaves the rest pending."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.ran = count, 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if self.ran < self.count // 2:
+            self.ran += 1
+            future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@pytest.fixture(scope="module")
+def small_report_spec(repo_spec: Spec) -> Spec:
     import dataclasses
 
-    spec = dataclasses.replace(repo_spec, outputs=("tf_init.py",), gain_digits=6, digits=12)
-    alone = render(build_model(spec), spec.outputs)
-    assert render(build_model(spec, pool=_BrokenPool()), spec.outputs) == alone
+    return dataclasses.replace(
+        repo_spec,
+        outputs=("numpy_init.py", "report.md"),
+        gain_digits=6,
+        critical_digits=6,
+        digits=12,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered_alone(small_report_spec: Spec) -> dict[str, str]:
+    """Every table derived here, every figure drawn here."""
+    return render(build_model(small_report_spec), small_report_spec.outputs)
+
+
+def test_a_broken_worker_pool_derives_the_tables_and_draws_the_figures_here_with_the_same_bytes(
+    small_report_spec: Spec, rendered_alone: dict[str, str]
+) -> None:
+    pool = _BrokenPool()
+    model = build_model(small_report_spec, pool=pool)
+    assert render(model, small_report_spec.outputs, pool=pool) == rendered_alone
+
+
+def test_gain_pieces_the_worker_has_not_started_are_taken_over_here_with_the_same_bytes(
+    small_report_spec: Spec, rendered_alone: dict[str, str]
+) -> None:
+    """Pending pieces are cancelled and derived here, the last first; pieces the worker has
+    done are used as they are; both give the bytes of deriving everything here."""
+    idle = _IdlePool()
+    model = build_model(small_report_spec, pool=idle)
+    assert render(model, small_report_spec.outputs) == rendered_alone
+    pieces = len(tables.GAIN_PIECES) * len(tables.GAIN_JOB_ORDER)
+    assert len(idle.jobs) == pieces and all(job.cancelled() for job in idle.jobs)
+    half = _HalfPool(pieces)
+    assert render(build_model(small_report_spec, pool=half), small_report_spec.outputs) == (
+        rendered_alone
+    )
+    assert half.ran == pieces // 2
+
+
+def test_gain_job_order_names_every_built_in_once() -> None:
+    from derive.maths.activations import BUILTINS
+
+    assert sorted(tables.GAIN_JOB_ORDER) == sorted(b.name for b in BUILTINS)
 
 
 def test_the_worker_process_gives_the_same_bytes_as_deriving_everything_here(
-    repo_spec: Spec,
+    small_report_spec: Spec, rendered_alone: dict[str, str]
 ) -> None:
-    import dataclasses
-
-    spec = dataclasses.replace(repo_spec, outputs=("numpy_init.py",), gain_digits=6, digits=12)
-    with cli._worker_pool() as pool:
-        pooled = render(build_model(spec, pool=pool), spec.outputs)
-    assert pooled == render(build_model(spec), spec.outputs)
+    """The gains' pieces and the worker's figure, drawn in a spawned worker process."""
+    with cli._worker_pool(figures=True) as pool:
+        pooled = render(
+            build_model(small_report_spec, pool=pool), small_report_spec.outputs, pool=pool
+        )
+    assert pooled == rendered_alone
+    assert any(path.endswith(figures.WORKER_FIGURE + ".svg") for path in pooled)

@@ -30,6 +30,7 @@ import io
 import math
 import types
 from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import BrokenExecutor, Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -621,6 +622,40 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any], types.ModuleType], str]] = {
 
 # the figures that draw no samples (they need no numpy_init.py text)
 SAMPLER_FREE = frozenset({"correction_vs_cutoff", "critical_line"})
+# the figure a worker process draws (send_figure) while this one draws the rest: the costliest
+WORKER_FIGURE = "depth_second_moment"
+
+
+def warm_up() -> None:
+    """Import what drawing a figure imports: a worker process's initializer, so that its
+    first figure costs no more than here."""
+    import matplotlib.style  # noqa: F401
+    from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+
+def send_figure(
+    pool: Executor | None, report: Mapping[str, Any], sampler_source: str, names: Collection[str]
+) -> Future[dict[str, str]] | None:
+    """Submit WORKER_FIGURE, when ``names`` has it, to ``pool``'s worker (build_figures there:
+    the same bytes); None when there is no pool or no such figure."""
+    if pool is None or WORKER_FIGURE not in names:
+        return None
+    slim = {
+        "figures": [f for f in report["figures"] if f["name"] == WORKER_FIGURE],
+        "figure_data": report["figure_data"],
+    }
+    return pool.submit(build_figures, slim, sampler_source, {WORKER_FIGURE})
+
+
+def received_figure(
+    job: Future[dict[str, str]], report: Mapping[str, Any], sampler_source: str
+) -> dict[str, str]:
+    """The sent figure's ``{path: svg text}``, drawn here if the worker could not run."""
+    try:
+        return job.result()
+    except BrokenExecutor:
+        return build_figures(report, sampler_source, {WORKER_FIGURE})
 
 
 def build_figures(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from importlib.resources.abc import Traversable
 from typing import Any
 
@@ -47,26 +48,43 @@ def environment(template_dir: Traversable | None = None) -> jinja2.Environment:
 
 
 def render(
-    model: Mapping[str, Any], outputs: tuple[str, ...], template_dir: Traversable | None = None
+    model: Mapping[str, Any],
+    outputs: tuple[str, ...],
+    template_dir: Traversable | None = None,
+    pool: Executor | None = None,
 ) -> dict[str, str]:
-    """Render every requested output; raises before anything is written if one fails."""
-    env = environment(template_dir)
-    files: dict[str, str] = {}
-    early: dict[str, str] = {}
-    if "report.md" in outputs:  # figures that draw no samples first: they need no gains table,
-        from .figures import SAMPLER_FREE, build_figures  # which may still be on its way
+    """Render every requested output; raises before anything is written if one fails.
 
-        early = build_figures(model["report"], None, SAMPLER_FREE)
+    With ``pool`` (an executor of worker processes) one of the report's sampled figures is
+    drawn in its worker while this process renders the templates and draws the others; the
+    bytes are the same."""
+    env = environment(template_dir)
+
+    def text(name: str) -> str:
+        return env.get_template(TEMPLATES[name]).render(model=model, output=name)
+
+    files: dict[str, str] = {}
+    if "report.md" not in outputs:
+        return {name: text(name) for name in sorted(outputs)}
+    from .figures import (
+        SAMPLER_FREE,
+        WORKER_FIGURE,
+        build_figures,
+        received_figure,
+        send_figure,
+    )
+
+    report = model["report"]
+    # figures that draw no samples first: they need no gains table, which may still be on
+    # its way; then the sampler (numpy_init.py, which reads it) and the sampled figures
+    drawn = build_figures(report, None, SAMPLER_FREE)
+    sampler = text("numpy_init.py")
+    late = {f["name"] for f in report["figures"]} - SAMPLER_FREE
+    sent = send_figure(pool, report, sampler, late)
     for name in sorted(outputs):
-        text = env.get_template(TEMPLATES[name]).render(model=model, output=name)
-        files[name] = text
-    if "report.md" in outputs:  # its figures, "figures/<name>.svg", drawn with numpy_init.py
-        sampler = files.get("numpy_init.py") or env.get_template(TEMPLATES["numpy_init.py"]).render(
-            model=model, output="numpy_init.py"
-        )
-        late = build_figures(
-            model["report"], sampler, {f["name"] for f in model["report"]["figures"]} - SAMPLER_FREE
-        )
-        drawn = early | late
-        files.update({f["path"]: drawn[f["path"]] for f in model["report"]["figures"]})
+        files[name] = sampler if name == "numpy_init.py" else text(name)
+    drawn |= build_figures(report, sampler, late - {WORKER_FIGURE} if sent else late)
+    if sent is not None:
+        drawn |= received_figure(sent, report, sampler)
+    files.update({f["path"]: drawn[f["path"]] for f in report["figures"]})
     return files

@@ -160,11 +160,16 @@ def _view(x: Any, digits: int) -> dict[str, Any]:
 
 def gain_row(name: str, digits: int) -> dict[str, Any]:
     """One built-in activation (default parameter): Gaussian moments, derived gains and
-    PyTorch's calculate_gain beside them (derive.maths.gains)."""
-    from ..maths.activations import BUILTINS, activation
-    from ..maths.gains import GUARD_DIGITS, TORCH_GAIN_TEXT, gains, torch_gain
+    PyTorch's calculate_gain beside them (derive.maths.gains), and the slope of the length map
+    (:func:`gain_slope`)."""
+    return {**gain_values(name, digits), "slope": gain_slope(name, digits)}
+
+
+def gain_values(name: str, digits: int) -> dict[str, Any]:
+    """gain_row without the slope: the activation's Gaussian moments and gains."""
+    from ..maths.activations import BUILTINS
     from ..maths.gains import QUANTITIES as GAIN_QUANTITIES
-    from ..maths.meanfield import elasticity
+    from ..maths.gains import TORCH_GAIN_TEXT, gains, torch_gain
 
     (spec,) = (b for b in BUILTINS if b.name == name)
     g = gains(spec.name, None, digits)
@@ -172,8 +177,6 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
     torch = torch_gain(spec.name, None, digits + 10)
     with mpmath.workdps(digits + 10):  # g**2 = 1/E[f^2]: one division, no cancellation
         scale = 1 / g.second_moment
-    # T'(1) of the length map at Var[w] = g**2 / fan_in without bias: q* = 1, slope e(1)
-    slope = elasticity(activation(spec.name, None), mpmath.mpf(1), digits + GUARD_DIGITS)
     return {
         "name": spec.name,
         "label": g.label,
@@ -183,10 +186,19 @@ def gain_row(name: str, digits: int) -> dict[str, Any]:
         "method": g.method,
         "values": {q: _view(getattr(g, q), digits) for q in GAIN_QUANTITIES},
         "scale": _view(scale, digits),
-        "slope": _view(slope, digits),
         "torch_gain_text": TORCH_GAIN_TEXT.get(spec.name, ""),
         "torch_gain": _view(torch, digits) if torch is not None else None,
     }
+
+
+def gain_slope(name: str, digits: int) -> dict[str, Any]:
+    """T'(1) of the built-in's length map at Var[w] = g**2 / fan_in without bias (q* = 1,
+    slope e(1); derive.maths.meanfield.elasticity), as a float view."""
+    from ..maths.activations import activation
+    from ..maths.gains import GUARD_DIGITS
+    from ..maths.meanfield import elasticity
+
+    return _view(elasticity(activation(name, None), mpmath.mpf(1), digits + GUARD_DIGITS), digits)
 
 
 def gain_rows(digits: int) -> list[dict[str, Any]]:
@@ -365,28 +377,73 @@ FOREGROUND_TABLES: dict[str, frozenset[str]] = {
 }
 
 
-def _background(spec: Spec, pool: Executor | None) -> dict[str, Future[Any]]:
-    """Submit the background tables that ``spec.outputs`` read."""
-    if pool is None:
+# The gains table's pieces as the worker takes them: every row's values, the closed forms
+# first (they share SymPy's half-line integrals, kept per process) and then the quadratures,
+# costliest first; then every row's slope (the cheapest pieces, about 0.05 s each), so that
+# the pieces left at the end, which this process takes over once its own tables are done
+# (_stolen), are small and the two processes finish together.
+GAIN_JOB_ORDER: tuple[str, ...] = (
+    "gelu",
+    "elu",
+    "relu",
+    "linear",
+    "leaky_relu",
+    "selu",
+    "mish",
+    "gelu_tanh",
+    "softplus",
+    "silu",
+    "sigmoid",
+    "tanh",
+)
+GAIN_PIECES: dict[str, Callable[[str, int], dict[str, Any]]] = {
+    "values": gain_values,
+    "slope": gain_slope,
+}
+_Job = tuple[tuple[str, str], Future[Any]]
+
+
+def _background(spec: Spec, pool: Executor | None) -> dict[str, list[_Job]]:
+    """Submit the background tables that ``spec.outputs`` read: the gains table as one job
+    per piece (GAIN_PIECES) per activation, in GAIN_JOB_ORDER."""
+    if pool is None or not BACKGROUND_TABLES["gains"] & set(spec.outputs):
         return {}
-    jobs: dict[str, tuple[Callable[..., Any], Any]] = {"gains": (gain_rows, spec.gain_digits)}
+    pieces = [(piece, name) for piece in GAIN_PIECES for name in GAIN_JOB_ORDER]
     return {
-        key: pool.submit(function, argument)
-        for key, (function, argument) in jobs.items()
-        if BACKGROUND_TABLES[key] & set(spec.outputs)
+        "gains": [
+            ((piece, name), pool.submit(GAIN_PIECES[piece], name, spec.gain_digits))
+            for piece, name in pieces
+        ]
     }
 
 
-def _awaited(job: Future[Any] | None, function: Callable[[Any], Any], argument: Any) -> Any:
-    """The background job's value, or ``function(argument)`` derived here when there is no job
-    or its worker could not run (a pool that broke, e.g. a caller's script that spawned
+def _awaited(job: Future[Any] | None, function: Callable[..., Any], *arguments: Any) -> Any:
+    """The background job's value, or ``function(*arguments)`` derived here when there is no
+    job or its worker could not run (a pool that broke, e.g. a caller's script that spawned
     processes from its unguarded top level): the same value either way."""
     if job is not None:
         try:
             return job.result()
         except BrokenExecutor:
             pass
-    return function(argument)
+    return function(*arguments)
+
+
+def _stolen(jobs: list[_Job], digits: int) -> list[dict[str, Any]]:
+    """The gains table from its jobs, in the order of BUILTINS: while the last job not yet
+    taken has not started in the worker, it is cancelled and derived here instead, so that
+    this process, done with its own tables, shares the rest of the work; then the worker's
+    pieces (the same values: a piece is a pure function of its name and digits)."""
+    from ..maths.activations import BUILTINS
+
+    pending = list(jobs)
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    while pending and pending[-1][1].cancel():
+        (piece, name), _ = pending.pop()
+        done[piece, name] = GAIN_PIECES[piece](name, digits)
+    for (piece, name), job in pending:
+        done[piece, name] = _awaited(job, GAIN_PIECES[piece], name, digits)
+    return [{**done["values", b.name], "slope": done["slope", b.name]} for b in BUILTINS]
 
 
 def build_model(
@@ -439,7 +496,11 @@ def build_model(
             {"name": q, "doc": doc} for q, doc in COMPLEX_QUANTITY_DOC.items()
         ],
         "critical": lambda: critical_rows(spec),
-        "gains": lambda: _awaited(background.get("gains"), gain_rows, spec.gain_digits),
+        "gains": lambda: (
+            _stolen(background["gains"], spec.gain_digits)
+            if "gains" in background
+            else gain_rows(spec.gain_digits)
+        ),
         "synonyms": synonym_rows,
         "gain_digits": lambda: str(spec.gain_digits),  # digits of the gains' "decimal" strings
         "gain_short_digits": lambda: str(min(SHORT_DIGITS, spec.gain_digits)),  # their "short"
