@@ -53,9 +53,13 @@ _LINEAR = "linear"
 # ---------------------------------------------------------------------------------------------
 
 TAG = jcore.Primitive("initref_tag")
-TAG.def_impl(lambda x, **_: x)
-TAG.def_abstract_eval(lambda x, **_: x)
-batching.primitive_batchers[TAG] = lambda args, dims, **p: (TAG.bind(args[0], **p), dims[0])
+# jax's Primitive methods are untyped: typed aliases
+_bind: Callable[..., Any] = TAG.bind
+_def_impl: Callable[..., Any] = TAG.def_impl
+_def_abstract_eval: Callable[..., Any] = TAG.def_abstract_eval
+_def_impl(lambda x, **_: x)
+_def_abstract_eval(lambda x, **_: x)
+batching.primitive_batchers[TAG] = lambda args, dims, **p: (_bind(args[0], **p), dims[0])
 mlir.register_lowering(TAG, lambda ctx, x, **_: [x])
 
 LAYER_IN, LAYER_OUT, PASS_IN, PASS_OUT = "layer_in", "layer_out", "pass_in", "pass_out"
@@ -77,13 +81,13 @@ class Tagger:
         k = next(self.calls)
         role_in, role_out = (LAYER_IN, LAYER_OUT) if layer else (PASS_IN, PASS_OUT)
         if args and _is_array(args[0]):
-            args = (TAG.bind(args[0], role=role_in, name=name, call=k), *args[1:])
+            args = (_bind(args[0], role=role_in, name=name, call=k), *args[1:])
         out = fn(*args, **kwargs)
         if not _is_array(out):
             if layer:
                 self.problems[name] = f"its call returns a {type(out).__name__}, not one array"
             return out
-        return TAG.bind(out, role=role_out, name=name, call=k)
+        return _bind(out, role=role_out, name=name, call=k)
 
 
 @contextlib.contextmanager
