@@ -208,9 +208,7 @@ class _NnxNet(nnx.Module):
         self.first = nnx.Linear(T_W, T_W, use_bias=False, rngs=rngs)
         self.norm = nnx.LayerNorm(T_W, rngs=rngs)
         self.drop = nnx.Dropout(0.1, rngs=rngs)
-        self.blocks = nnx.List(
-            [nnx.Linear(T_W, T_W, use_bias=False, rngs=rngs) for _ in range(4)]
-        )
+        self.blocks = nnx.List([nnx.Linear(T_W, T_W, use_bias=False, rngs=rngs) for _ in range(4)])
         self.last = nnx.Linear(T_W, 4, rngs=rngs)
 
     def __call__(self, x: Any) -> Any:
@@ -293,16 +291,21 @@ def test_an_unknown_activation_is_an_error_naming_the_layer_unless_given() -> No
     ) as info:
         ifl.initialize(Net(), params=variables, inputs=x)
     assert "'odd' (its output reaches" in str(info.value)
-    r = ifl.initialize(Net(), params=variables, inputs=x, activations={"hidden": "tanh"},
-                       default_activation=1.0)  # fmt: skip
+    r = ifl.initialize(
+        Net(), params=variables, inputs=x, activations={"hidden": "tanh"}, default_activation=1.0
+    )
     assert [(y.activation, y.found_by) for y in r.layers] == [
         ("tanh", "map"),
         ("gain=1.0", "default"),
         ("linear", "traced"),
     ]
     # an explicit entry wins over what is traced
-    r = ifl.initialize(Net(), params=variables, inputs=x,
-                       activations={"hidden": "relu", "odd": "elu", "out": "tanh"})  # fmt: skip
+    r = ifl.initialize(
+        Net(),
+        params=variables,
+        inputs=x,
+        activations={"hidden": "relu", "odd": "elu", "out": "tanh"},
+    )
     assert [y.activation for y in r.layers] == ["relu", "elu", "tanh"]
 
 
