@@ -330,3 +330,34 @@ def test_residual_scaling_needs_a_residual_addition_and_the_trace() -> None:
         ifl.initialize(TwoBranches(), inputs=jnp.ones((1, 5)))
     with pytest.raises(TypeError, match="inputs: str holds no array"):
         ifl.initialize(TwoBranches(), inputs="x")
+
+
+def test_the_trace_passes_normalization_pooling_dropout_and_ends_at_a_softmax() -> None:
+    class CNN(linen.Module):
+        @linen.compact
+        def __call__(self, x: Any, train: bool) -> Any:
+            x = linen.BatchNorm(use_running_average=not train)(linen.Conv(8, (3, 3), name="c0")(x))
+            x = linen.Conv(8, (3, 3), name="c1")(linen.avg_pool(linen.relu(x), (2, 2)))
+            x = jax.nn.gelu(linen.max_pool(x, (2, 2))).reshape((x.shape[0], -1))
+            x = linen.Dense(4, name="d")(linen.Dropout(0.5, deterministic=not train)(x))
+            return jax.nn.log_softmax(x)
+
+    x = jnp.ones((2, 8, 8, 3))
+    variables = CNN().init(jax.random.key(0), x, False)
+    for train in (False, True):  # a flag in inputs= is passed as it is
+        r = ifl.initialize(CNN(), params=variables, inputs=(x, train))
+        assert [(y.name, y.activation) for y in r.layers] == [
+            ("c0", "relu"),
+            ("c1", "gelu_tanh"),
+            ("d", "linear"),
+        ]
+
+    class Jitted(nnx.Module):  # nnx.jit copies the module inside the call
+        def __init__(self) -> None:
+            self.a = nnx.Linear(4, 4, rngs=nnx.Rngs(0))
+
+        @nnx.jit
+        def __call__(self, x: Any) -> Any:
+            return jax.nn.softmax(jax.nn.silu(self.a(x)) @ jnp.ones((4, 3)))
+
+    assert ifl.diagnose(Jitted(), inputs=jnp.ones((1, 4))).layers[0].activation == "silu"

@@ -194,26 +194,29 @@ class _Traced:
         return found
 
 
+_NAME_ATTR = "_initref_traced_path"
+
+
 def _trace_nnx(model: Any, inputs: object) -> _Traced:
     """The forward pass ``model(*inputs)``, on a copy (nnx.split/merge) with its state as
     the traced arguments."""
     values, rebuild = flax_trace.split_inputs(inputs)
     graphdef, state = nnx.split(model)
     tagger = flax_trace.Tagger()
-    registry: dict[int, tuple[str, bool]] = {}
 
     def wrap(module: Any, fn: Any, args: Any, kwargs: Any) -> Any:
-        info = registry.get(id(module))
-        if info is None:
+        name = getattr(module, _NAME_ATTR, None)
+        if not isinstance(name, str):
             return fn(*args, **kwargs)
-        return tagger.call(info[0], info[1], fn, args, kwargs)
+        return tagger.call(name, isinstance(module, _NNX_LAYERS), fn, args, kwargs)
 
     def run(state: Any, *arrays: Any) -> Any:
         copy = nnx.merge(graphdef, state)
-        registry.clear()
+        # the path as a static attribute of the copy's modules: it survives the copies that
+        # nnx.jit and the other nnx transforms make inside the call
         for path, m in nnx.iter_graph(copy):
-            if isinstance(m, _NNX_LAYERS + _NNX_PASS) and id(m) not in registry:
-                registry[id(m)] = ("/".join(map(str, path)), isinstance(m, _NNX_LAYERS))
+            if isinstance(m, _NNX_LAYERS + _NNX_PASS) and not hasattr(m, _NAME_ATTR):
+                setattr(m, _NAME_ATTR, "/".join(map(str, path)))
         return copy(*rebuild(arrays))
 
     classes = [type(m) for _, m in nnx.iter_graph(model) if isinstance(m, _NNX_LAYERS + _NNX_PASS)]

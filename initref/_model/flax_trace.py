@@ -246,6 +246,7 @@ _PASS = frozenset(
     }
 )
 _ADD = frozenset({"add", "add_any"})
+_SOFTMAX = frozenset({"reduce_max", "reduce_sum", "broadcast_in_dim", "reshape", "squeeze"})
 _UNIFORM = frozenset({"broadcast_in_dim", "convert_element_type", "reshape", "copy", "copy_p"})
 
 
@@ -390,9 +391,11 @@ class Trace:
 
     # activations ------------------------------------------------------------------------
 
-    def _region(self, v: int) -> tuple[list[int], int | None]:
-        """The elementwise primitives computed from ``v`` and uniform constants alone, and
-        their one result used elsewhere (None: several, or none)."""
+    def _region(
+        self, v: int, allowed: frozenset[str] = _ELEMENTWISE
+    ) -> tuple[list[int], int | None]:
+        """The primitives (elementwise ones, or ``allowed``) computed from ``v`` and uniform
+        constants alone, and their one result used elsewhere (None: several, or none)."""
         if not np.issubdtype(np.dtype(self.aval[v].dtype), np.floating):
             return [], None
         inside, nodes = {v}, []
@@ -405,7 +408,7 @@ class Trace:
                 continue
             seen.add(k)
             n = self.nodes[k]
-            if n.name not in _ELEMENTWISE or n.prim is TAG:
+            if n.name not in allowed or n.prim is TAG:
                 continue
             if all(i in inside or self._uniform(i) for i in n.ins):
                 nodes.append(k)
@@ -434,16 +437,55 @@ class Trace:
         got = []
         for start in range(0, x.size, size):
             chunk = np.resize(x[start : start + size], size)
-            env: dict[int, Any] = {v: np.reshape(chunk.astype(aval.dtype), aval.shape)}
-            for k in nodes:
-                n = self.nodes[k]
-                args = [env[i] if i in env else self._eval(i) for i in n.ins]
-                res = n.prim.bind(*args, **n.params)
-                for o, r in zip(n.outs, res if n.prim.multiple_results else [res], strict=True):
-                    env[o] = r
-            flat = np.asarray(env[out], dtype=np.float64).reshape(-1)
-            got.append(flat[: min(size, x.size - start)])
+            y = self._run(v, nodes, out, np.reshape(chunk.astype(aval.dtype), aval.shape))
+            got.append(y.reshape(-1)[: min(size, x.size - start)])
         return np.concatenate(got)
+
+    def _run(self, v: int, nodes: list[int], out: int, x: np.ndarray) -> np.ndarray:
+        env: dict[int, Any] = {v: x}
+        for k in nodes:
+            n = self.nodes[k]
+            args = [env[i] if i in env else self._eval(i) for i in n.ins]
+            res = n.prim.bind(*args, **n.params)
+            for o, r in zip(n.outs, res if n.prim.multiple_results else [res], strict=True):
+                env[o] = r
+        return np.asarray(env[out], dtype=np.float64)
+
+    def _softmax(self, v: int) -> tuple[list[int], int] | None:
+        """The primitives of a softmax or log_softmax of ``v`` (over the axes it reduces), if
+        that is what follows ``v``."""
+        if not any(self.nodes[k].name == "reduce_max" for k in self.users[v]):
+            return None
+        nodes, out = self._region(v, _ELEMENTWISE | _SOFTMAX)
+        if out is None or self.aval[out].shape != self.aval[v].shape:
+            return None
+        axes = tuple(
+            sorted(
+                {
+                    int(a)
+                    for k in nodes
+                    if self.nodes[k].name in ("reduce_max", "reduce_sum")
+                    for a in self.nodes[k].params["axes"]
+                }
+            )
+        )
+        aval = self.aval[v]
+        dtype = np.dtype(aval.dtype)
+        if not axes or math.prod(aval.shape) == 0:
+            return None
+        x = (3.0 * np.random.default_rng(0).standard_normal(aval.shape)).astype(dtype)
+        try:
+            y = self._run(v, nodes, out, x)
+        except Exception:  # a primitive that cannot run on its own here
+            return None
+        z = x.astype(np.float64)
+        shifted = z - z.max(axis=axes, keepdims=True)
+        log_soft = shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        tol = 32 * float(np.finfo(dtype).eps) * np.maximum(1.0, np.abs(log_soft))
+        for ref in (np.exp(log_soft), log_soft):
+            if np.all(np.abs(y - ref) <= tol):
+                return nodes, out
+        return None
 
     def _identify(self, v: int, nodes: list[int], out: int) -> Any:
         """What the region computes: an Activation, "identity", ("scale", c) or _Unknown."""
@@ -504,7 +546,11 @@ class Trace:
         if v in self.outputs:
             found.add(_LINEAR)
         nodes, out = self._region(v)
-        if nodes and out is not None:
+        soft = None if nodes and out is not None else self._softmax(v)
+        if soft is not None:
+            nodes, out = soft
+            found.add(_LINEAR)  # a softmax ends the network: the layer's gain is 1
+        elif nodes and out is not None:
             got = self._identify(v, nodes, out)
             pooled = v in self.producer and self.nodes[self.producer[v]].name == (
                 "reduce_window_sum"
