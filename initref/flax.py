@@ -3,6 +3,7 @@ drawing with :mod:`initref.jax` (see initref._model.flax).
 
     report = initref.flax.initialize(nnx_model)                      # in place
     report = initref.flax.initialize(linen_module, params=variables)  # report.params: new ones
+    report = initref.flax.initialize(any_model, inputs=x, residual_scaling=True)  # traced
     print(initref.flax.diagnose(nnx_model))
 """
 

@@ -140,3 +140,51 @@ def test_zero_size_layer_is_skipped_and_embedding_has_fan_1() -> None:
     assert by["emb"].fan_in == 1 and by["emb"].activation == "linear"
     assert by["empty"].skipped == "skipped: zero-size"
     assert ik.diagnose(model).skipped == ("empty",)
+
+
+def _residual_model(blocks: int) -> Any:
+    """A stem, ``blocks`` residual blocks x + Dense(Dense(x, relu)), a readout."""
+    inp = keras.Input((C,))
+    x = keras.layers.Dense(C, activation="tanh", use_bias=False, name="stem")(inp)
+    for i in range(blocks):
+        h = keras.layers.Dense(C, activation="relu", use_bias=False, name=f"in{i}")(x)
+        h = keras.layers.Dense(C, use_bias=False, name=f"out{i}")(h)
+        x = keras.layers.Add(name=f"add{i}")([x, h])
+    return keras.Model(inp, keras.layers.Dense(10, name="head")(x))
+
+
+def test_residual_scaling_scales_the_last_layer_of_each_branch_by_one_over_sqrt_n() -> None:
+    """3 residual additions: out0..out2 get 1/sqrt(3) (their std measured against g/sqrt(fan)
+    x 1/sqrt(3), a band of 4 standard errors of a sample std of 65 536 truncated-normal
+    weights, under 1%), every other layer 1."""
+    model = _residual_model(3)
+    r = ik.initialize(model, residual_scaling=True, seed=7)
+    assert r.residual_adds == 3
+    factor = 1 / math.sqrt(3)
+    got = {x.name: (x.activation, x.residual_factor) for x in r.layers}
+    assert got == {
+        "stem": ("tanh", 1.0),
+        **{f"in{i}": ("relu", 1.0) for i in range(3)},
+        **{f"out{i}": ("linear", factor) for i in range(3)},
+        "head": ("linear", 1.0),
+    }
+    se = math.sqrt((2 + S2.excess_kurtosis) / (4 * C * C))
+    assert 4 * se < 0.01
+    for x in r.layers[:-1]:
+        expected = constants.GAINS[x.activation] / math.sqrt(C) * x.residual_factor
+        assert x.std == pytest.approx(expected, rel=1e-12)
+        w = np.asarray(model.get_layer(x.name).kernel, dtype=np.float64)
+        assert abs(math.sqrt(np.mean(w * w)) / expected - 1) < 4 * se, x.name
+    plain = ik.initialize(_residual_model(3), seed=7)
+    assert plain.residual_adds == 0 and all(x.residual_factor == 1.0 for x in plain.layers)
+
+
+def test_residual_scaling_without_a_residual_addition_is_an_error() -> None:
+    with pytest.raises(ValueError, match="residual_scaling: True, but the model has no residual"):
+        ik.initialize(mlp(), residual_scaling=True)
+    inp = keras.Input((8,))  # an Add of two layers of the same input: not residual
+    both = keras.layers.Add()([keras.layers.Dense(8)(inp), keras.layers.Dense(8)(inp)])
+    with pytest.raises(ValueError, match="no residual addition"):
+        ik.initialize(keras.Model(inp, both), residual_scaling=True)
+    with pytest.raises(TypeError, match="residual_scaling: 1 is not a bool"):
+        ik.initialize(_residual_model(1), residual_scaling=1)

@@ -4,12 +4,28 @@ nnx, drawing with :mod:`initref.jax`.
 Layers: nnx ``Linear``, ``Conv``, ``ConvTranspose``, ``Embed`` modules; in a linen parameter
 tree, every collection holding a ``kernel`` (Dense, Conv, ConvTranspose: kernel
 ``[..., in, out]``) or an ``embedding`` (Embed), named by its path ("Dense_0",
-"block/Conv_1").  Activations: for a ``Sequential`` (linen ``nn.Sequential``, ``nnx.Sequential``)
-they are read from the layer list (the functions of jax.nn / flax between two weighted layers:
-relu, leaky_relu, elu, selu, gelu (jax's default approximate=True is gelu_tanh), silu/swish,
-mish, softplus, tanh, sigmoid; a weighted layer or the end means "linear"); any other model
-cannot be traced here, so its layers are named in ``activations={path: activation}``, or
-``default_activation=`` is given -- never a guess.
+"block/Conv_1").
+
+Activations, with ``inputs=`` (a sample of the call's positional arguments: an array or a
+``jax.ShapeDtypeStruct`` of the input's shape and dtype, or a tuple of them; other items, such
+as a ``train`` flag, are passed as they are): the forward pass is traced with
+``jax.make_jaxpr`` (linen: ``module.apply(variables, *inputs)`` with every collection mutable
+and a ``dropout`` rng; nnx: ``model(*inputs)`` on a copy made by ``nnx.split``/``nnx.merge``,
+so the model is not touched) and the activation after each layer is recognized from the
+jaxpr's primitives, whatever the model's structure (initref._model.flax_trace says how: the
+signal is followed through reshapes, pooling, additions and normalization/dropout modules to
+the first elementwise function of it, which must match one of relu, leaky_relu (any slope),
+elu, selu, gelu (erf), gelu_tanh, silu, mish, softplus, tanh, sigmoid; the next weighted layer
+or the output means "linear"; anything else is an error naming the layer).  Without
+``inputs=``, a ``Sequential`` (linen ``nn.Sequential``, ``nnx.Sequential``) is read from its
+layer list (the functions of jax.nn / flax between two weighted layers; jax's default
+gelu(approximate=True) is gelu_tanh); any other model needs its layers named in
+``activations={path: activation}``, or ``default_activation=`` -- never a guess.  An
+``activations=`` entry always wins over what is traced.
+
+``residual_scaling=True`` (with ``inputs=``) multiplies the std of the last weighted layer of
+each residual branch by 1/sqrt(N), N the number of residual additions in the trace (an
+addition whose one operand is computed from the other through a weighted layer).
 """
 
 from __future__ import annotations
@@ -25,13 +41,19 @@ import numpy as np
 from flax import linen, nnx
 
 from .._generated import jax_init as _init
-from . import common
+from . import common, flax_trace
 from .common import Activation
 
 VARIANCE_GAINS: dict[str, float] = _init.VARIANCE_GAINS
 
 _NNX_LAYERS: tuple[type[Any], ...] = (nnx.Linear, nnx.Conv, nnx.ConvTranspose, nnx.Embed)
 _LINEN_LAYERS: tuple[type[Any], ...] = (linen.Dense, linen.Conv, linen.ConvTranspose, linen.Embed)
+_PASS_NAMES = ("LayerNorm", "BatchNorm", "GroupNorm", "RMSNorm", "InstanceNorm", "Dropout")
+# modules the signal passes on the way to its activation (traced as one step)
+_NNX_PASS: tuple[type[Any], ...] = tuple(getattr(nnx, n) for n in _PASS_NAMES if hasattr(nnx, n))
+_LINEN_PASS: tuple[type[Any], ...] = tuple(
+    getattr(linen, n) for n in _PASS_NAMES if hasattr(linen, n)
+)
 _FUNCTIONS: dict[Any, str] = {
     jax.nn.relu: "relu",
     jax.nn.selu: "selu",
@@ -158,6 +180,79 @@ def _linen_traced(module: Any, names: Mapping[str, Any]) -> dict[str, Activation
     return {k: v for k, v in _sequential(items, paths).items() if k in names}
 
 
+class _Traced:
+    """A traced forward pass: the activations it finds and its residual branches."""
+
+    def __init__(self, trace: flax_trace.Trace, problems: Mapping[str, str]) -> None:
+        self.trace, self.problems = trace, problems
+
+    def activations(self, names: list[str]) -> dict[str, Activation | str]:
+        found = self.trace.activations(names)
+        for name, why in self.problems.items():
+            if name in found and not isinstance(found[name], Activation):
+                found[name] = why
+        return found
+
+
+_NAME_ATTR = "_initref_traced_path"
+
+
+def _trace_nnx(model: Any, inputs: object) -> _Traced:
+    """The forward pass ``model(*inputs)``, on a copy (nnx.split/merge) with its state as
+    the traced arguments."""
+    values, rebuild = flax_trace.split_inputs(inputs)
+    graphdef, state = nnx.split(model)
+    tagger = flax_trace.Tagger()
+
+    def wrap(module: Any, fn: Any, args: Any, kwargs: Any) -> Any:
+        name = getattr(module, _NAME_ATTR, None)
+        if not isinstance(name, str):
+            return fn(*args, **kwargs)
+        return tagger.call(name, isinstance(module, _NNX_LAYERS), fn, args, kwargs)
+
+    def run(state: Any, *arrays: Any) -> Any:
+        copy = nnx.merge(graphdef, state)
+        # the path as a static attribute of the copy's modules: it survives the copies that
+        # nnx.jit and the other nnx transforms make inside the call
+        for path, m in nnx.iter_graph(copy):
+            if isinstance(m, _NNX_LAYERS + _NNX_PASS) and not hasattr(m, _NAME_ATTR):
+                setattr(m, _NAME_ATTR, "/".join(map(str, path)))
+        return copy(*rebuild(arrays))
+
+    classes = [type(m) for _, m in nnx.iter_graph(model) if isinstance(m, _NNX_LAYERS + _NNX_PASS)]
+    with flax_trace.patched_calls(classes, wrap):
+        closed = flax_trace.make_jaxpr(run, state, *values)
+    return _Traced(flax_trace.Trace(closed), tagger.problems)
+
+
+def _trace_linen(module: Any, variables: Mapping[str, Any], inputs: object) -> _Traced:
+    """The forward pass ``module.apply(variables, *inputs)`` (every collection mutable, a
+    ``dropout`` rng), each layer's call tagged by ``linen.intercept_methods``."""
+    values, rebuild = flax_trace.split_inputs(inputs)
+    tagger = flax_trace.Tagger()
+
+    def interceptor(next_fun: Any, args: Any, kwargs: Any, context: Any) -> Any:
+        m = context.module
+        if context.method_name == "__call__" and isinstance(m, _LINEN_LAYERS + _LINEN_PASS):
+            name = "/".join(m.path)
+            return tagger.call(name, isinstance(m, _LINEN_LAYERS), next_fun, args, kwargs)
+        return next_fun(*args, **kwargs)
+
+    def run(v: Any, *arrays: Any) -> Any:
+        rngs = {"dropout": jax.random.key(0)}
+        return module.apply(v, *rebuild(arrays), mutable=True, rngs=rngs)[0]
+
+    with linen.intercept_methods(interceptor):
+        closed = flax_trace.make_jaxpr(run, variables, *values)
+    return _Traced(flax_trace.Trace(closed), tagger.problems)
+
+
+def _variables(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(params.get("params"), Mapping):
+        return params
+    return {"params": params}
+
+
 def _resolve(
     names: list[str],
     traced: Mapping[str, Activation | str],
@@ -177,7 +272,7 @@ def _resolve(
         elif default is not None:
             out[name] = (default, "default")
         else:
-            why = found or "the model is not a Sequential, so it is not traced"
+            why = found or "the model is not a Sequential, so it is not traced without inputs="
             missing.append(f"{name!r} ({why})")
     if missing:
         raise ValueError(
@@ -224,6 +319,7 @@ def initialize(
     model: Any,
     *,
     params: Mapping[str, Any] | None = None,
+    inputs: object = None,
     activations: Mapping[str, object] | None = None,
     default_activation: str | float | None = None,
     mode: str = "fan_in",
@@ -232,6 +328,7 @@ def initialize(
     upper: float = 2.0,
     bias_variance: float | None = None,
     critical: bool = False,
+    residual_scaling: bool = False,
     seed: int = 0,
 ) -> common.InitReport:
     """Initialize a Flax model's Linear/Dense, Conv, ConvTranspose and Embed layers for the
@@ -244,8 +341,11 @@ def initialize(
     * linen: ``initialize(module, params=variables)`` returns the report with the new
       variables (the same tree, new kernels and biases) as ``report.params``.
 
-    Activations: module docstring (Sequential models are read; others need ``activations=``
-    by layer path or ``default_activation=``).
+    Activations: module docstring (with ``inputs=``, a sample of the call's positional
+    arguments, the forward pass is traced; without, Sequential models are read and others need
+    ``activations=`` by layer path or ``default_activation=``).  ``residual_scaling=True``
+    (needs ``inputs=``) multiplies the std of the last layer of each residual branch by
+    1/sqrt(N), N the number of residual additions traced (none is an error).
     """
     common.check_choice("mode", mode, ("fan_in", "fan_out", "fan_avg"))
     common.check_choice(
@@ -256,12 +356,20 @@ def initialize(
     _init.variance_scaling(1.0, "fan_in", "truncated_normal", lower=lower, upper=upper)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed: {seed!r} is not an int (accepted: an int)")
+    if not isinstance(residual_scaling, bool):
+        raise TypeError(f"residual_scaling: {residual_scaling!r} is not a bool (accepted: bool)")
+    if residual_scaling and inputs is None:
+        raise ValueError(
+            "residual_scaling: True needs the traced forward pass (accepted: with inputs=, a "
+            "sample of the model's positional arguments)"
+        )
     b2 = common.check_bias_variance(bias_variance, critical)
     key = jax.random.key(seed)
     if isinstance(model, nnx.Module):
         if params is not None:
             raise ValueError("params: given with an nnx model (accepted: None; nnx holds its own)")
         modules, traced = _nnx_layers(model)
+        graph = None if inputs is None else _trace_nnx(model, inputs)
         layers = {
             n: _Layer(
                 n,
@@ -292,13 +400,23 @@ def initialize(
                 name, kind, (node, weight_key), (node, "bias") if "bias" in node else None
             )
         traced = _linen_traced(model, layers)
+        graph = None if inputs is None else _trace_linen(model, _variables(params), inputs)
         framework = "flax.linen"
     else:
         raise TypeError(
             f"model: {type(model).__name__} is not a Flax module (accepted: an nnx.Module, or "
             "a linen.Module with params=)"
         )
+    if graph is not None:
+        traced = graph.activations(list(layers))
     acts = _resolve(list(layers), traced, activations, default_activation)
+    factors: dict[str, float] = {}
+    adds = 0
+    if residual_scaling and graph is not None:
+        adds, last = graph.trace.residual_branches(list(layers))
+        if adds == 0:
+            raise ValueError("residual_scaling: True, but the model has no residual addition")
+        factors = {name: 1.0 / math.sqrt(adds) for name in last}
     rows: list[common.LayerInit] = []
     used: list[tuple[Activation, common.Point]] = []
     for i, (name, layer) in enumerate(layers.items()):
@@ -311,6 +429,8 @@ def initialize(
             continue
         fan_in, fan_out = _fans(layer.kind, shape)
         pt = common.point(act, b2, critical, name)
+        factor = factors.get(name, 1.0)
+        scale = pt.weight_variance * factor * factor
         k_w, k_b = jax.random.split(jax.random.fold_in(key, i))
         _setter(layer.weight)(
             _draw(
@@ -318,7 +438,7 @@ def initialize(
                 layer.kind,
                 shape,
                 w.dtype,
-                pt.weight_variance,
+                scale,
                 mode,
                 distribution,
                 lower,
@@ -350,13 +470,15 @@ def initialize(
                 how,
                 pt,
                 draw,
-                math.sqrt(pt.weight_variance / fan),
+                math.sqrt(scale / fan),
                 bias_std,
-                1.0,
+                factor,
             )
         )
         used.append((act, pt))
-    return common.InitReport(framework, tuple(rows), common.stabilities(used), params=tree)
+    return common.InitReport(
+        framework, tuple(rows), common.stabilities(used), residual_adds=adds, params=tree
+    )
 
 
 def _mutable(tree: Any) -> Any:
@@ -391,11 +513,13 @@ def diagnose(
     model: Any,
     *,
     params: Mapping[str, Any] | None = None,
+    inputs: object = None,
     activations: Mapping[str, object] | None = None,
     default_activation: str | float | None = None,
 ) -> common.DiagnoseReport:
     """Diagnose a Flax model's layers as initref.torch.diagnose does (nnx: ``diagnose(model)``;
-    linen: ``diagnose(module, params=variables)``), fans in JAX's layout ``[..., in, out]``."""
+    linen: ``diagnose(module, params=variables)``), fans in JAX's layout ``[..., in, out]``,
+    activations found as :func:`initialize` finds them (``inputs=``: the traced forward pass)."""
     if isinstance(model, nnx.Module):
         modules, traced = _nnx_layers(model)
         weights = {
@@ -406,6 +530,8 @@ def diagnose(
             )
             for n, m in modules.items()
         }
+        if inputs is not None:
+            traced = _trace_nnx(model, inputs).activations(list(weights))
         framework = "flax.nnx"
     elif isinstance(model, linen.Module) and isinstance(params, Mapping):
         root = params["params"] if isinstance(params.get("params"), Mapping) else params
@@ -420,6 +546,9 @@ def diagnose(
                 node.get("bias"),
             )
         traced = _linen_traced(model, weights)
+        if inputs is not None:
+            graph = _trace_linen(model, _variables(params), inputs)
+            traced = graph.activations(list(weights))
         framework = "flax.linen"
     else:
         raise TypeError(
