@@ -33,6 +33,7 @@ import contextlib
 import heapq
 import itertools
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -90,13 +91,21 @@ class Tagger:
         return _bind(out, role=role_out, name=name, call=k)
 
 
+# one patching at a time: two traces in two threads would otherwise save each other's
+# wrappers as the originals and leave one installed
+_PATCHING = threading.Lock()
+
+
 @contextlib.contextmanager
 def patched_calls(
     classes: Sequence[type[Any]], wrap: Callable[[Any, Callable[..., Any], Any, Any], Any]
 ) -> Iterator[None]:
     """Each class's ``__call__`` replaced by ``wrap(self, original, args, kwargs)`` for the
-    duration (subclasses first, so that a subclass calls its base's original)."""
+    duration (subclasses first, so that a subclass calls its base's original), one trace at a
+    time.  Calls from elsewhere meanwhile reach ``wrap`` too; the wrappers tag only the traced
+    copy's modules (see initref._model.flax), so they pass those calls through unchanged."""
     saved: list[tuple[type[Any], Any]] = []
+    _PATCHING.acquire()
     try:
         for cls in sorted(set(classes), key=lambda c: -len(c.__mro__)):
             original = cls.__call__
@@ -116,6 +125,7 @@ def patched_calls(
                 delattr(cls, "__call__")
             else:
                 cls.__call__ = own
+        _PATCHING.release()
 
 
 def split_inputs(inputs: object) -> tuple[list[Any], Callable[[Sequence[Any]], tuple[Any, ...]]]:
