@@ -83,7 +83,7 @@ def render(
     sent = send_figure(pool, report, sampler, late)
     for name in sorted(outputs):
         files[name] = sampler if name == "numpy_init.py" else text(name)
-    drawn |= build_figures(report, sampler, late - {WORKER_FIGURE} if sent else late)
+    drawn |= build_figures(report, sampler, late - {WORKER_FIGURE} if sent is not None else late)
     if sent is not None:
         drawn |= received_figure(sent, report, sampler)
     files.update({f["path"]: drawn[f["path"]] for f in report["figures"]})

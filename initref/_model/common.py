@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,46 @@ class Activation:
 
 def builtin(name: str, variance_gains: Mapping[str, float]) -> Activation:
     return Activation(name, name, variance_gains[name])
+
+
+class Unknown:
+    """An operation after a layer that decides nothing (an unknown function, a reduction, a
+    product of two signals): the layer is ambiguous through it; ``what`` names it."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return self.what
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unknown) and other.what == self.what
+
+    def __hash__(self) -> int:
+        return hash(self.what)
+
+
+LINEAR = "linear"  # what the next weighted layer or the model's output means
+
+
+def verdict(outcomes: Collection[object], variance_gains: Mapping[str, float]) -> Activation | str:
+    """The activation a layer's output reaches, from what each path forward from it reaches
+    (an Activation, LINEAR or an Unknown), or why it is ambiguous (a message: "its output
+    reaches ...")."""
+    unknown = sorted(repr(o) for o in outcomes if isinstance(o, Unknown))
+    decided = {o for o in outcomes if not isinstance(o, Unknown)}
+    if unknown:
+        return f"its output reaches {', '.join(unknown)}"
+    if len(decided) == 1:
+        (only,) = decided
+        if only == LINEAR:
+            return builtin(LINEAR, variance_gains)
+        if isinstance(only, Activation | str):
+            return only
+    labels = sorted(o.label if isinstance(o, Activation) else str(o) for o in decided)
+    return f"its output reaches several activations ({', '.join(labels)})"
 
 
 def leaky_relu(slope: float, variance_gains: Mapping[str, float]) -> Activation:

@@ -64,7 +64,7 @@ _FUNCTIONS: dict[Any, str] = {
     jnp.tanh: "tanh",
     jax.nn.sigmoid: "sigmoid",
 }
-_LINEAR = "linear"
+_LINEAR = common.LINEAR
 
 
 def _function_activation(fn: Any) -> Activation | None:

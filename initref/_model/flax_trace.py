@@ -47,7 +47,8 @@ from . import common
 from .common import Activation
 
 VARIANCE_GAINS: dict[str, float] = _init.VARIANCE_GAINS
-_LINEAR = "linear"
+_LINEAR = common.LINEAR
+_Unknown = common.Unknown
 
 # ---------------------------------------------------------------------------------------------
 # the tag
@@ -264,20 +265,6 @@ class _Node:
     def __init__(self, prim: Any, params: Mapping[str, Any], ins: list[int], outs: list[int]):
         self.prim, self.params, self.ins, self.outs = prim, params, ins, outs
         self.name: str = prim.name
-
-
-class _Unknown:
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __repr__(self) -> str:
-        return self.what
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Unknown) and other.what == self.what
-
-    def __hash__(self) -> int:
-        return hash(self.what)
 
 
 def _sub_jaxpr(eqn: Any) -> tuple[Any, list[Any]] | None:
@@ -614,16 +601,7 @@ class Trace:
                 )
                 continue
             outcomes = seen[name]
-            unknown = sorted(repr(o) for o in outcomes if isinstance(o, _Unknown))
-            decided = {o for o in outcomes if not isinstance(o, _Unknown)}
-            if unknown:
-                out[name] = f"its output reaches {', '.join(unknown)}"
-            elif len(decided) == 1:
-                (only,) = decided
-                out[name] = common.builtin(_LINEAR, VARIANCE_GAINS) if only == _LINEAR else only
-            else:
-                labels = sorted(o if isinstance(o, str) else o.label for o in decided)
-                out[name] = f"its output reaches several activations ({', '.join(labels)})"
+            out[name] = common.verdict(outcomes, VARIANCE_GAINS)
         return out
 
     # residual branches ------------------------------------------------------------------

@@ -74,7 +74,8 @@ _PASS: tuple[type[Any], ...] = tuple(
     if hasattr(_L, name)
 )
 _END = ("softmax", "log_softmax")
-_LINEAR = "linear"
+_LINEAR = common.LINEAR
+_Unknown = common.Unknown
 
 
 def _leaky_default() -> float:
@@ -102,14 +103,6 @@ def _function_activation(fn: Any) -> Activation | str | None:
     if name in VARIANCE_GAINS:
         return common.builtin(name, VARIANCE_GAINS)
     return None
-
-
-class _Unknown:
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __repr__(self) -> str:
-        return self.what
 
 
 def _layer_activation(layer: Any) -> Activation | str | _Unknown | None:
@@ -189,16 +182,7 @@ def _traced(model: Any, layers: Mapping[str, Any]) -> dict[str, Activation | str
                 out[name] = common.builtin(_LINEAR, VARIANCE_GAINS)
                 continue
         outcomes = _following(layer, members, memo)
-        unknown = sorted(repr(o) for o in outcomes if isinstance(o, _Unknown))
-        decided = {o for o in outcomes if not isinstance(o, _Unknown)}
-        if unknown:
-            out[name] = f"its output reaches {', '.join(unknown)}"
-        elif len(decided) == 1:
-            (only,) = decided
-            out[name] = common.builtin(_LINEAR, VARIANCE_GAINS) if only == _LINEAR else only
-        else:
-            labels = sorted(o if isinstance(o, str) else o.label for o in decided)
-            out[name] = f"its output reaches several activations ({', '.join(labels)})"
+        out[name] = common.verdict(outcomes, VARIANCE_GAINS)
     return out
 
 

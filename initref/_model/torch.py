@@ -142,17 +142,8 @@ _END_MODULES: tuple[type[nn.Module], ...] = (nn.Softmax, nn.LogSoftmax)
 _END_FUNCTIONS: tuple[Any, ...] = (F.softmax, F.log_softmax, torch.softmax, torch.log_softmax)
 _END_METHODS = frozenset({"softmax", "log_softmax"})
 
-_LINEAR = "linear"
-
-
-class _Unknown:
-    """An operation on the way that decides nothing: the layer is ambiguous through it."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __repr__(self) -> str:
-        return self.what
+_LINEAR = common.LINEAR
+_Unknown = common.Unknown
 
 
 def _arg(node: Any, index: int, name: str, default: Any) -> Any:
@@ -309,16 +300,7 @@ class _Graph:
                 seen.setdefault(node.target, set()).update(self.following(node))
         out: dict[str, Activation | str] = {}
         for name, outcomes in seen.items():
-            unknown = sorted(repr(o) for o in outcomes if isinstance(o, _Unknown))
-            decided = {o for o in outcomes if not isinstance(o, _Unknown)}
-            if unknown:
-                out[name] = f"its output reaches {', '.join(unknown)}"
-            elif len(decided) == 1:
-                (only,) = decided
-                out[name] = common.builtin(_LINEAR, VARIANCE_GAINS) if only == _LINEAR else only
-            else:
-                labels = sorted(o if isinstance(o, str) else o.label for o in decided)
-                out[name] = f"its output reaches several activations ({', '.join(labels)})"
+            out[name] = common.verdict(outcomes, VARIANCE_GAINS)
         return out
 
     def residual_branches(self) -> tuple[int, set[str]]:
