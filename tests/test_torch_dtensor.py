@@ -295,6 +295,32 @@ def test_a_shard_drawn_alone_equals_its_part_of_the_plain_call(
             assert torch.equal(local, plain[tuple(slice(lo, hi) for lo, hi in box)]), (dtype, box)
 
 
+def test_a_group_of_tiles_refilled_in_many_rounds_equals_each_tile_drawn_alone(
+    torch: ModuleType, ti: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fill_tiles (one mask, per-tile counts, refill rounds, one masked_scatter_ over the
+    group) against fill_tile per tile, with refill pools cut to a third of what is missing so
+    that every tile needs several rounds: the same bits, the same generator states, every
+    value inside the bounds."""
+    monkeypatch.setattr(ti._Sampler, "_refill_size", lambda self, want: max(1, want // 3))
+    sizes = [65536, 65536, 1000, 65536, 7]
+    for lower, upper in ((-2.0, 2.0), (-1.0, 3.0), (-0.5, 0.5), (3.0, 4.0)):
+        plan = ti._Plan(lower, upper)
+        group = torch.empty(sum(sizes))
+        gens = [torch.Generator().manual_seed(100 + k) for k in range(len(sizes))]
+        ti._Sampler(plan, 0.5, 0.25).fill_tiles(group, sizes, gens)
+        start = 0
+        for k, size in enumerate(sizes):
+            alone = torch.empty(size)
+            g = torch.Generator().manual_seed(100 + k)
+            ti._Sampler(plan, 0.5, 0.25).fill_tile(alone, g)
+            assert torch.equal(group[start : start + size], alone), (lower, upper, k)
+            assert torch.equal(gens[k].get_state(), g.get_state()), (lower, upper, k)
+            start += size
+        lo, hi = 0.25 + 0.5 * lower, 0.25 + 0.5 * upper
+        assert bool(((group >= lo) & (group <= hi)).all()), (lower, upper)
+
+
 def test_the_design_is_stated_in_the_generated_file() -> None:
     text = Path(GENERATED / "torch_init.py").read_text("utf-8")
     for phrase in (
